@@ -1,0 +1,26 @@
+"""TCP connection reconstruction: a sans-IO state machine fed decoded segments and capture times."""
+
+from pcapdiag.flow.connection import (
+    Connection,
+    IcmpRecord,
+    PacketRecord,
+    Side,
+    StreamObserver,
+)
+from pcapdiag.flow.key import Direction, format_hostport, format_ip
+from pcapdiag.flow.state import EndpointState
+from pcapdiag.flow.table import DEFAULT_MAX_FLOWS, FlowTable
+
+__all__ = [
+    "DEFAULT_MAX_FLOWS",
+    "Connection",
+    "Direction",
+    "EndpointState",
+    "FlowTable",
+    "IcmpRecord",
+    "PacketRecord",
+    "Side",
+    "StreamObserver",
+    "format_hostport",
+    "format_ip",
+]

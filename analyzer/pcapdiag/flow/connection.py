@@ -1,0 +1,331 @@
+"""One TCP connection, sans-IO: fed decoded segments with capture timestamps, it keeps the evidence."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from pcapdiag.decode.packet import ACK, FIN, RST, SYN, IcmpError, TcpSegment
+from pcapdiag.flow.key import Direction, Endpoint
+from pcapdiag.flow.state import EndpointState, SegmentKind, advance, segment_kind
+from pcapdiag.flow.stream import MASK32, ByteStream
+
+MAX_LOGGED_PACKETS = 64
+"""Packets of a connection kept one by one for evidence; later ones are kept only if notable."""
+MAX_NOTABLE_PACKETS = 64
+"""Notable packets (SYN/FIN/RST, retransmissions, first data) kept after the first MAX_LOGGED_PACKETS."""
+MAX_HISTORY = 48
+"""Letters of zeek-style history kept."""
+DUPLICATE_WINDOW_NS = 10_000_000
+"""An identical segment seen again within 10 ms is the same packet captured twice (-i any sees a
+packet on the veth and on the bridge). No TCP sender retransmits that fast: Linux's minimum RTO is
+200 ms and its tail-loss probe waits at least 10 ms; a retransmission also carries a new IPv4 ID
+and, with timestamps, a new TSval."""
+RECENT_SIGNATURES = 8
+"""Recent segment signatures remembered per direction for duplicate detection."""
+
+
+class StreamObserver(Protocol):
+    """What a connection hands its in-order payload to (the TLS/HTTP observer, wired by the pipeline)."""
+
+    def feed(
+        self,
+        direction: Direction,
+        data: bytes,
+        offset: int,
+        frame: int,
+        ts_ns: int,
+        ack_offset: int,
+    ) -> None:
+        """New in-order bytes of ``direction`` starting at stream ``offset``.
+
+        ``ack_offset`` is how much of the other direction's stream the sender had acknowledged
+        in the segment that completed these bytes (-1 when unknown).
+        """
+
+    def gap(self, direction: Direction) -> None:
+        """Bytes of ``direction`` were never captured: the stream is no longer contiguous."""
+
+
+@dataclass(frozen=True, slots=True)
+class PacketRecord:
+    """One packet of a connection, as evidence: what it carried and where it sits in the capture."""
+
+    frame: int
+    ts_ns: int
+    direction: Direction
+    flags: int
+    seq: int
+    """Relative sequence number (0 = the sender's ISN, as Wireshark shows it)."""
+    ack: int
+    """Relative acknowledgment number (0 when the ACK flag is off or the peer's ISN is unknown)."""
+    payload_len: int
+    note: str = ""
+    """'retransmission', 'syn-retransmission', 'out-of-order', or ''."""
+
+
+@dataclass(frozen=True, slots=True)
+class IcmpRecord:
+    """An ICMP/ICMPv6 error that quotes one of this connection's packets."""
+
+    frame: int
+    ts_ns: int
+    family: int
+    icmp_type: int
+    icmp_code: int
+    reporter: bytes
+
+
+class Side:
+    """What one endpoint has sent: flags, counts, timings and its byte stream."""
+
+    __slots__ = (
+        "acked_off",
+        "bytes",
+        "fin_frame",
+        "fin_ts",
+        "first_data_frame",
+        "first_data_ts",
+        "isn",
+        "last_data_ts",
+        "last_ts",
+        "packets",
+        "retransmissions",
+        "rst_frame",
+        "rst_ts",
+        "state",
+        "stream",
+        "syn_count",
+        "syn_frame",
+        "syn_ts",
+        "synack_frame",
+        "synack_ts",
+        "zero_windows",
+    )
+
+    def __init__(self) -> None:
+        self.state = EndpointState.INACTIVE
+        self.stream = ByteStream()
+        self.isn: int | None = None
+        self.syn_count = 0
+        self.syn_frame = 0
+        self.syn_ts = 0
+        self.synack_frame = 0
+        self.synack_ts = 0
+        self.fin_frame = 0
+        self.fin_ts = 0
+        self.rst_frame = 0
+        self.rst_ts = 0
+        self.first_data_frame = 0
+        self.first_data_ts = 0
+        self.last_data_ts = 0
+        self.last_ts = 0
+        self.packets = 0
+        self.bytes = 0
+        """Payload bytes on the wire, retransmissions excluded."""
+        self.retransmissions = 0
+        self.zero_windows = 0
+        self.acked_off = -1
+        """Highest offset of the other direction's stream this side acknowledged (-1: none)."""
+
+
+class Connection:
+    """A client-to-server TCP connection and all the evidence an observer can keep about it."""
+
+    def __init__(self, conn_id: int, client: Endpoint, server: Endpoint, inferred: bool) -> None:
+        self.id = conn_id
+        self.client = client
+        self.server = server
+        self.client_inferred = inferred
+        """True when no SYN or SYN-ACK said who the client is (roles guessed from the ports)."""
+        self.sides = (Side(), Side())
+        """Indexed by Direction: sides[TO_SERVER] is the client, sides[TO_CLIENT] the server."""
+        self.first_frame = 0
+        self.first_ts = 0
+        self.last_ts = 0
+        self.packets = 0
+        self.duplicates = 0
+        self.history: list[str] = []
+        self.log: list[PacketRecord] = []
+        self.icmp: list[IcmpRecord] = []
+        self.observer: StreamObserver | None = None
+        self._recent: tuple[list[tuple[object, int]], list[tuple[object, int]]] = ([], [])
+        self._letters: set[str] = set()
+
+    # -- feeding -------------------------------------------------------------------------
+
+    def receive(self, frame: int, ts_ns: int, seg: TcpSegment, direction: Direction) -> bool:
+        """Account one segment sent in ``direction``; False if it was a duplicate capture."""
+        sig = (seg.seq, seg.ack, seg.flags, seg.payload_len, seg.ip_id, seg.window, seg.options)
+        recent = self._recent[direction]
+        for old_sig, old_ts in recent:
+            if old_sig == sig and ts_ns - old_ts <= DUPLICATE_WINDOW_NS:
+                self.duplicates += 1
+                return False
+        recent.append((sig, ts_ns))
+        if len(recent) > RECENT_SIGNATURES:
+            del recent[0]
+
+        if not self.packets:
+            self.first_frame = frame
+            self.first_ts = ts_ns
+        self.packets += 1
+        self.last_ts = ts_ns
+        me = self.sides[direction]
+        peer = self.sides[1 - direction]
+        me.packets += 1
+        me.last_ts = ts_ns
+        flags = seg.flags
+        kind = segment_kind(flags)
+        upper = direction is Direction.TO_SERVER
+        note = ""
+
+        if flags & SYN:
+            if me.isn is None or me.isn != seg.seq:
+                if me.isn is not None:
+                    note = "new-isn"
+                me.isn = seg.seq
+                me.stream.base = (seg.seq + 1) & MASK32
+                me.stream.next_off = 0
+                self._letter("s" if kind is SegmentKind.SYN else "h", upper, repeat=True)
+            else:
+                note = "syn-retransmission"
+            if kind is SegmentKind.SYN:
+                me.syn_count += 1
+                if not me.syn_frame:
+                    me.syn_frame, me.syn_ts = frame, ts_ns
+            elif not me.synack_frame:
+                me.synack_frame, me.synack_ts = frame, ts_ns
+        stream = me.stream
+        if stream.base is None:
+            stream.base = seg.seq & MASK32
+        off = stream.offset(seg.seq) if not flags & SYN else 0
+        if flags & ACK and peer.stream.base is not None:
+            ack_off = peer.stream.offset(seg.ack)
+            if ack_off > me.acked_off:
+                me.acked_off = ack_off
+        elif flags & ACK:
+            # Peer's stream not anchored yet (mid-stream start): anchor it at this ACK.
+            peer.stream.base = seg.ack & MASK32
+            me.acked_off = 0
+        if seg.window == 0 and not flags & (SYN | RST):
+            me.zero_windows += 1
+            self._letter("w", upper)
+
+        data = seg.payload
+        if seg.payload_len and not flags & RST:
+            gaps_before = stream.gaps
+            if len(data) < seg.payload_len:
+                # Snaplen cut the payload: the bytes past it are a gap in what we can parse.
+                fresh, old = stream.accept(off, data)
+                if not old:
+                    self._deliver(direction, fresh, stream.next_off - len(fresh), frame, ts_ns, me)
+                stream.skip_to(off + seg.payload_len)
+                if self.observer is not None:
+                    self.observer.gap(direction)
+            else:
+                fresh, old = stream.accept(off, data)
+                if stream.gaps != gaps_before:
+                    self._letter("g", upper)
+                    if self.observer is not None:
+                        self.observer.gap(direction)
+                if old:
+                    me.retransmissions += 1
+                    note = note or "retransmission"
+                    self._letter("t", upper)
+                elif fresh:
+                    self._deliver(direction, fresh, stream.next_off - len(fresh), frame, ts_ns, me)
+                else:
+                    note = note or "out-of-order"
+            if not me.first_data_frame:
+                me.first_data_frame, me.first_data_ts = frame, ts_ns
+                self._letter("d", upper)
+            me.last_data_ts = ts_ns
+        elif kind is SegmentKind.ACK:
+            self._letter("a", upper)
+
+        if flags & FIN:
+            fin_off = off + seg.payload_len
+            if stream.fin_off is None or stream.fin_off != fin_off:
+                stream.fin_off = fin_off
+                self._letter("f", upper, repeat=True)
+            if not me.fin_frame:
+                me.fin_frame, me.fin_ts = frame, ts_ns
+        if flags & RST and not me.rst_frame:
+            me.rst_frame, me.rst_ts = frame, ts_ns
+            self._letter("r", upper, repeat=True)
+        me.state = advance(me.state, kind)
+
+        if len(self.log) < MAX_LOGGED_PACKETS + MAX_NOTABLE_PACKETS and (
+            len(self.log) < MAX_LOGGED_PACKETS or note or flags & (SYN | FIN | RST)
+        ):
+            self.log.append(
+                PacketRecord(
+                    frame=frame,
+                    ts_ns=ts_ns,
+                    direction=direction,
+                    flags=flags,
+                    seq=(seg.seq - me.isn) & MASK32 if me.isn is not None else off,
+                    ack=(seg.ack - peer.isn) & MASK32
+                    if flags & ACK and peer.isn is not None
+                    else 0,
+                    payload_len=seg.payload_len,
+                    note=note,
+                )
+            )
+        return True
+
+    def receive_icmp(self, frame: int, ts_ns: int, err: IcmpError) -> None:
+        """Attach an ICMP error that quotes this connection's packet."""
+        self.icmp.append(
+            IcmpRecord(
+                frame=frame,
+                ts_ns=ts_ns,
+                family=err.family,
+                icmp_type=err.icmp_type,
+                icmp_code=err.icmp_code,
+                reporter=err.reporter,
+            )
+        )
+        if not self.packets:
+            self.first_frame, self.first_ts = frame, ts_ns
+        self.last_ts = max(self.last_ts, ts_ns)
+
+    def _deliver(
+        self, direction: Direction, data: bytes, offset: int, frame: int, ts_ns: int, me: Side
+    ) -> None:
+        me.bytes += len(data)
+        if self.observer is not None and data:
+            self.observer.feed(direction, data, offset, frame, ts_ns, me.acked_off)
+
+    def _letter(self, letter: str, upper: bool, repeat: bool = False) -> None:
+        """Append a zeek history letter; most letters appear once per direction."""
+        ch = letter.upper() if upper else letter
+        if not repeat and ch in self._letters:
+            return
+        self._letters.add(ch)
+        if len(self.history) < MAX_HISTORY:
+            self.history.append(ch)
+
+    # -- reading -------------------------------------------------------------------------
+
+    @property
+    def client_side(self) -> Side:
+        """What the client sent."""
+        return self.sides[Direction.TO_SERVER]
+
+    @property
+    def server_side(self) -> Side:
+        """What the server sent."""
+        return self.sides[Direction.TO_CLIENT]
+
+    @property
+    def history_string(self) -> str:
+        """Zeek-style history: upper case from the client, lower case from the server."""
+        return "".join(self.history)
+
+    @property
+    def closed(self) -> bool:
+        """Either side reset, or both sides sent FIN."""
+        c, s = self.client_side, self.server_side
+        return bool(c.rst_frame or s.rst_frame or (c.fin_frame and s.fin_frame))

@@ -1,0 +1,102 @@
+"""The connection table: finds each segment's connection, splits reused 5-tuples, evicts by capture time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pcapdiag.decode.packet import ACK, SYN, IcmpError, TcpSegment
+from pcapdiag.flow.connection import Connection, StreamObserver
+from pcapdiag.flow.key import Direction, FlowKey, canonical, server_by_ports
+
+DEFAULT_MAX_FLOWS = 100_000
+"""Connections tracked at once; more are counted as untracked instead of growing memory."""
+
+
+class FlowTable:
+    """Demultiplexes segments into connections; finished connections queue up in ``finished``."""
+
+    def __init__(
+        self,
+        max_flows: int = DEFAULT_MAX_FLOWS,
+        observer_factory: Callable[[Connection, TcpSegment], StreamObserver] | None = None,
+    ) -> None:
+        self.max_flows = max_flows
+        self.observer_factory = observer_factory
+        """Makes the observer a new connection hands its payload to (given its first segment)."""
+        self.open: dict[FlowKey, Connection] = {}
+        self.finished: list[Connection] = []
+        """Connections that will see no more packets (split by a new SYN, evicted, or flushed)."""
+        self.untracked_flows = 0
+        self.untracked_packets = 0
+        self.orphan_icmp = 0
+        self.duplicates = 0
+        self._next_id = 1
+
+    def feed(self, frame: int, ts_ns: int, seg: TcpSegment) -> Connection | None:
+        """Account one segment; the connection it belongs to (None if untracked or a duplicate)."""
+        key = canonical(seg.src, seg.sport, seg.dst, seg.dport)
+        conn = self.open.get(key)
+        flags = seg.flags
+        is_syn = flags & (SYN | ACK) == SYN
+        if conn is not None and is_syn:
+            cs = conn.client_side
+            from_client = conn.client == (seg.src, seg.sport)
+            if not from_client or cs.isn is None or cs.isn != seg.seq:
+                # A new SYN with another ISN (or from the other end) reuses the 5-tuple.
+                del self.open[key]
+                self.finished.append(conn)
+                conn = None
+        if conn is None:
+            if len(self.open) >= self.max_flows:
+                self.untracked_packets += 1
+                if is_syn:
+                    self.untracked_flows += 1
+                return None
+            src, dst = (seg.src, seg.sport), (seg.dst, seg.dport)
+            if flags & SYN:
+                client, server, inferred = (
+                    (src, dst, False) if not flags & ACK else (dst, src, False)
+                )
+            else:
+                server = server_by_ports(src, dst)
+                client = dst if server == src else src
+                inferred = True
+            conn = Connection(self._next_id, client, server, inferred)
+            self._next_id += 1
+            if self.observer_factory is not None:
+                conn.observer = self.observer_factory(conn, seg)
+            self.open[key] = conn
+        direction = (
+            Direction.TO_SERVER if (seg.src, seg.sport) == conn.client else Direction.TO_CLIENT
+        )
+        if not conn.receive(frame, ts_ns, seg, direction):
+            self.duplicates += 1
+            return None
+        return conn
+
+    def feed_icmp(self, frame: int, ts_ns: int, err: IcmpError) -> Connection | None:
+        """Attach an ICMP error to the connection whose packet it quotes."""
+        key = canonical(err.quoted_src, err.quoted_sport, err.quoted_dst, err.quoted_dport)
+        conn = self.open.get(key)
+        if conn is None:
+            self.orphan_icmp += 1
+            return None
+        conn.receive_icmp(frame, ts_ns, err)
+        return conn
+
+    def evict(self, conn: Connection) -> None:
+        """Move an open connection to ``finished`` (decided, or idle long enough)."""
+        key = canonical(conn.client[0], conn.client[1], conn.server[0], conn.server[1])
+        if self.open.get(key) is conn:
+            del self.open[key]
+            self.finished.append(conn)
+
+    def flush(self) -> None:
+        """End of capture: every open connection is finished."""
+        self.finished.extend(self.open.values())
+        self.open.clear()
+
+    def take_finished(self) -> list[Connection]:
+        """Finished connections since the last call, oldest first."""
+        out, self.finished = self.finished, []
+        return out

@@ -1,0 +1,191 @@
+"""The composition root: frames -> decode -> connection table -> TLS observer -> classify -> report.
+
+It is the only module that wires the packages together. It streams: each connection is
+classified and handed to ``on_flow`` as soon as it is finished, so a live pipe gets verdicts while
+the capture runs; it never opens files, prints or exits (that is the CLI's job).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from pcapdiag.capture import Capture, CaptureError, Frame
+from pcapdiag.classify import Context, classify
+from pcapdiag.decode import decode
+from pcapdiag.decode.packet import SYN, IcmpError, Skipped, TcpSegment
+from pcapdiag.flow import DEFAULT_MAX_FLOWS, Connection, FlowTable
+from pcapdiag.report import CaptureReport, FlowReport, Report, build_flow
+from pcapdiag.tls import AppObserver
+
+NS = 1_000_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class ServerFilter:
+    """--server IP[:PORT]: keep connections whose server is this address (and port)."""
+
+    ip: bytes
+    port: int | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> ServerFilter:
+        """'198.18.0.2', '198.18.0.2:443', '2001:db8::1', '[2001:db8::1]:443'; ValueError if not."""
+        host, port = text, None
+        if text.startswith("["):
+            host, _, rest = text[1:].partition("]")
+            if rest:
+                if not rest.startswith(":"):
+                    raise ValueError(f"bad server address {text!r}")
+                port = int(rest[1:])
+        elif text.count(":") == 1:
+            host, port_text = text.split(":")
+            port = int(port_text)
+        if port is not None and not 0 < port < 65536:
+            raise ValueError(f"bad port in {text!r}")
+        return cls(ipaddress.ip_address(host).packed, port)
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """What to analyse and how long silence must last to count as a timeout."""
+
+    timeout_s: float = 10.0
+    ports: frozenset[int] = frozenset()
+    servers: tuple[ServerFilter, ...] = ()
+    max_flows: int = DEFAULT_MAX_FLOWS
+
+    def wants_segment(self, src: bytes, sport: int, dst: bytes, dport: int) -> bool:
+        """Cheap pre-filter on either endpoint (roles are not known yet)."""
+        if self.ports and sport not in self.ports and dport not in self.ports:
+            return False
+        if self.servers:
+            return any(
+                (f.ip == src and f.port in (None, sport))
+                or (f.ip == dst and f.port in (None, dport))
+                for f in self.servers
+            )
+        return True
+
+    def wants_connection(self, conn: Connection) -> bool:
+        """Exact filter once roles are known: --port on either end, --server on the server."""
+        if self.ports and conn.server[1] not in self.ports and conn.client[1] not in self.ports:
+            return False
+        if self.servers:
+            return any(
+                f.ip == conn.server[0] and f.port in (None, conn.server[1]) for f in self.servers
+            )
+        return True
+
+
+@dataclass(slots=True)
+class CaptureAnalysis:
+    """Analyse one capture; finished connections go to ``on_flow`` as they are decided."""
+
+    path: str
+    options: Options
+    on_flow: Callable[[FlowReport], None] | None = None
+    flows: list[FlowReport] = field(default_factory=list)
+    packets: int = 0
+    tcp_packets: int = 0
+    malformed: int = 0
+    first_ns: int | None = None
+    last_ns: int | None = None
+    error: str | None = None
+    table: FlowTable = field(init=False)
+    _observers: dict[int, AppObserver] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.table = FlowTable(self.options.max_flows, self._new_observer)
+
+    def _new_observer(self, conn: Connection, first: TcpSegment) -> AppObserver:
+        app = AppObserver(midstream=not first.flags & SYN)
+        self._observers[conn.id] = app
+        return app
+
+    def run(self, capture: Capture) -> CaptureReport:
+        """Read every frame; a broken container stops reading but keeps what was decided."""
+        try:
+            self._read(capture.frames())
+        except CaptureError as exc:
+            self.error = str(exc)
+        self.table.flush()
+        self._finish(self.table.take_finished())
+        truncated = capture.truncated
+        return CaptureReport(
+            path=self.path,
+            format=capture.format,
+            link_types=tuple(sorted(capture.link_types)),
+            packets=self.packets,
+            tcp_packets=self.tcp_packets,
+            malformed=self.malformed,
+            first_ns=self.first_ns,
+            last_ns=self.last_ns,
+            truncated_at=truncated.offset if truncated else None,
+            error=self.error,
+            drops=capture.drops,
+        )
+
+    def _read(self, frames: Iterator[Frame]) -> None:
+        table = self.table
+        wants = self.options.wants_segment
+        filtering = bool(self.options.ports or self.options.servers)
+        for frame in frames:
+            number, ts = frame.number, frame.ts_ns
+            self.packets += 1
+            if self.first_ns is None:
+                self.first_ns = ts
+            if self.last_ns is None or ts > self.last_ns:
+                self.last_ns = ts
+            d = decode(frame.linktype, frame.data)
+            if type(d) is TcpSegment:
+                if filtering and not wants(d.src, d.sport, d.dst, d.dport):
+                    continue
+                self.tcp_packets += 1
+                table.feed(number, ts, d)
+                if table.finished:
+                    self._finish(table.take_finished())
+            elif type(d) is IcmpError:
+                if filtering and not wants(
+                    d.quoted_src, d.quoted_sport, d.quoted_dst, d.quoted_dport
+                ):
+                    continue
+                table.feed_icmp(number, ts, d)
+            elif type(d) is Skipped and d.malformed:
+                self.malformed += 1
+
+    def _finish(self, conns: list[Connection]) -> None:
+        ctx = Context(
+            now_ns=self.last_ns or 0,
+            timeout_ns=int(self.options.timeout_s * NS),
+            ended=True,
+        )
+        for conn in sorted(conns, key=lambda c: c.first_frame):
+            app = self._observers.pop(conn.id)
+            if not self.options.wants_connection(conn):
+                continue
+            flow = build_flow(self.path, conn, app, classify(conn, app, ctx))
+            self.flows.append(flow)
+            if self.on_flow is not None:
+                self.on_flow(flow)
+
+
+def assemble(
+    captures: list[CaptureReport],
+    flows: list[FlowReport],
+    options: Options,
+    untracked: int = 0,
+    duplicates: int = 0,
+) -> Report:
+    """One report from the analyses of one or more captures."""
+    by_label = Counter(f.label.value for f in flows)
+    return Report(
+        captures=tuple(captures),
+        flows=tuple(flows),
+        by_label=dict(sorted(by_label.items())),
+        untracked_connections=untracked,
+        duplicates=duplicates,
+        timeout_s=options.timeout_s,
+    )

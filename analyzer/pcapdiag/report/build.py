@@ -1,0 +1,103 @@
+"""Turn a classified connection into its FlowReport: addresses as text, evidence rows, next steps."""
+
+from __future__ import annotations
+
+from pcapdiag.classify import Verdict
+from pcapdiag.classify.errors import icmp_meaning
+from pcapdiag.classify.next_steps import Target, next_steps
+from pcapdiag.flow import Connection, PacketRecord, format_ip
+from pcapdiag.report.model import Address, EvidenceRow, FlowReport
+from pcapdiag.tls import AppObserver
+
+NS = 1_000_000_000
+MAX_EVIDENCE = 40
+"""Evidence rows shown for one connection: every packet up to this, else the first and last
+packets, every packet with a TLS/HTTP note, and the key frames."""
+_FLAG_NAMES = (
+    (0x02, "SYN"),
+    (0x01, "FIN"),
+    (0x04, "RST"),
+    (0x08, "PSH"),
+    (0x10, "ACK"),
+    (0x20, "URG"),
+)
+
+
+def flag_text(flags: int) -> str:
+    """'[SYN, ACK]' as Wireshark writes flags."""
+    return "[" + ", ".join(name for bit, name in _FLAG_NAMES if flags & bit) + "]"
+
+
+def _packet_summary(p: PacketRecord) -> str:
+    parts = [flag_text(p.flags), f"seq={p.seq}"]
+    if p.flags & 0x10:
+        parts.append(f"ack={p.ack}")
+    parts.append(f"len={p.payload_len}")
+    if p.note:
+        parts.append(f"({p.note.replace('-', ' ')})")
+    return " ".join(parts)
+
+
+def evidence_rows(
+    conn: Connection, app: AppObserver, key_frames: tuple[int, ...]
+) -> tuple[EvidenceRow, ...]:
+    """The connection's packets (and ICMP errors) with their TLS/HTTP notes, oldest first."""
+    keys = set(key_frames)
+    notes: dict[int, list[str]] = {}
+    for note in app.notes:
+        notes.setdefault(note.frame, []).append(note.summary)
+    rows: list[tuple[int, int, str, str]] = []
+    for p in conn.log:
+        text = _packet_summary(p)
+        if p.frame in notes:
+            text += "; " + "; ".join(notes.pop(p.frame))
+        rows.append((p.frame, p.ts_ns, p.direction.label, text))
+    for icmp in conn.icmp:
+        what, _ = icmp_meaning(icmp.family, icmp.icmp_type, icmp.icmp_code)
+        rows.append(
+            (icmp.frame, icmp.ts_ns, "network->client", f"{what} from {format_ip(icmp.reporter)}")
+        )
+    rows.sort()
+    if len(rows) > MAX_EVIDENCE:
+        noted = {n.frame for n in app.notes}
+        head = {r[0] for r in rows[:10]}
+        tail = {r[0] for r in rows[-10:]}
+        keep = head | tail | keys | noted
+        rows = [r for r in rows if r[0] in keep][: MAX_EVIDENCE + len(keys)]
+    start = conn.first_ts
+    return tuple(
+        EvidenceRow(
+            frame=f, time=round((ts - start) / NS, 6), direction=d, summary=s, key=f in keys
+        )
+        for f, ts, d, s in rows
+    )
+
+
+def build_flow(capture: str, conn: Connection, app: AppObserver, verdict: Verdict) -> FlowReport:
+    """The report of one connection."""
+    c, s = conn.client_side, conn.server_side
+    server_ip = format_ip(conn.server[0])
+    sni = app.sni
+    return FlowReport(
+        id=conn.id,
+        capture=capture,
+        client=Address(format_ip(conn.client[0]), conn.client[1]),
+        server=Address(server_ip, conn.server[1]),
+        client_inferred=conn.client_inferred,
+        label=verdict.label,
+        kubernetes_error=verdict.error,
+        explanation=verdict.explanation,
+        next_steps=next_steps(verdict.label, Target(server_ip, conn.server[1], sni)),
+        sni=sni,
+        alpn=app.client_hello.alpn if app.client_hello else (),
+        tls_version=app.version_text,
+        start_ns=conn.first_ts,
+        duration_s=round((conn.last_ts - conn.first_ts) / NS, 6),
+        packets=conn.packets,
+        bytes_to_server=c.bytes,
+        bytes_to_client=s.bytes,
+        retransmissions=c.retransmissions + s.retransmissions + max(c.syn_count - 1, 0),
+        history=conn.history_string,
+        evidence=evidence_rows(conn, app, verdict.key_frames),
+        certificate=verdict.certificate,
+    )

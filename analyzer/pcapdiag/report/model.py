@@ -1,0 +1,98 @@
+"""The one report model every renderer reads: captures analysed, connections labelled, a summary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pcapdiag.classify import Label
+from pcapdiag.tls import CertificateFacts
+
+SCHEMA_VERSION = 1
+"""Bumped only when a JSON field changes meaning; new fields do not bump it."""
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceRow:
+    """One packet of a connection as evidence."""
+
+    frame: int
+    """Frame number as Wireshark counts it in that capture file."""
+    time: float
+    """Seconds since the connection's first packet."""
+    direction: str
+    """'client->server' or 'server->client'."""
+    summary: str
+    """Flags, lengths and TLS records, as a person reads them."""
+    key: bool = False
+    """True for the packets that prove the label."""
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """An IP address and port."""
+
+    ip: str
+    port: int
+
+
+@dataclass(frozen=True, slots=True)
+class FlowReport:
+    """One labelled connection."""
+
+    id: int
+    capture: str
+    client: Address
+    server: Address
+    client_inferred: bool
+    label: Label
+    kubernetes_error: str | None
+    explanation: str
+    next_steps: tuple[str, ...]
+    sni: str | None
+    alpn: tuple[str, ...]
+    tls_version: str | None
+    start_ns: int
+    duration_s: float
+    packets: int
+    bytes_to_server: int
+    bytes_to_client: int
+    retransmissions: int
+    history: str
+    evidence: tuple[EvidenceRow, ...]
+    certificate: CertificateFacts | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureReport:
+    """One capture file (or stream) that was read."""
+
+    path: str
+    format: str
+    link_types: tuple[int, ...]
+    packets: int
+    tcp_packets: int
+    malformed: int
+    first_ns: int | None
+    last_ns: int | None
+    truncated_at: int | None = None
+    """Byte offset of a last record cut off mid-way."""
+    error: str | None = None
+    """Why reading stopped early (the capture container was broken), if it did."""
+    drops: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """Everything one run found."""
+
+    captures: tuple[CaptureReport, ...]
+    flows: tuple[FlowReport, ...]
+    by_label: dict[str, int] = field(default_factory=dict)
+    untracked_connections: int = 0
+    duplicates: int = 0
+    timeout_s: float = 10.0
+
+    @property
+    def failing(self) -> tuple[FlowReport, ...]:
+        """Connections whose label is a failure."""
+        return tuple(f for f in self.flows if f.label.failing)

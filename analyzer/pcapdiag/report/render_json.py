@@ -1,0 +1,103 @@
+"""Render a Report as JSON (the documented, stable schema) or one JSON object per connection."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pcapdiag.capture import linktype_name
+from pcapdiag.report.model import SCHEMA_VERSION, CaptureReport, FlowReport, Report
+from pcapdiag.report.timefmt import rfc3339
+
+
+def flow_dict(f: FlowReport) -> dict[str, Any]:
+    """One connection as the JSON schema's flow object."""
+    cert = f.certificate
+    return {
+        "id": f.id,
+        "capture": f.capture,
+        "client": {"ip": f.client.ip, "port": f.client.port},
+        "server": {"ip": f.server.ip, "port": f.server.port},
+        "client_inferred": f.client_inferred,
+        "label": f.label.value,
+        "failing": f.label.failing,
+        "kubernetes_error": f.kubernetes_error,
+        "explanation": f.explanation,
+        "next_steps": list(f.next_steps),
+        "sni": f.sni,
+        "alpn": list(f.alpn),
+        "tls_version": f.tls_version,
+        "start": rfc3339(f.start_ns),
+        "duration_s": f.duration_s,
+        "packets": f.packets,
+        "bytes": {"client_to_server": f.bytes_to_server, "server_to_client": f.bytes_to_client},
+        "retransmissions": f.retransmissions,
+        "history": f.history,
+        "evidence": [
+            {
+                "frame": e.frame,
+                "time": e.time,
+                "direction": e.direction,
+                "summary": e.summary,
+                "key": e.key,
+            }
+            for e in f.evidence
+        ],
+        "certificate": None
+        if cert is None
+        else {
+            "subject": cert.subject,
+            "issuer": cert.issuer,
+            "dns_names": list(cert.dns_names),
+            "ip_addresses": list(cert.ip_addresses),
+            "not_before": cert.not_before.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "not_after": cert.not_after.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "self_signed": cert.self_signed,
+            "problems": list(cert.problems),
+        },
+    }
+
+
+def capture_dict(c: CaptureReport) -> dict[str, Any]:
+    """One capture as the JSON schema's capture object."""
+    return {
+        "path": c.path,
+        "format": c.format,
+        "link_types": [linktype_name(lt) for lt in c.link_types],
+        "link_type_values": list(c.link_types),
+        "packets": c.packets,
+        "tcp_packets": c.tcp_packets,
+        "malformed_packets": c.malformed,
+        "first": rfc3339(c.first_ns),
+        "last": rfc3339(c.last_ns),
+        "truncated_at_offset": c.truncated_at,
+        "error": c.error,
+        "kernel_drops": c.drops,
+    }
+
+
+def report_dict(r: Report) -> dict[str, Any]:
+    """The whole report as the JSON schema's top-level object."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "flows": [flow_dict(f) for f in r.flows],
+        "summary": {
+            "connections": len(r.flows),
+            "failing": len(r.failing),
+            "by_label": dict(r.by_label),
+            "untracked_connections": r.untracked_connections,
+            "duplicate_packets": r.duplicates,
+            "timeout_s": r.timeout_s,
+        },
+        "captures": [capture_dict(c) for c in r.captures],
+    }
+
+
+def render_json(r: Report) -> str:
+    """The report as indented JSON text."""
+    return json.dumps(report_dict(r), indent=2) + "\n"
+
+
+def render_jsonl_flow(f: FlowReport) -> str:
+    """One connection as one line of JSON."""
+    return json.dumps(flow_dict(f), separators=(",", ":")) + "\n"

@@ -1,0 +1,86 @@
+"""Render a Report as plain text for a terminal or a ticket: a line per connection, then the failures."""
+
+from __future__ import annotations
+
+from pcapdiag.capture import linktype_name
+from pcapdiag.report.model import FlowReport, Report
+from pcapdiag.report.timefmt import rfc3339
+
+
+def _endpoint(ip: str, port: int) -> str:
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+
+
+def flow_line(f: FlowReport) -> str:
+    """The one-line summary of a connection."""
+    who = f"{_endpoint(f.client.ip, f.client.port)} -> {_endpoint(f.server.ip, f.server.port)}"
+    return (
+        f"{rfc3339(f.start_ns)}  {who:<47} {f.sni or '-':<32} {f.label.value:<22} "
+        f"{f.kubernetes_error or ''}".rstrip()
+    )
+
+
+def flow_detail(f: FlowReport) -> list[str]:
+    """The evidence and next steps of one connection."""
+    lines = [
+        f"#{f.id} {f.label.value}: {_endpoint(f.client.ip, f.client.port)} -> "
+        f"{_endpoint(f.server.ip, f.server.port)}"
+        + (f" (SNI {f.sni})" if f.sni else "")
+        + (f" {f.tls_version}" if f.tls_version else "")
+        + f"  [{f.capture}]",
+        f"  {f.explanation}",
+    ]
+    if f.kubernetes_error:
+        lines.append(f"  error: {f.kubernetes_error}")
+    if f.certificate is not None:
+        c = f.certificate
+        names = ", ".join(c.dns_names + c.ip_addresses) or "-"
+        lines.append(
+            f"  certificate: subject {c.subject}, issuer {c.issuer}, names {names}, valid "
+            f"{c.not_before:%Y-%m-%d} to {c.not_after:%Y-%m-%d}"
+            + (", self-signed" if c.self_signed else "")
+        )
+    lines.append(
+        f"  history: {f.history or '-'}  packets: {f.packets}  duration: {f.duration_s:.3f} s"
+    )
+    lines.append("  evidence:")
+    for e in f.evidence:
+        mark = "*" if e.key else " "
+        lines.append(f"   {mark}frame {e.frame:<7} {e.time:>11.6f}  {e.direction:<15} {e.summary}")
+    if f.next_steps:
+        lines.append("  next steps:")
+        lines.extend(f"    {step}" for step in f.next_steps)
+    return lines
+
+
+def render_summary(r: Report) -> list[str]:
+    """The closing summary lines."""
+    counts = ", ".join(f"{label} {n}" for label, n in sorted(r.by_label.items())) or "none"
+    total = sum(r.by_label.values())
+    lines = [f"Summary: {total} connection{'s' if total != 1 else ''}: {counts}"]
+    if r.untracked_connections:
+        lines.append(f"  {r.untracked_connections} connections not tracked (--max-flows reached)")
+    return lines
+
+
+def render_text(r: Report) -> str:
+    """The whole report as text."""
+    out: list[str] = []
+    for c in r.captures:
+        kinds = ", ".join(linktype_name(lt) for lt in c.link_types) or "no link type"
+        extra = f", {c.malformed} malformed" if c.malformed else ""
+        extra += f", cut off at byte {c.truncated_at}" if c.truncated_at is not None else ""
+        out.append(f"Capture {c.path}: {c.format}, {kinds}, {c.packets} packets{extra}")
+    out.append("")
+    for f in r.flows:
+        out.append(flow_line(f))
+    failing = r.failing
+    if failing:
+        out.append("")
+        for f in failing:
+            out.extend(flow_detail(f))
+            out.append("")
+    else:
+        out.append("")
+    out.extend(render_summary(r))
+    return "\n".join(out) + "\n"
