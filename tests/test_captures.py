@@ -1,0 +1,60 @@
+"""Every connection of every real capture in captures/ gets the label its truth file names."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+
+import pytest
+
+from conftest import CAPTURES, analyse
+
+CASES = sorted(CAPTURES.glob("*/truth.json"))
+
+
+def _params() -> list[object]:
+    out = []
+    for truth_path in CASES:
+        truth = json.loads(truth_path.read_text())
+        for cap in truth["captures"]:
+            out.append(pytest.param(truth_path.parent / cap["file"], cap, truth, id=f"{truth['case']}/{cap['file']}"))
+    return out
+
+
+def test_every_case_has_captures() -> None:
+    assert len(CASES) >= 13, "captures/ must hold a recorded case for every label"
+    labels = {c["label"] for t in CASES for c in json.loads(t.read_text())["connections"]}
+    assert labels >= {
+        "ok",
+        "refused",
+        "syn-timeout",
+        "unreachable",
+        "tls-handshake-timeout",
+        "not-tls",
+        "cert-rejected",
+        "tls-failed",
+        "awaiting-headers",
+        "server-closed",
+        "http-error",
+        "incomplete",
+        "partial",
+    }
+
+
+@pytest.mark.parametrize(("path", "cap", "truth"), _params())
+def test_labels_match_truth(path: pathlib.Path, cap: dict[str, object], truth: dict[str, object]) -> None:
+    report, flows = analyse(path)
+    assert report.error is None
+    point = cap["point"]
+    expected = {}
+    for conn in truth["connections"]:  # type: ignore[attr-defined]
+        if point in conn.get("points", ["client", "server"]):
+            ports = conn.get("server_port_at", {}).get(point, conn["server_port"])
+            expected[(conn["client_port"], ports)] = conn["label"]
+    got = {(f.client.port, f.server.port): f.label.value for f in flows}
+    assert got == expected, "\n".join(f"{f.client.port}->{f.server.port} {f.label.value}: {f.explanation}" for f in flows)
+    for f in flows:
+        assert not f.client_inferred or f.label.value == "partial" or truth["case"] in ("keepalive", "partial")
+        if f.label.failing:
+            assert f.kubernetes_error, f"failing label {f.label.value} must name the error it produces"
+            assert any(e.key for e in f.evidence), "failing connections must point at the frames that prove them"
