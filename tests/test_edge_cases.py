@@ -6,6 +6,14 @@ import datetime as dt
 import pathlib
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import NameOID
+from scapy.layers.inet import ICMP, IP, TCP, IPerror, TCPerror
+from scapy.layers.l2 import Ether
+
 from builders import Record, write_pcap
 from conftest import analyse
 from conversation import (
@@ -19,14 +27,6 @@ from conversation import (
     server_hello,
     tls13_ok,
 )
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import Encoding
-from cryptography.x509.oid import NameOID
-from scapy.layers.inet import ICMP, IP, TCP, IPerror, TCPerror
-from scapy.layers.l2 import Ether
-
 from pcapdiag.report import FlowReport
 
 
@@ -208,12 +208,18 @@ def _cert(name: str, not_after: dt.datetime) -> bytes:
 @pytest.mark.parametrize(
     ("name", "expires_in_days", "expected"),
     [
-        ("other.example.svc", 30, "x509: certificate is valid for other.example.svc, not webhook.pcd-system.svc"),
+        (
+            "other.example.svc",
+            30,
+            "x509: certificate is valid for other.example.svc, not webhook.pcd-system.svc",
+        ),
         ("webhook.pcd-system.svc", -1, "x509: certificate has expired or is not yet valid"),
         ("webhook.pcd-system.svc", 30, "x509: certificate signed by unknown authority"),
     ],
 )
-def test_tls12_certificate_reason(tmp_path: pathlib.Path, name: str, expires_in_days: int, expected: str) -> None:
+def test_tls12_certificate_reason(
+    tmp_path: pathlib.Path, name: str, expires_in_days: int, expected: str
+) -> None:
     capture_time = dt.datetime.fromtimestamp(START / 1e9, dt.UTC)
     der = _cert(name, capture_time + dt.timedelta(days=expires_in_days))
     conv = Conversation()

@@ -11,7 +11,7 @@ from typing import IO, NoReturn
 import click
 
 from pcapdiag import __version__
-from pcapdiag.capture import CaptureError, open_capture
+from pcapdiag.capture import CaptureError, linktype_name, open_capture
 from pcapdiag.classify import LABELS
 from pcapdiag.flow import DEFAULT_MAX_FLOWS
 from pcapdiag.pipeline import CaptureAnalysis, Options, ServerFilter, assemble
@@ -84,9 +84,7 @@ def main() -> None:
     show_default=True,
     help="text for people; json (one document) or jsonl (one line per connection, as decided).",
 )
-@click.option(
-    "-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write the report here."
-)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write the report here.")
 @click.option(
     "--port",
     "ports",
@@ -173,6 +171,12 @@ def analyze(
         flows.extend(analysis.flows)
         untracked += analysis.table.untracked_flows
         duplicates += analysis.table.duplicates
+        for linktype, count in report.undecoded_link_types.items():
+            _error(
+                f"{path}: link type {linktype} ({linktype_name(linktype)}) is not decoded: "
+                f"{count} frame{'s' if count != 1 else ''} skipped"
+            )
+            bad_input = True
         if report.error:
             _error(f"{path}: {report.error}")
             bad_input = True

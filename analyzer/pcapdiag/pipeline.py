@@ -63,8 +63,7 @@ class Options:
             return False
         if self.servers:
             return any(
-                (f.ip == src and f.port in (None, sport))
-                or (f.ip == dst and f.port in (None, dport))
+                (f.ip == src and f.port in (None, sport)) or (f.ip == dst and f.port in (None, dport))
                 for f in self.servers
             )
         return True
@@ -74,9 +73,7 @@ class Options:
         if self.ports and conn.server[1] not in self.ports and conn.client[1] not in self.ports:
             return False
         if self.servers:
-            return any(
-                f.ip == conn.server[0] and f.port in (None, conn.server[1]) for f in self.servers
-            )
+            return any(f.ip == conn.server[0] and f.port in (None, conn.server[1]) for f in self.servers)
         return True
 
 
@@ -94,6 +91,10 @@ class CaptureAnalysis:
     first_ns: int | None = None
     last_ns: int | None = None
     error: str | None = None
+    skipped: Counter[str] = field(default_factory=Counter)
+    """Frames decode() skipped, by reason."""
+    undecoded: Counter[int] = field(default_factory=Counter)
+    """Frames per link type that decode() does not know."""
     table: FlowTable = field(init=False)
     _observers: dict[int, AppObserver] = field(default_factory=dict)
 
@@ -126,6 +127,8 @@ class CaptureAnalysis:
             truncated_at=truncated.offset if truncated else None,
             error=self.error,
             drops=capture.drops,
+            skipped=dict(sorted(self.skipped.items())),
+            undecoded_link_types=dict(sorted(self.undecoded.items())),
         )
 
     def _read(self, frames: Iterator[Frame]) -> None:
@@ -148,13 +151,15 @@ class CaptureAnalysis:
                 if table.finished:
                     self._finish(table.take_finished())
             elif type(d) is IcmpError:
-                if filtering and not wants(
-                    d.quoted_src, d.quoted_sport, d.quoted_dst, d.quoted_dport
-                ):
+                if filtering and not wants(d.quoted_src, d.quoted_sport, d.quoted_dst, d.quoted_dport):
                     continue
                 table.feed_icmp(number, ts, d)
-            elif type(d) is Skipped and d.malformed:
-                self.malformed += 1
+            elif type(d) is Skipped:
+                self.skipped[d.reason] += 1
+                if d.malformed:
+                    self.malformed += 1
+                elif d.reason == "unknown-linktype":
+                    self.undecoded[frame.linktype] += 1
 
     def _finish(self, conns: list[Connection]) -> None:
         ctx = Context(

@@ -266,9 +266,7 @@ class Connection:
                     direction=direction,
                     flags=flags,
                     seq=(seg.seq - me.isn) & MASK32 if me.isn is not None else off,
-                    ack=(seg.ack - peer.isn) & MASK32
-                    if flags & ACK and peer.isn is not None
-                    else 0,
+                    ack=self._relative_ack(seg.ack, peer) if flags & ACK else 0,
                     payload_len=seg.payload_len,
                     note=note,
                 )
@@ -290,6 +288,15 @@ class Connection:
         if not self.packets:
             self.first_frame, self.first_ts = frame, ts_ns
         self.last_ts = max(self.last_ts, ts_ns)
+
+    @staticmethod
+    def _relative_ack(ack: int, peer: Side) -> int:
+        """An ACK number relative to the peer's ISN (or its first sequence seen mid-stream)."""
+        if peer.isn is not None:
+            return (ack - peer.isn) & MASK32
+        if peer.stream.base is not None:
+            return (ack - peer.stream.base) & MASK32
+        return 0
 
     def _deliver(
         self, direction: Direction, data: bytes, offset: int, frame: int, ts_ns: int, me: Side

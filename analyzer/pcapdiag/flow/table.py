@@ -54,9 +54,7 @@ class FlowTable:
                 return None
             src, dst = (seg.src, seg.sport), (seg.dst, seg.dport)
             if flags & SYN:
-                client, server, inferred = (
-                    (src, dst, False) if not flags & ACK else (dst, src, False)
-                )
+                client, server, inferred = (src, dst, False) if not flags & ACK else (dst, src, False)
             else:
                 server = server_by_ports(src, dst)
                 client = dst if server == src else src
@@ -66,9 +64,7 @@ class FlowTable:
             if self.observer_factory is not None:
                 conn.observer = self.observer_factory(conn, seg)
             self.open[key] = conn
-        direction = (
-            Direction.TO_SERVER if (seg.src, seg.sport) == conn.client else Direction.TO_CLIENT
-        )
+        direction = Direction.TO_SERVER if (seg.src, seg.sport) == conn.client else Direction.TO_CLIENT
         if not conn.receive(frame, ts_ns, seg, direction):
             self.duplicates += 1
             return None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pcapdiag.classify import Verdict
+from pcapdiag.classify import Label, Verdict
 from pcapdiag.classify.errors import icmp_meaning
 from pcapdiag.classify.next_steps import Target, next_steps
 from pcapdiag.flow import Connection, PacketRecord, format_ip
@@ -39,9 +39,12 @@ def _packet_summary(p: PacketRecord) -> str:
 
 
 def evidence_rows(
-    conn: Connection, app: AppObserver, key_frames: tuple[int, ...]
+    conn: Connection, app: AppObserver, key_frames: tuple[int, ...], only_keys: bool = False
 ) -> tuple[EvidenceRow, ...]:
-    """The connection's packets (and ICMP errors) with their TLS/HTTP notes, oldest first."""
+    """The connection's packets (and ICMP errors) with their TLS/HTTP notes, oldest first.
+
+    ``only_keys`` keeps just the frames that prove the label (healthy connections).
+    """
     keys = set(key_frames)
     notes: dict[int, list[str]] = {}
     for note in app.notes:
@@ -54,11 +57,11 @@ def evidence_rows(
         rows.append((p.frame, p.ts_ns, p.direction.label, text))
     for icmp in conn.icmp:
         what, _ = icmp_meaning(icmp.family, icmp.icmp_type, icmp.icmp_code)
-        rows.append(
-            (icmp.frame, icmp.ts_ns, "network->client", f"{what} from {format_ip(icmp.reporter)}")
-        )
+        rows.append((icmp.frame, icmp.ts_ns, "network->client", f"{what} from {format_ip(icmp.reporter)}"))
     rows.sort()
-    if len(rows) > MAX_EVIDENCE:
+    if only_keys:
+        rows = [r for r in rows if r[0] in keys]
+    elif len(rows) > MAX_EVIDENCE:
         noted = {n.frame for n in app.notes}
         head = {r[0] for r in rows[:10]}
         tail = {r[0] for r in rows[-10:]}
@@ -66,9 +69,7 @@ def evidence_rows(
         rows = [r for r in rows if r[0] in keep][: MAX_EVIDENCE + len(keys)]
     start = conn.first_ts
     return tuple(
-        EvidenceRow(
-            frame=f, time=round((ts - start) / NS, 6), direction=d, summary=s, key=f in keys
-        )
+        EvidenceRow(frame=f, time=round((ts - start) / NS, 6), direction=d, summary=s, key=f in keys)
         for f, ts, d, s in rows
     )
 
@@ -98,6 +99,6 @@ def build_flow(capture: str, conn: Connection, app: AppObserver, verdict: Verdic
         bytes_to_client=s.bytes,
         retransmissions=c.retransmissions + s.retransmissions + max(c.syn_count - 1, 0),
         history=conn.history_string,
-        evidence=evidence_rows(conn, app, verdict.key_frames),
+        evidence=evidence_rows(conn, app, verdict.key_frames, only_keys=verdict.label is Label.OK),
         certificate=verdict.certificate,
     )

@@ -79,6 +79,10 @@ class CaptureReport:
     error: str | None = None
     """Why reading stopped early (the capture container was broken), if it did."""
     drops: int | None = None
+    skipped: dict[str, int] = field(default_factory=dict)
+    """Frames that were not TCP or ICMP-about-TCP, by reason (see pcapdiag.decode.skip)."""
+    undecoded_link_types: dict[int, int] = field(default_factory=dict)
+    """Frames per link type pcapdiag does not decode."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -73,6 +73,11 @@ def capture_dict(c: CaptureReport) -> dict[str, Any]:
         "truncated_at_offset": c.truncated_at,
         "error": c.error,
         "kernel_drops": c.drops,
+        "skipped_frames": dict(c.skipped),
+        "undecoded_link_types": [
+            {"link_type": lt, "name": linktype_name(lt), "frames": n}
+            for lt, n in c.undecoded_link_types.items()
+        ],
     }
 
 

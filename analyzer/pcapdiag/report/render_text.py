@@ -37,12 +37,9 @@ def flow_detail(f: FlowReport) -> list[str]:
         names = ", ".join(c.dns_names + c.ip_addresses) or "-"
         lines.append(
             f"  certificate: subject {c.subject}, issuer {c.issuer}, names {names}, valid "
-            f"{c.not_before:%Y-%m-%d} to {c.not_after:%Y-%m-%d}"
-            + (", self-signed" if c.self_signed else "")
+            f"{c.not_before:%Y-%m-%d} to {c.not_after:%Y-%m-%d}" + (", self-signed" if c.self_signed else "")
         )
-    lines.append(
-        f"  history: {f.history or '-'}  packets: {f.packets}  duration: {f.duration_s:.3f} s"
-    )
+    lines.append(f"  history: {f.history or '-'}  packets: {f.packets}  duration: {f.duration_s:.3f} s")
     lines.append("  evidence:")
     for e in f.evidence:
         mark = "*" if e.key else " "

@@ -1,0 +1,261 @@
+"""pcapng files: sections (each with its own byte order), their interfaces, and packet blocks."""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from pcapdiag.capture.fastinit import new_frame
+from pcapdiag.capture.frame import CaptureError, Frame, TruncatedRecord
+from pcapdiag.capture.source import Source
+
+# Block types and option codes from draft-ietf-opsawg-pcapng (sections 4 and 5).
+SHB_MAGIC = b"\x0a\x0d\x0d\x0a"  # Section Header Block type as stored on disk
+BLOCK_SHB = 0x0A0D0D0A  # the same type as a number: a palindrome, so equal in either byte order
+BLOCK_IDB = 0x00000001  # Interface Description Block
+BLOCK_PB = 0x00000002  # Packet Block (obsolete, appendix A)
+BLOCK_SPB = 0x00000003  # Simple Packet Block: interface 0, no timestamp
+BLOCK_ISB = 0x00000005  # Interface Statistics Block
+BLOCK_EPB = 0x00000006  # Enhanced Packet Block
+OPT_ENDOFOPT = 0  # opt_endofopt: end of an option list
+OPT_IF_TSRESOL = 9  # if_tsresol: timestamp resolution, 10^-n (or 2^-n with the high bit set)
+OPT_IF_TSOFFSET = 14  # if_tsoffset: seconds added to every timestamp of the interface
+OPT_ISB_IFDROP = 5  # isb_ifdrop: packets the interface dropped since the capture started
+DEFAULT_TSRESOL = 6  # microseconds when an IDB has no if_tsresol
+MAX_BLOCK_LEN = 16 * 1024 * 1024  # larger than any real block: a bigger length means corruption
+_BIG_ENDIAN_BOM = b"\x1a\x2b\x3c\x4d"  # byte-order magic 0x1A2B3C4D, big-endian section
+_LITTLE_ENDIAN_BOM = b"\x4d\x3c\x2b\x1a"
+
+_NS_PER_S = 1_000_000_000
+_PACKET_BLOCKS = frozenset({BLOCK_EPB, BLOCK_PB})
+
+
+class _Layout:
+    """Precompiled structs for one byte order."""
+
+    __slots__ = ("block", "epb", "i64", "idb", "option", "pb", "shb", "u32", "u64")
+
+    def __init__(self, endian: str) -> None:
+        self.block = struct.Struct(endian + "II")  # block type, block total length
+        self.shb = struct.Struct(endian + "IHH")  # byte-order magic, major, minor
+        self.idb = struct.Struct(endian + "HHI")  # linktype, reserved, snaplen
+        self.epb = struct.Struct(endian + "IIIII")  # interface, ts high, ts low, caplen, orig len
+        self.pb = struct.Struct(endian + "HHIIII")  # interface, drops, ts high, ts low, caplen, len
+        self.u32 = struct.Struct(endian + "I")  # SPB original length, ISB interface id
+        self.option = struct.Struct(endian + "HH")  # option code, option length
+        self.u64 = struct.Struct(endian + "Q")
+        self.i64 = struct.Struct(endian + "q")
+
+
+_LAYOUTS = {_BIG_ENDIAN_BOM: _Layout(">"), _LITTLE_ENDIAN_BOM: _Layout("<")}
+
+
+@dataclass(frozen=True, slots=True)
+class Interface:
+    """One IDB of the current section: how to read its packets' link layer and timestamps."""
+
+    linktype: int
+    snaplen: int
+    mul: int
+    """Timestamp in ns is units * mul // div + offset_ns: exact integer arithmetic."""
+    div: int
+    offset_ns: int
+
+
+class _Cut(Exception):
+    """The stream ended inside a block."""
+
+    def __init__(self, wanted: int, got: int) -> None:
+        super().__init__(wanted, got)
+        self.wanted = wanted
+        self.got = got
+
+
+def _scale(tsresol: int) -> tuple[int, int]:
+    """(mul, div) turning timestamp units of resolution 10^-n or 2^-n into nanoseconds."""
+    exponent = tsresol & 0x7F
+    if tsresol & 0x80:
+        return _NS_PER_S, 1 << exponent
+    if exponent <= 9:
+        return 10 ** (9 - exponent), 1
+    return 1, 10 ** (exponent - 9)
+
+
+def _check_length(length: int, minimum: int, what: str, offset: int) -> None:
+    if length % 4 or length < minimum or length > MAX_BLOCK_LEN:
+        raise CaptureError(f"{what} has impossible block length {length}", offset)
+
+
+class PcapngReader:
+    """Reads one pcapng stream; the first Section Header Block is read on construction."""
+
+    format = "pcapng"
+
+    def __init__(self, source: Source, magic: bytes) -> None:
+        self._source = source
+        self._layout = _LAYOUTS[_BIG_ENDIAN_BOM]
+        self._interfaces: list[Interface] = []
+        self._sections = 0
+        self._drops: dict[tuple[int, int], int] = {}
+        self.link_types: set[int] = set()
+        """LINKTYPE of every IDB seen so far, in any section."""
+        self.truncated: TruncatedRecord | None = None
+        """Set when the last block was cut off."""
+        length_field = source.read(4)
+        try:
+            self._section(magic + length_field, 0)
+        except _Cut as cut:
+            raise CaptureError(
+                f"truncated pcapng section header ({cut.got} of {cut.wanted} bytes)", 0
+            ) from None
+
+    @property
+    def drops(self) -> int | None:
+        """Sum over interfaces of the latest isb_ifdrop each reported, or None if none did."""
+        return sum(self._drops.values()) if self._drops else None
+
+    def frames(self) -> Iterator[Frame]:
+        """Yield every EPB, SPB and PB as a Frame; at a cut-off block set truncated and stop."""
+        source = self._source
+        # Hot loop: the stream's read is called directly (a short read is completed by
+        # source.complete), and source.offset is updated once per block.
+        read = source.raw_read
+        complete = source.complete
+        layout = self._layout
+        interfaces = self._interfaces
+        number = 0
+        last_ts = 0
+        offset = source.offset
+        while True:
+            head = read(8)
+            if len(head) != 8:
+                head = complete(head, 8)
+                if len(head) != 8:
+                    source.offset = offset + len(head)
+                    if head:
+                        self.truncated = TruncatedRecord(offset, 8, len(head))
+                    return
+            block_type, length = layout.block.unpack(head)
+            if block_type == BLOCK_SHB:
+                source.offset = offset + 8
+                try:
+                    self._section(head, offset)
+                except _Cut as cut:
+                    self.truncated = TruncatedRecord(offset, cut.wanted, cut.got)
+                    return
+                offset = source.offset
+                layout = self._layout
+                interfaces = self._interfaces
+                continue
+            if length % 4 or length < 12 or length > MAX_BLOCK_LEN:
+                raise CaptureError(f"block type {block_type} has impossible length {length}", offset)
+            body = read(length - 8)
+            if len(body) != length - 8:
+                body = complete(body, length - 8)
+                if len(body) != length - 8:
+                    source.offset = offset + 8 + len(body)
+                    self.truncated = TruncatedRecord(offset, length, 8 + len(body))
+                    return
+            start = offset
+            offset += length
+            source.offset = offset
+            if body[-4:] != head[4:]:
+                raise CaptureError(
+                    f"block type {block_type}: trailing length {layout.u32.unpack(body[-4:])[0]}"
+                    f" does not match leading length {length}",
+                    start,
+                )
+            if block_type in _PACKET_BLOCKS:
+                if length < 32:
+                    raise CaptureError(f"packet block type {block_type} too short", start)
+                if block_type == BLOCK_EPB:
+                    iface_id, high, low, caplen, orig_len = layout.epb.unpack_from(body)
+                else:  # the obsolete Packet Block: 16-bit interface id and drop count
+                    iface_id, _drops, high, low, caplen, orig_len = layout.pb.unpack_from(body)
+                number += 1
+                if iface_id >= len(interfaces):
+                    raise CaptureError(f"record {number}: interface {iface_id} not defined", start)
+                if caplen > length - 32:
+                    raise CaptureError(f"record {number}: caplen {caplen} exceeds its block", start)
+                iface = interfaces[iface_id]
+                last_ts = ((high << 32) | low) * iface.mul // iface.div + iface.offset_ns
+                data = body[20 : 20 + caplen]
+                yield new_frame(number, last_ts, iface.linktype, data, orig_len, iface_id)
+            elif block_type == BLOCK_SPB:
+                number += 1
+                if not interfaces:
+                    raise CaptureError(f"record {number}: interface 0 not defined", start)
+                (orig_len,) = layout.u32.unpack_from(body)
+                iface = interfaces[0]
+                caplen = length - 16 if orig_len > length - 16 else orig_len
+                if 0 < iface.snaplen < caplen:
+                    caplen = iface.snaplen
+                yield new_frame(number, last_ts, iface.linktype, body[4 : 4 + caplen], orig_len)
+            elif block_type == BLOCK_IDB:
+                interfaces.append(self._interface(body, start))
+            elif block_type == BLOCK_ISB:
+                self._statistics(body, start)
+            # Any other block type (name resolution, decryption secrets, custom...) is skipped.
+
+    def _read(self, n: int, wanted: int, have: int) -> bytes:
+        data = self._source.read(n)
+        if len(data) != n:
+            raise _Cut(wanted, have + len(data))
+        return data
+
+    def _section(self, head: bytes, start: int) -> None:
+        """Read the rest of a Section Header Block starting with head; reset the interfaces."""
+        if len(head) != 8:
+            raise _Cut(12, len(head))
+        bom = self._read(4, 12, 8)
+        layout = _LAYOUTS.get(bom)
+        if layout is None:
+            raise CaptureError(f"pcapng section has bad byte-order magic 0x{bom.hex()}", start)
+        (length,) = layout.u32.unpack_from(head, 4)
+        _check_length(length, 28, "section header block", start)
+        rest = self._read(length - 12, length, 12)
+        if rest[-4:] != head[4:]:
+            raise CaptureError("section header block: trailing length does not match", start)
+        _bom, major, minor = layout.shb.unpack(bom + rest[:4])
+        if major != 1:
+            raise CaptureError(f"unsupported pcapng version {major}.{minor}", start)
+        self._layout = layout
+        self._interfaces = []
+        self._sections += 1
+
+    def _options(self, body: bytes, pos: int) -> Iterator[tuple[int, bytes]]:
+        """(code, value) for each option from pos to the trailing length; stops at a broken one."""
+        unpack = self._layout.option.unpack_from
+        end = len(body) - 4
+        while pos + 4 <= end:
+            code, length = unpack(body, pos)
+            if code == OPT_ENDOFOPT or pos + 4 + length > end:
+                return
+            yield code, body[pos + 4 : pos + 4 + length]
+            pos += 4 + ((length + 3) & ~3)
+
+    def _interface(self, body: bytes, start: int) -> Interface:
+        layout = self._layout
+        if len(body) < 12:
+            raise CaptureError("interface description block too short", start)
+        linktype, _reserved, snaplen = layout.idb.unpack_from(body)
+        tsresol = DEFAULT_TSRESOL
+        offset_s = 0
+        for code, value in self._options(body, 8):
+            if code == OPT_IF_TSRESOL and len(value) == 1:
+                tsresol = value[0]
+            elif code == OPT_IF_TSOFFSET and len(value) == 8:
+                (offset_s,) = layout.i64.unpack(value)
+        mul, div = _scale(tsresol)
+        self.link_types.add(linktype)
+        return Interface(linktype, snaplen, mul, div, offset_s * _NS_PER_S)
+
+    def _statistics(self, body: bytes, start: int) -> None:
+        """Keep the latest isb_ifdrop per interface (each ISB carries a running total)."""
+        if len(body) < 16:
+            raise CaptureError("interface statistics block too short", start)
+        (iface_id,) = self._layout.u32.unpack_from(body)
+        for code, value in self._options(body, 12):
+            if code == OPT_ISB_IFDROP and len(value) == 8:
+                (self._drops[self._sections, iface_id],) = self._layout.u64.unpack(value)
