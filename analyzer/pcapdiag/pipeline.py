@@ -15,12 +15,16 @@ from dataclasses import dataclass, field
 from pcapdiag.capture import Capture, CaptureError, Frame
 from pcapdiag.classify import Context, classify
 from pcapdiag.decode import decode
-from pcapdiag.decode.packet import SYN, IcmpError, Skipped, TcpSegment
+from pcapdiag.decode.packet import FIN, RST, SYN, IcmpError, Skipped, TcpSegment
 from pcapdiag.flow import DEFAULT_MAX_FLOWS, Connection, FlowTable
 from pcapdiag.report import CaptureReport, FlowReport, Report, build_flow
 from pcapdiag.tls import AppObserver
 
 NS = 1_000_000_000
+SWEEP_NS = NS
+"""How often, in capture time, silent connections are looked at."""
+LINGER_NS = NS
+"""A closed connection (both FINs, or a RST) is decided this long after its last packet at the latest."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +137,7 @@ class CaptureAnalysis:
 
     def _read(self, frames: Iterator[Frame]) -> None:
         table = self.table
+        next_sweep = 0
         wants = self.options.wants_segment
         filtering = bool(self.options.ports or self.options.servers)
         for frame in frames:
@@ -147,9 +152,14 @@ class CaptureAnalysis:
                 if filtering and not wants(d.src, d.sport, d.dst, d.dport):
                     continue
                 self.tcp_packets += 1
-                table.feed(number, ts, d)
+                conn = table.feed(number, ts, d)
+                if conn is not None and d.flags & (FIN | RST) and conn.closed:
+                    table.evict(conn)  # decided now: a live stream reports it at once
+                if ts >= next_sweep:
+                    self.sweep(ts)
+                    next_sweep = ts + SWEEP_NS
                 if table.finished:
-                    self._finish(table.take_finished())
+                    self._finish(table.take_finished(), ts)
             elif type(d) is IcmpError:
                 if filtering and not wants(d.quoted_src, d.quoted_sport, d.quoted_dst, d.quoted_dport):
                     continue
@@ -161,9 +171,21 @@ class CaptureAnalysis:
                 elif d.reason == "unknown-linktype":
                     self.undecoded[frame.linktype] += 1
 
-    def _finish(self, conns: list[Connection]) -> None:
+    def sweep(self, now_ns: int) -> None:
+        """Decide the connections that have been silent for the timeout, as of capture time ``now_ns``.
+
+        Files call this as their packets' time advances; a live stream also calls it when the
+        pipe goes quiet (the CLI moves capture time on by the wall-clock time since the last
+        packet arrived).
+        """
+        for conn in self.table.idle(now_ns, LINGER_NS, int(self.options.timeout_s * NS)):
+            self.table.evict(conn)
+        if self.table.finished:
+            self._finish(self.table.take_finished(), now_ns)
+
+    def _finish(self, conns: list[Connection], now_ns: int | None = None) -> None:
         ctx = Context(
-            now_ns=self.last_ns or 0,
+            now_ns=now_ns if now_ns is not None else self.last_ns or 0,
             timeout_ns=int(self.options.timeout_s * NS),
             ended=True,
         )

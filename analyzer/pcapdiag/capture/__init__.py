@@ -29,9 +29,7 @@ class Capture:
 
     __slots__ = ("_reader", "_source", "_started", "gzipped", "name")
 
-    def __init__(
-        self, name: str, reader: PcapReader | PcapngReader, source: Source, gzipped: bool
-    ) -> None:
+    def __init__(self, name: str, reader: PcapReader | PcapngReader, source: Source, gzipped: bool) -> None:
         self.name = name
         """What the caller called the stream (a path, or "-"): for messages only, never sniffed."""
         self.gzipped = gzipped
@@ -41,7 +39,7 @@ class Capture:
 
     @property
     def format(self) -> str:
-        """"pcap", "pcap-nsec" or "pcapng", plus "+gzip" when the stream was gzip-wrapped."""
+        """ "pcap", "pcap-nsec" or "pcapng", plus "+gzip" when the stream was gzip-wrapped."""
         return self._reader.format + ("+gzip" if self.gzipped else "")
 
     @property

@@ -43,9 +43,7 @@ class PcapReader:
         endian, self._tick_ns, self.format = MAGICS[magic]
         rest = source.read(FILE_HEADER_LEN - 4)
         if len(rest) != FILE_HEADER_LEN - 4:
-            raise CaptureError(
-                f"truncated pcap file header ({4 + len(rest)} of {FILE_HEADER_LEN} bytes)", 0
-            )
+            raise CaptureError(f"truncated pcap file header ({4 + len(rest)} of {FILE_HEADER_LEN} bytes)", 0)
         snaplen, network = struct.unpack_from(endian + "II", rest, 12)
         self.linktype = network & LINKTYPE_MASK
         self.link_types = {self.linktype}

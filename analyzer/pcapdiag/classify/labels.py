@@ -76,8 +76,7 @@ LABELS: dict[Label, LabelInfo] = {
         ),
         LabelInfo(
             Label.TLS_HANDSHAKE_TIMEOUT,
-            "TCP up, ClientHello sent, no server TLS bytes until the client gave up or the "
-            "capture ran on",
+            "TCP up, ClientHello sent, no server TLS bytes until the client gave up or the capture ran on",
             "net/http: TLS handshake timeout, or context deadline exceeded",
             "SF/S1, ssl_history C without S",
         ),

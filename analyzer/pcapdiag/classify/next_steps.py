@@ -55,10 +55,8 @@ def next_steps(label: Label, target: Target) -> tuple[str, ...]:
         ),
         Label.SYN_TIMEOUT: (
             f"{endpoints}",
-            f"{ports}    # GKE private clusters allow only containerPort 443/10250 from the "
-            "control plane",
-            "kubectl get networkpolicy -A    # a policy must allow the API server to reach port "
-            f"{port}",
+            f"{ports}    # GKE private clusters allow only containerPort 443/10250 from the control plane",
+            f"kubectl get networkpolicy -A    # a policy must allow the API server to reach port {port}",
             "# EKS: security groups must allow TCP "
             f"{port} from the control plane to the nodes; EKS with a custom CNI: run the "
             "webhook with hostNetwork: true and a securePort other than 10250",
@@ -80,8 +78,7 @@ def next_steps(label: Label, target: Target) -> tuple[str, ...]:
             f"{ports}",
         ),
         Label.NOT_TLS: (
-            f"{ports}    # the targetPort must be the webhook's TLS port, not a healthz/metrics "
-            "port",
+            f"{ports}    # the targetPort must be the webhook's TLS port, not a healthz/metrics port",
             f"{logs} | grep -i listening",
             f"{webhook_cfg}",
         ),
@@ -97,8 +94,7 @@ def next_steps(label: Label, target: Target) -> tuple[str, ...]:
         ),
         Label.TLS_FAILED: (
             f"{logs} | grep -i 'TLS handshake error'",
-            f"kubectl get deploy -n {ns} {svc} -o yaml | grep -iE 'tls|cipher|min-version|"
-            "client-ca'",
+            f"kubectl get deploy -n {ns} {svc} -o yaml | grep -iE 'tls|cipher|min-version|client-ca'",
             f"{ports}",
         ),
         Label.AWAITING_HEADERS: (
@@ -109,8 +105,7 @@ def next_steps(label: Label, target: Target) -> tuple[str, ...]:
         ),
         Label.SERVER_CLOSED: (
             f"kubectl get pods -n {ns} -o wide    # RESTARTS: did the webhook crash?",
-            f"kubectl describe pod -n {ns} -l app.kubernetes.io/name={svc} | grep -iA3 "
-            "'last state'",
+            f"kubectl describe pod -n {ns} -l app.kubernetes.io/name={svc} | grep -iA3 'last state'",
             f"{logs}",
         ),
         Label.HTTP_ERROR: (

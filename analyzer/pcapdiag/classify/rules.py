@@ -222,9 +222,7 @@ def _tls(conn: Connection, app: AppObserver, ctx: Context, server_hp: str) -> Ve
             reset = s.rst_ts == server_close
             return Verdict(
                 Label.TLS_FAILED,
-                read_error(format_hostport(*conn.client), server_hp, ECONNRESET)
-                if reset
-                else "EOF",
+                read_error(format_hostport(*conn.client), server_hp, ECONNRESET) if reset else "EOF",
                 "The server " + ("reset" if reset else "closed") + " the connection "
                 f"{_s(server_close - ch_ts)} after the ClientHello without a TLS answer.",
                 (ch_frame, server_close_frame),
@@ -267,9 +265,7 @@ def _tls(conn: Connection, app: AppObserver, ctx: Context, server_hp: str) -> Ve
     return _exchanges(conn, app, ctx, server_hp, tls=True)
 
 
-def _client_abort(
-    conn: Connection, app: AppObserver, ch_frame: int, closed_frame: int = 0
-) -> Verdict:
+def _client_abort(conn: Connection, app: AppObserver, ch_frame: int, closed_frame: int = 0) -> Verdict:
     """The client stopped the handshake after the server's flight."""
     abort = app.client_abort
     cert = analyse_certificate(
@@ -281,11 +277,7 @@ def _client_abort(
         ch_frame,
         app.certificate_frame or app.server_flight_last_frame or app.server_hello_frame,
     )
-    if (
-        abort is not None
-        and abort.description is not None
-        and abort.description not in CERTIFICATE_ALERTS
-    ):
+    if abort is not None and abort.description is not None and abort.description not in CERTIFICATE_ALERTS:
         return Verdict(
             Label.TLS_FAILED,
             f"tls: {abort.name}",
@@ -368,9 +360,7 @@ def _silence(
     )
 
 
-def _exchanges(
-    conn: Connection, app: AppObserver, ctx: Context, server_hp: str, tls: bool
-) -> Verdict:
+def _exchanges(conn: Connection, app: AppObserver, ctx: Context, server_hp: str, tls: bool) -> Verdict:
     """After the handshake (or in clear): was the last request answered?"""
     c, s = conn.client_side, conn.server_side
     c_alert, s_alert = app.closing_ts
@@ -385,15 +375,30 @@ def _exchanges(
     server_reset = bool(s.rst_ts) and s.rst_ts == server_close
     pending = app.pending
     what = "TLS request" if tls else "request"
+    if (
+        tls
+        and app.client_auth_records
+        and not app.answered
+        and s_alert
+        and (not client_close or s_alert <= client_close)
+    ):
+        name = "certificate required" if app.client_sent_empty_certificate else "bad certificate"
+        return Verdict(
+            Label.TLS_FAILED,
+            f"remote error: tls: {name}",
+            "The server asked for a client certificate and, once the client's flight arrived"
+            + (" with none in it" if app.client_sent_empty_certificate else "")
+            + ", answered with an encrypted alert and closed: it rejected the client's certificate "
+            f"(Go's webhook client reports 'remote error: tls: {name}').",
+            (app.handshake_done_frame, app.closing_frame[1]),
+        )
     if pending is not None:
         acked = s.acked_off >= app.pending_end
         if server_close >= pending.ts_ns and (not client_close or server_close < client_close):
             reset = server_reset
             return Verdict(
                 Label.SERVER_CLOSED,
-                read_error(format_hostport(*conn.client), server_hp, ECONNRESET)
-                if reset
-                else "EOF",
+                read_error(format_hostport(*conn.client), server_hp, ECONNRESET) if reset else "EOF",
                 f"The server {'reset' if reset else 'closed'} the connection "
                 f"{_s(server_close - pending.ts_ns)} after the {what} without answering it.",
                 (pending.frame, server_close_frame),
@@ -450,9 +455,7 @@ def _exchanges(
             alert = app.server_alert()
             return Verdict(
                 Label.TLS_FAILED,
-                f"remote error: tls: {alert.name}"
-                if alert and alert.description is not None
-                else "EOF",
+                f"remote error: tls: {alert.name}" if alert and alert.description is not None else "EOF",
                 "The server closed the connection right after the handshake, before any "
                 "request (a TLS 1.3 server that rejects the client's certificate does this).",
                 (app.handshake_done_frame, server_close_frame),

@@ -49,6 +49,4 @@ def icmp_error(data: bytes, ip: IpHeader) -> IcmpError | Skipped:
     if tcp_end - tcp_off < QUOTED_TCP_MIN:
         return skip.MALFORMED_ICMP
     sport, dport, seq = _PORTS_SEQ.unpack_from(data, tcp_off)
-    return IcmpError(
-        family, reporter, icmp_type, data[off + 1], quoted_src, quoted_dst, sport, dport, seq
-    )
+    return IcmpError(family, reporter, icmp_type, data[off + 1], quoted_src, quoted_dst, sport, dport, seq)

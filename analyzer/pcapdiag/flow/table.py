@@ -10,6 +10,11 @@ from pcapdiag.flow.key import Direction, FlowKey, canonical, server_by_ports
 
 DEFAULT_MAX_FLOWS = 100_000
 """Connections tracked at once; more are counted as untracked instead of growing memory."""
+MAX_TOMBSTONES = 65_536
+"""Finished connections remembered so that their stragglers (last ACKs, retransmitted FINs and
+RSTs, the second copy of a packet) do not open a new, mid-stream connection."""
+LINGER_NS = 2_000_000_000
+"""How long after a finished connection's last packet its stragglers may still carry payload."""
 
 
 class FlowTable:
@@ -30,6 +35,10 @@ class FlowTable:
         self.untracked_packets = 0
         self.orphan_icmp = 0
         self.duplicates = 0
+        self.late_packets = 0
+        """Packets of connections already finished (absorbed, not a new connection)."""
+        self._tombstones: dict[FlowKey, tuple[int, int | None]] = {}
+        """Finished connections: key -> (last packet time, client ISN)."""
         self._next_id = 1
 
     def feed(self, frame: int, ts_ns: int, seg: TcpSegment) -> Connection | None:
@@ -47,6 +56,12 @@ class FlowTable:
                 self.finished.append(conn)
                 conn = None
         if conn is None:
+            tomb = self._tombstones.get(key)
+            if tomb is not None and (
+                seg.seq == tomb[1] if is_syn else not seg.payload_len or ts_ns - tomb[0] < LINGER_NS
+            ):
+                self.late_packets += 1
+                return None
             if len(self.open) >= self.max_flows:
                 self.untracked_packets += 1
                 if is_syn:
@@ -63,7 +78,9 @@ class FlowTable:
             self._next_id += 1
             if self.observer_factory is not None:
                 conn.observer = self.observer_factory(conn, seg)
-            self.open[key] = conn
+        else:
+            del self.open[key]  # keep self.open ordered by last activity
+        self.open[key] = conn
         direction = Direction.TO_SERVER if (seg.src, seg.sport) == conn.client else Direction.TO_CLIENT
         if not conn.receive(frame, ts_ns, seg, direction):
             self.duplicates += 1
@@ -86,6 +103,22 @@ class FlowTable:
         if self.open.get(key) is conn:
             del self.open[key]
             self.finished.append(conn)
+            self._tombstones[key] = (conn.last_ts, conn.client_side.isn)
+            if len(self._tombstones) > MAX_TOMBSTONES:
+                del self._tombstones[next(iter(self._tombstones))]
+
+    def idle(self, now_ns: int, closed_after_ns: int, open_after_ns: int) -> list[Connection]:
+        """Open connections silent long enough to decide: closed ones after ``closed_after_ns``,
+        the others after ``open_after_ns`` (oldest activity first; stops at the first recent one)."""
+        out: list[Connection] = []
+        shortest = min(closed_after_ns, open_after_ns)
+        for conn in self.open.values():
+            quiet = now_ns - conn.last_ts
+            if quiet < shortest:
+                break
+            if quiet >= open_after_ns or (conn.closed and quiet >= closed_after_ns):
+                out.append(conn)
+        return out
 
     def flush(self) -> None:
         """End of capture: every open connection is finished."""

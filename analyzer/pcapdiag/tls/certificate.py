@@ -83,9 +83,7 @@ def analyse_certificate(
             if dns or ips:
                 problems.append(f"x509: certificate is valid for {valid_for}, not {sni}")
             else:
-                problems.append(
-                    "x509: certificate relies on legacy Common Name field, use SANs instead"
-                )
+                problems.append("x509: certificate relies on legacy Common Name field, use SANs instead")
     if at > not_after:
         problems.append(
             "x509: certificate has expired or is not yet valid: current time "

@@ -34,7 +34,19 @@ HRR_RANDOM = bytes.fromhex("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e
 ENCRYPTED_ALERT_MAX_BODY = 32
 """A TLS 1.3 record body this short is an encrypted alert, not HTTP: an alert is 2 bytes, plus the
 inner content-type byte and a 16-byte AEAD tag, 19 bytes; the shortest HTTP/1.x message (17 bytes)
-makes a 34-byte body, and the smallest Finished (SHA-256) 49."""
+makes a 34-byte body, and the smallest Finished (SHA-256) 53."""
+
+FINISHED_BODY_SIZES = frozenset({45, 53, 69})
+"""TLS 1.3 Finished record bodies: the 4-byte handshake header, the verify data (the suite's hash: 32
+or 48 bytes), the inner content-type byte and the AEAD tag (16 bytes; 8 for TLS_AES_128_CCM_8_SHA256)."""
+
+ENCRYPTED_ALERT_BODY_SIZES = frozenset({11, 19})
+"""TLS 1.3 alert record bodies: 2 bytes of alert, the inner content-type byte and the tag (16 or 8).
+No handshake message is that short (its header alone is 4 bytes)."""
+
+EMPTY_CERTIFICATE_BODY_SIZES = frozenset({17, 25})
+"""A TLS 1.3 Certificate with no certificates (4-byte header, empty context, empty list) encrypted:
+what a client without a certificate sends when the server asks for one."""
 
 VERSION_NAMES = {
     0x0300: "SSL 3.0",

@@ -18,7 +18,10 @@ from pcapdiag.tls.constants import (
     CHANGE_CIPHER_SPEC,
     CLIENT_HELLO,
     CONTENT_NAMES,
+    EMPTY_CERTIFICATE_BODY_SIZES,
+    ENCRYPTED_ALERT_BODY_SIZES,
     ENCRYPTED_ALERT_MAX_BODY,
+    FINISHED_BODY_SIZES,
     HANDSHAKE,
     HANDSHAKE_NAMES,
     SERVER_HELLO,
@@ -149,6 +152,9 @@ class AppObserver:
         self._ccs = [0, 0]
         self._app_notes = [0, 0]
         self.tickets = 0
+        self.client_auth_records = 0
+        """TLS 1.3 client records before its Finished: a client Certificate (the server asked for one)."""
+        self.client_sent_empty_certificate = False
         """TLS 1.3 server records judged to be NewSessionTickets."""
         self._run_len: int | None = None
         """TLS 1.3: length of the records that open the server's post-handshake stream."""
@@ -269,9 +275,7 @@ class AppObserver:
         elif ctype == APPLICATION_DATA:
             self._application_data(d, r)
         else:
-            self._note(
-                r.frame, r.ts_ns, d, f"TLS {CONTENT_NAMES.get(ctype, ctype)} ({r.length} bytes)"
-            )
+            self._note(r.frame, r.ts_ns, d, f"TLS {CONTENT_NAMES.get(ctype, ctype)} ({r.length} bytes)")
 
     def _application_data(self, d: Direction, r: Record) -> None:
         tls13 = self.version == TLS13
@@ -281,38 +285,16 @@ class AppObserver:
         if tls13 and d is Direction.TO_CLIENT and not self.client_finished_frame:
             self.server_flight_records += 1
             self.server_flight_last_frame, self.server_flight_last_ts = r.frame, r.ts_ns
-            self._note(
-                r.frame, r.ts_ns, d, f"TLS 1.3 encrypted handshake record ({r.length} bytes)"
-            )
+            self._note(r.frame, r.ts_ns, d, f"TLS 1.3 encrypted handshake record ({r.length} bytes)")
             return
         if tls13 and d is Direction.TO_SERVER and not self.client_finished_frame:
-            if not self.server_hello:
-                self._note(r.frame, r.ts_ns, d, f"TLS early data ({r.length} bytes)")
-                return
-            if alert_sized:
-                alert = AlertSeen(d, r.frame, r.ts_ns, None, None)
-                self.alerts.append(alert)
-                self.client_abort = self.client_abort or alert
-                self._note(
-                    r.frame,
-                    r.ts_ns,
-                    d,
-                    f"TLS 1.3 alert-sized encrypted record ({r.length} bytes) instead of Finished",
-                )
-                return
-            self.client_finished_frame, self.client_finished_ts = r.frame, r.ts_ns
-            self.handshake_done_frame, self.handshake_done_ts = r.frame, r.ts_ns
-            self._note(
-                r.frame, r.ts_ns, d, f"TLS 1.3 encrypted record ({r.length} bytes): client Finished"
-            )
+            self._client_flight(r)
             return
         if alert_sized:
             self.alerts.append(AlertSeen(d, r.frame, r.ts_ns, None, None))
             if not self.closing_ts[d]:
                 self.closing_ts[d], self.closing_frame[d] = r.ts_ns, r.frame
-            self._note(
-                r.frame, r.ts_ns, d, f"TLS 1.3 alert-sized encrypted record ({r.length} bytes)"
-            )
+            self._note(r.frame, r.ts_ns, d, f"TLS 1.3 alert-sized encrypted record ({r.length} bytes)")
             return
         if tls13 and d is Direction.TO_CLIENT and self._session_ticket(r):
             return
@@ -324,6 +306,39 @@ class AppObserver:
             self._client_message(r.frame, r.ts_ns, r.offset, end, None)
         else:
             self._server_message(r.frame, r.ts_ns, r.offset, r.ack_offset, None, None)
+
+    def _client_flight(self, r: Record) -> None:
+        """A TLS 1.3 client record after the ServerHello and before its Finished.
+
+        The Finished is recognised by its size (FINISHED_BODY_SIZES); shorter or longer records
+        before it are the client's Certificate/CertificateVerify; an alert-sized one is an abort.
+        """
+        d = Direction.TO_SERVER
+        if not self.server_hello:
+            self._note(r.frame, r.ts_ns, d, f"TLS early data ({r.length} bytes)")
+            return
+        if r.length in ENCRYPTED_ALERT_BODY_SIZES:
+            alert = AlertSeen(d, r.frame, r.ts_ns, None, None)
+            self.alerts.append(alert)
+            self.client_abort = self.client_abort or alert
+            self._note(r.frame, r.ts_ns, d, f"TLS 1.3 encrypted alert ({r.length} bytes) instead of Finished")
+            return
+        if r.length in FINISHED_BODY_SIZES:
+            self.client_finished_frame, self.client_finished_ts = r.frame, r.ts_ns
+            self.handshake_done_frame, self.handshake_done_ts = r.frame, r.ts_ns
+            self._note(r.frame, r.ts_ns, d, f"TLS 1.3 encrypted record ({r.length} bytes): client Finished")
+            return
+        self.client_auth_records += 1
+        if r.length in EMPTY_CERTIFICATE_BODY_SIZES:
+            self.client_sent_empty_certificate = True
+        what = (
+            "empty Certificate"
+            if r.length in EMPTY_CERTIFICATE_BODY_SIZES
+            else "Certificate/CertificateVerify"
+        )
+        self._note(
+            r.frame, r.ts_ns, d, f"TLS 1.3 encrypted handshake record ({r.length} bytes): client {what}"
+        )
 
     def _session_ticket(self, r: Record) -> bool:
         """True if this TLS 1.3 server record is a NewSessionTicket rather than a response.
@@ -391,15 +406,12 @@ class AppObserver:
         """Rename the note of the first post-handshake server record once it proves a ticket."""
         for i in range(len(self.notes) - 1, -1, -1):
             note = self.notes[i]
-            if note.direction is Direction.TO_CLIENT and note.summary.startswith(
-                "TLS ApplicationData"
-            ):
+            if note.direction is Direction.TO_CLIENT and note.summary.startswith("TLS ApplicationData"):
                 self.notes[i] = Note(
                     frame=note.frame,
                     ts_ns=note.ts_ns,
                     direction=note.direction,
-                    summary=f"TLS 1.3 encrypted record ({self._run_len} bytes): "
-                    "NewSessionTicket-sized",
+                    summary=f"TLS 1.3 encrypted record ({self._run_len} bytes): NewSessionTicket-sized",
                 )
                 self._app_notes[Direction.TO_CLIENT] -= 1
                 break
@@ -442,9 +454,7 @@ class AppObserver:
 
     # -- exchanges ------------------------------------------------------------------------------
 
-    def _client_message(
-        self, frame: int, ts_ns: int, start: int, end: int, line: str | None
-    ) -> None:
+    def _client_message(self, frame: int, ts_ns: int, start: int, end: int, line: str | None) -> None:
         if self.pending is None:
             self.pending = Message(frame=frame, ts_ns=ts_ns, start=start, line=line)
             self.last_request = self.pending
@@ -463,18 +473,14 @@ class AppObserver:
         pending = self.pending
         if pending is not None and (ack_offset < 0 or ack_offset > pending.start):
             self.answered += 1
-            self.last_answer = Message(
-                frame=frame, ts_ns=ts_ns, start=start, line=line, status=status
-            )
+            self.last_answer = Message(frame=frame, ts_ns=ts_ns, start=start, line=line, status=status)
             self.pending = None
             if status is not None and (self.worst_status is None or status > self.worst_status):
                 self.worst_status = status
         else:
             self.unsolicited += 1
 
-    def _plain(
-        self, d: Direction, data: bytes, offset: int, frame: int, ts_ns: int, ack_offset: int
-    ) -> None:
+    def _plain(self, d: Direction, data: bytes, offset: int, frame: int, ts_ns: int, ack_offset: int) -> None:
         if d is Direction.TO_SERVER:
             new_turn = self.pending is None
             line = None

@@ -69,9 +69,7 @@ class RecordReader:
         self._offset = 0
         """Stream offset of the next byte fed."""
 
-    def feed(
-        self, data: bytes, offset: int, frame: int, ts_ns: int, ack_offset: int
-    ) -> list[Record]:
+    def feed(self, data: bytes, offset: int, frame: int, ts_ns: int, ack_offset: int) -> list[Record]:
         """Consume ``data`` (starting at stream ``offset``); raise NotTls on an impossible header."""
         out: list[Record] = []
         self._offset = offset

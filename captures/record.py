@@ -1,0 +1,1523 @@
+#!/usr/bin/env python3
+"""Record small real captures of webhook calls for pcapdiag's tests.
+
+Run as root:
+
+    python3 captures/record.py                 # every case
+    python3 captures/record.py --only refused dnat
+    python3 captures/record.py --list
+
+Each case builds three fresh network namespaces (client, router, server),
+joined by two veth pairs, runs real peers in them (a Go net/http client shaped
+like kube-apiserver's webhook client, Go net/http TLS servers, Python/OpenSSL
+clients and servers), records the traffic at the client and at the server at
+the same time in five encodings, and writes captures/<case>/ with the capture
+files and a truth.json built from what the scenario did (never from pcapdiag).
+
+Addresses come only from 198.18.0.0/15 and 2001:db8::/32; the namespaces have
+no default route and no link-local IPv6 addresses.  Namespaces are named
+pcd-<pid>-<case number>-{c,r,s} and are deleted on exit (finally, atexit,
+SIGINT/SIGTERM/SIGHUP).  Every wait is bounded.
+
+Throwaway CA and certificates are generated into a temporary directory at run
+time; keys never land in captures/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import contextlib
+import datetime as dt
+import ipaddress
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import ssl
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+PEERS = HERE / "peers"
+
+# --------------------------------------------------------------------------
+# addresses: 198.18.0.0/15 and 2001:db8::/32 only
+# --------------------------------------------------------------------------
+ALLOWED = (ipaddress.ip_network("198.18.0.0/15"), ipaddress.ip_network("2001:db8::/32"))
+
+CLIENT4, ROUTER4_C, ROUTER4_S = "198.18.0.2", "198.18.0.1", "198.19.0.1"
+SERVER4 = ["198.19.0.2", "198.19.0.3", "198.19.0.4", "198.19.0.5", "198.19.0.6"]
+SERVICE4 = "198.18.100.1"  # "ClusterIP" DNATed by the router
+CLIENT6, ROUTER6_C, ROUTER6_S, SERVER6 = (
+    "2001:db8:1::2", "2001:db8:1::1", "2001:db8:2::1", "2001:db8:2::2")
+SVC_HOST = "webhook.pcd-system.svc"
+WRONG_HOST = "other-webhook.pcd-other.svc"
+
+
+def addr_ok(a: str) -> str:
+    ip = ipaddress.ip_address(a.split("/")[0])
+    if not any(ip in n for n in ALLOWED):
+        raise ValueError(f"address {a} outside 198.18.0.0/15 and 2001:db8::/32")
+    return a
+
+
+for _a in [CLIENT4, ROUTER4_C, ROUTER4_S, *SERVER4, SERVICE4,
+           CLIENT6, ROUTER6_C, ROUTER6_S, SERVER6]:
+    addr_ok(_a)
+
+PREFIX = f"pcd-{os.getpid()}"
+# Environment of every child. SSLKEYLOGFILE is honoured by all four peers, so it is
+# dropped unless --keylog asks for it (TLS secrets never go into captures/).
+CHILD_ENV = {k: v for k, v in os.environ.items()
+             if k not in ("SSLKEYLOGFILE", "HTTP_PROXY", "HTTPS_PROXY", "http_proxy",
+                          "https_proxy", "ALL_PROXY", "all_proxy")}
+CLIENT_TIMEOUT = 10.0          # webhook timeoutSeconds
+SETTLE_AFTER = 0.8             # seconds of capture after the last client event
+CAPTURE_READY_TIMEOUT = 10.0
+MIDSTREAM_QUIET = 1.0          # idle time before a capture that starts mid-connection
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+# --------------------------------------------------------------------------
+# process / namespace registry and cleanup
+# --------------------------------------------------------------------------
+class Registry:
+    def __init__(self) -> None:
+        self.procs: list[subprocess.Popen[Any]] = []
+        self.netns: list[str] = []
+        self.lock = threading.Lock()
+
+    def cleanup(self) -> None:
+        with self.lock:
+            procs, self.procs = self.procs, []
+            nss, self.netns = self.netns, []
+        for p in procs:
+            if p.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    p.terminate()
+        deadline = time.monotonic() + 3
+        for p in procs:
+            try:
+                p.wait(timeout=max(0.01, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                try:
+                    p.kill()
+                    p.wait(timeout=2)
+                except (ProcessLookupError, subprocess.TimeoutExpired):
+                    pass
+        for ns in reversed(nss):
+            subprocess.run(["ip", "netns", "del", ns], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, timeout=10, check=False)
+
+
+REG = Registry()
+atexit.register(REG.cleanup)
+
+
+def _on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+for _s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    signal.signal(_s, _on_signal)
+
+
+def run(argv: list[str], *, input: str | None = None, timeout: float = 20,
+        check: bool = True) -> subprocess.CompletedProcess[str]:
+    r = subprocess.run(argv, input=input, text=True, capture_output=True, timeout=timeout,
+                       check=False)
+    if check and r.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed ({r.returncode}): {r.stderr.strip()}")
+    return r
+
+
+def nsrun(ns: str, argv: list[str], **kw: Any) -> subprocess.CompletedProcess[str]:
+    return run(["ip", "netns", "exec", ns, *argv], **kw)
+
+
+class Proc:
+    """A child process inside a namespace; stdout JSON lines are collected by a thread."""
+
+    def __init__(self, ns: str, argv: list[str], name: str, logdir: Path, *,
+                 stdin: bool = False) -> None:
+        self.name = name
+        self.lines: list[dict[str, Any]] = []
+        self.raw: list[str] = []
+        self.cond = threading.Condition()
+        self.stderr_path = logdir / f"{name}.stderr"
+        self._stderr = open(self.stderr_path, "wb")  # noqa: SIM115
+        self.p = subprocess.Popen(
+            ["ip", "netns", "exec", ns, *argv],
+            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=self._stderr, start_new_session=True, env=CHILD_ENV,
+        )
+        with REG.lock:
+            REG.procs.append(self.p)
+        self.t = threading.Thread(target=self._read, daemon=True)
+        self.t.start()
+
+    def _read(self) -> None:
+        assert self.p.stdout is not None
+        for b in self.p.stdout:
+            s = b.decode("utf-8", "replace").rstrip("\n")
+            with self.cond:
+                self.raw.append(s)
+                try:
+                    self.lines.append(json.loads(s))
+                except json.JSONDecodeError:
+                    self.lines.append({"text": s})
+                self.cond.notify_all()
+        with self.cond:
+            self.cond.notify_all()
+
+    def wait_line(self, pred: Callable[[dict[str, Any]], bool], timeout: float) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                for ln in self.lines:
+                    if pred(ln):
+                        return ln
+                left = deadline - time.monotonic()
+                if left <= 0 or (self.p.poll() is not None and not self.t.is_alive()):
+                    raise TimeoutError(f"{self.name}: expected output not seen; got {self.raw}")
+                self.cond.wait(min(left, 0.2))
+
+    def send_line(self) -> None:
+        assert self.p.stdin is not None
+        self.p.stdin.write(b"go\n")
+        self.p.stdin.flush()
+
+    def wait(self, timeout: float) -> int:
+        try:
+            rc = self.p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            log(f"  ! {self.name} still running after {timeout:.0f}s: killing it")
+            self.p.kill()
+            rc = self.p.wait(timeout=5)
+        self.t.join(timeout=5)
+        return rc
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.p.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.p.send_signal(sig)
+        try:
+            self.p.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait(timeout=5)
+        self.t.join(timeout=5)
+
+    def stderr_text(self) -> str:
+        self._stderr.flush()
+        return self.stderr_path.read_text("utf-8", "replace")
+
+
+# --------------------------------------------------------------------------
+# topology: client ns -- veth -- router ns -- veth -- server ns
+# --------------------------------------------------------------------------
+class Topo:
+    def __init__(self, tag: str) -> None:
+        self.c = f"{PREFIX}-{tag}-c"
+        self.r = f"{PREFIX}-{tag}-r"
+        self.s = f"{PREFIX}-{tag}-s"
+
+    def ns(self, role: str) -> str:
+        return {"client": self.c, "router": self.r, "server": self.s}[role]
+
+    def up(self) -> None:
+        for ns in (self.c, self.r, self.s):
+            run(["ip", "netns", "add", ns])
+            with REG.lock:
+                REG.netns.append(ns)
+            # no link-local IPv6, no DAD, no RA/RS: only 2001:db8::/32 on the wire
+            nsrun(ns, ["sysctl", "-q", "-w",
+                       "net.ipv6.conf.default.addr_gen_mode=1",
+                       "net.ipv6.conf.all.addr_gen_mode=1",
+                       "net.ipv6.conf.default.accept_dad=0",
+                       "net.ipv6.conf.all.accept_dad=0",
+                       "net.ipv6.conf.default.accept_ra=0",
+                       "net.ipv6.conf.all.accept_ra=0",
+                       "net.ipv6.conf.default.router_solicitations=0"])
+        run(["ip", "-n", self.c, "link", "add", "c0", "type", "veth",
+             "peer", "name", "r0", "netns", self.r])
+        run(["ip", "-n", self.s, "link", "add", "s0", "type", "veth",
+             "peer", "name", "r1", "netns", self.r])
+        for ns, dev in ((self.c, "c0"), (self.r, "r0"), (self.r, "r1"), (self.s, "s0")):
+            run(["ip", "-n", ns, "link", "set", "dev", dev, "addrgenmode", "none"])
+            nsrun(ns, ["sysctl", "-q", "-w", f"net.ipv6.conf.{dev}.accept_dad=0",
+                       f"net.ipv6.conf.{dev}.accept_ra=0"])
+
+        def addr(ns: str, dev: str, a: str) -> None:
+            addr_ok(a)
+            fam = "-6" if ":" in a else "-4"
+            extra = ["nodad"] if ":" in a else []
+            run(["ip", "-n", ns, fam, "addr", "add", a, "dev", dev, *extra])
+
+        addr(self.c, "c0", f"{CLIENT4}/24")
+        addr(self.c, "c0", f"{CLIENT6}/64")
+        addr(self.r, "r0", f"{ROUTER4_C}/24")
+        addr(self.r, "r0", f"{ROUTER6_C}/64")
+        addr(self.r, "r1", f"{ROUTER4_S}/24")
+        addr(self.r, "r1", f"{ROUTER6_S}/64")
+        for a in SERVER4:
+            addr(self.s, "s0", f"{a}/24")
+        addr(self.s, "s0", f"{SERVER6}/64")
+        for ns in (self.c, self.r, self.s):
+            run(["ip", "-n", ns, "link", "set", "lo", "up"])
+        for ns, dev in ((self.c, "c0"), (self.r, "r0"), (self.r, "r1"), (self.s, "s0")):
+            run(["ip", "-n", ns, "link", "set", "dev", dev, "up"])
+        nsrun(self.r, ["sysctl", "-q", "-w", "net.ipv4.ip_forward=1",
+                       "net.ipv6.conf.all.forwarding=1",
+                       "net.ipv4.conf.all.send_redirects=0",
+                       "net.ipv4.conf.r0.send_redirects=0",
+                       "net.ipv4.conf.r1.send_redirects=0"])
+        # only the test ranges are routed; no default route anywhere
+        run(["ip", "-n", self.c, "route", "add", "198.18.0.0/15", "via", ROUTER4_C])
+        run(["ip", "-n", self.c, "-6", "route", "add", "2001:db8::/32", "via", ROUTER6_C])
+        run(["ip", "-n", self.s, "route", "add", "198.18.0.0/15", "via", ROUTER4_S])
+        run(["ip", "-n", self.s, "-6", "route", "add", "2001:db8::/32", "via", ROUTER6_S])
+        # sanity: nothing but the allowed ranges is configured
+        for ns in (self.c, self.r, self.s):
+            out = run(["ip", "-n", ns, "-j", "addr", "show"]).stdout
+            for link in json.loads(out):
+                for ai in link.get("addr_info", []):
+                    if link["ifname"] == "lo":
+                        continue
+                    addr_ok(ai["local"])
+        # Static IPv6 neighbours: without link-local addresses the router cannot send
+        # neighbour solicitations for forwarded packets, so resolve them by hand.
+        mac = {}
+        for ns, dev in ((self.c, "c0"), (self.r, "r0"), (self.r, "r1"), (self.s, "s0")):
+            mac[dev] = json.loads(run(["ip", "-n", ns, "-j", "link", "show", "dev", dev])
+                                  .stdout)[0]["address"]
+        for ns, ip, dev, peer in ((self.c, ROUTER6_C, "c0", "r0"), (self.r, CLIENT6, "r0", "c0"),
+                                  (self.r, SERVER6, "r1", "s0"), (self.s, ROUTER6_S, "s0", "r1")):
+            run(["ip", "-n", ns, "-6", "neigh", "replace", ip, "lladdr", mac[peer],
+                 "dev", dev, "nud", "permanent"])
+
+    def down(self) -> None:
+        for ns in (self.c, self.r, self.s):
+            subprocess.run(["ip", "netns", "del", ns], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, timeout=10, check=False)
+            with REG.lock:
+                if ns in REG.netns:
+                    REG.netns.remove(ns)
+
+
+# --------------------------------------------------------------------------
+# certificates (throwaway, generated per run, kept in the temp dir)
+# --------------------------------------------------------------------------
+def make_certs(d: Path) -> dict[str, Path]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = dt.datetime.now(dt.UTC)
+
+    def name(cn: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "pcapdiag test"),
+                          x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    def ca(cn: str) -> tuple[Any, Any]:
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = (x509.CertificateBuilder().subject_name(name(cn)).issuer_name(name(cn))
+                .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                .not_valid_before(now - dt.timedelta(days=1))
+                .not_valid_after(now + dt.timedelta(days=30))
+                .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+                .add_extension(x509.KeyUsage(False, False, False, False, False, True, True,
+                                             False, False), critical=True)
+                .sign(key, hashes.SHA256()))
+        return cert, key
+
+    def leaf(cn: str, sans: list[str], issuer: tuple[Any, Any], nb: dt.datetime,
+             na: dt.datetime, client: bool = False) -> tuple[Any, Any]:
+        key = ec.generate_private_key(ec.SECP256R1())
+        eku = ExtendedKeyUsageOID.CLIENT_AUTH if client else ExtendedKeyUsageOID.SERVER_AUTH
+        b = (x509.CertificateBuilder().subject_name(name(cn)).issuer_name(issuer[0].subject)
+             .public_key(key.public_key()).serial_number(x509.random_serial_number())
+             .not_valid_before(nb).not_valid_after(na)
+             .add_extension(x509.ExtendedKeyUsage([eku]), critical=False))
+        if sans:
+            b = b.add_extension(x509.SubjectAlternativeName([x509.DNSName(s) for s in sans]),
+                                critical=False)
+        return b.sign(issuer[1], hashes.SHA256()), key
+
+    def write(stem: str, cert: Any, key: Any) -> None:
+        (d / f"{stem}.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        if key is not None:
+            kp = d / f"{stem}.key"
+            kp.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                             serialization.PrivateFormat.PKCS8,
+                                             serialization.NoEncryption()))
+            kp.chmod(0o600)
+
+    d.mkdir(parents=True, exist_ok=True)
+    the_ca = ca("pcd test webhook CA")
+    rogue = ca("pcd rogue CA (not in caBundle)")
+    write("ca", the_ca[0], None)
+    good_sans = [SVC_HOST, f"{SVC_HOST}.cluster.local"]
+    valid = (now - dt.timedelta(hours=1), now + dt.timedelta(days=7))
+    write("good", *leaf(SVC_HOST, good_sans, the_ca, *valid))
+    write("wrongname", *leaf(WRONG_HOST, [WRONG_HOST], the_ca, *valid))
+    write("unknownca", *leaf(SVC_HOST, good_sans, rogue, *valid))
+    write("expired", *leaf(SVC_HOST, good_sans, the_ca, now - dt.timedelta(days=60),
+                           now - dt.timedelta(days=30)))
+    return {"ca": d / "ca.pem", "dir": d}
+
+
+# --------------------------------------------------------------------------
+# peers
+# --------------------------------------------------------------------------
+def build_go(work: Path) -> dict[str, Path]:
+    go = shutil.which("go") or "/usr/lib/go/bin/go"
+    if not Path(go).exists():
+        raise SystemExit("go not found: apt-get install golang-go")
+    env = dict(os.environ)
+    env.update(GOCACHE=str(work / "gocache"), GOPATH=str(work / "gopath"), GOPROXY="off",
+               GOFLAGS="", GO111MODULE="off", CGO_ENABLED="0", GOTOOLCHAIN="local")
+    out: dict[str, Path] = {}
+    for prog in ("goclient", "goserver"):
+        dst = work / "bin" / prog
+        r = subprocess.run([go, "build", "-o", str(dst), str(PEERS / prog / "main.go")],
+                           env=env, capture_output=True, text=True, timeout=300, check=False)
+        if r.returncode != 0:
+            raise SystemExit(f"go build {prog} failed:\n{r.stderr}")
+        out[prog] = dst
+    ver = subprocess.run([go, "version"], capture_output=True, text=True, timeout=30,
+                         check=False).stdout.strip()
+    out["version"] = Path(ver)
+    return out
+
+
+# --------------------------------------------------------------------------
+# minimal pcap / pcapng reader for the self-check
+# --------------------------------------------------------------------------
+def _walk(linktype: int, pkt: bytes, ips: set[str], ports: set[int]) -> None:
+    """Collect the IP addresses and TCP ports of one frame (ICMP quotes included)."""
+    if linktype == 1:
+        if len(pkt) < 14:
+            return
+        etype, off = struct.unpack("!H", pkt[12:14])[0], 14
+    elif linktype == 276:  # LINUX_SLL2
+        if len(pkt) < 20:
+            return
+        etype, off = struct.unpack("!H", pkt[0:2])[0], 20
+    else:
+        return
+    _walk_ip(etype, pkt[off:], ips, ports, 0)
+
+
+def _walk_ip(etype: int, ip: bytes, ips: set[str], ports: set[int], depth: int) -> None:
+    if etype == 0x0800 and len(ip) >= 20:
+        ihl = (ip[0] & 0x0F) * 4
+        proto, l4 = ip[9], ip[ihl:]
+        ips.update((str(ipaddress.IPv4Address(ip[12:16])), str(ipaddress.IPv4Address(ip[16:20]))))
+    elif etype == 0x86DD and len(ip) >= 40:
+        proto, l4 = ip[6], ip[40:]
+        ips.update((str(ipaddress.IPv6Address(ip[8:24])), str(ipaddress.IPv6Address(ip[24:40]))))
+    else:
+        return
+    if proto == 6 and len(l4) >= 4:
+        ports.update(struct.unpack("!HH", l4[:4]))
+    elif proto in (1, 58) and depth == 0 and len(l4) >= 8:
+        _walk_ip(0x0800 if proto == 1 else 0x86DD, l4[8:], ips, ports, 1)
+
+
+def read_capture(path: Path) -> dict[str, Any]:
+    """Packet count, link types, IDB count and the set of TCP ports seen."""
+    data = path.read_bytes()
+    info: dict[str, Any] = {"packets": 0, "linktypes": [], "ports": set(), "ips": set(),
+                            "idbs": 0}
+    if len(data) < 4:
+        return info
+    magic = data[:4]
+    pcap_magics = {b"\xd4\xc3\xb2\xa1": ("<", "usec"), b"\x4d\x3c\xb2\xa1": ("<", "nsec"),
+                   b"\xa1\xb2\xc3\xd4": (">", "usec"), b"\xa1\xb2\x3c\x4d": (">", "nsec")}
+    if magic in pcap_magics:
+        e, prec = pcap_magics[magic]
+        lt = struct.unpack(e + "I", data[20:24])[0]
+        info.update(format="pcap", precision=prec, linktypes=[lt])
+        off = 24
+        while off + 16 <= len(data):
+            _s, _f, incl, _orig = struct.unpack(e + "IIII", data[off:off + 16])
+            pkt = data[off + 16:off + 16 + incl]
+            off += 16 + incl
+            info["packets"] += 1
+            _walk(lt & 0xFFFF, pkt, info["ips"], info["ports"])
+        return info
+    if magic == b"\x0a\x0d\x0d\x0a":
+        info["format"] = "pcapng"
+        e = "<" if data[8:12] == b"\x4d\x3c\x2b\x1a" else ">"
+        off, lts = 0, []
+        while off + 12 <= len(data):
+            btype, blen = struct.unpack(e + "II", data[off:off + 8])
+            if blen < 12:
+                break
+            body = data[off + 8:off + blen - 4]
+            if btype == 1:
+                lts.append(struct.unpack(e + "H", body[:2])[0])
+            elif btype == 6:
+                ifid, _th, _tl, cap, _orig = struct.unpack(e + "IIIII", body[:20])
+                pkt = body[20:20 + cap]
+                info["packets"] += 1
+                _walk(lts[ifid], pkt, info["ips"], info["ports"])
+            off += blen
+        info["linktypes"] = lts
+        info["idbs"] = len(lts)
+        return info
+    return info
+
+
+# --------------------------------------------------------------------------
+# captures
+# --------------------------------------------------------------------------
+@dataclass
+class Capturer:
+    proc: Proc
+    file: Path
+    point: str
+    encoding: str
+    tool: str
+    interfaces: list[str]
+    ready_marker: str
+
+
+POINT_IF = {"client": "c0", "server": "s0"}
+
+
+def bpf(ports: list[int]) -> str:
+    tcp = " or ".join(f"tcp port {p}" for p in sorted(set(ports)))
+    # ICMPv6 errors only (types < 128): keeps NDP/MLD out of the files
+    return f"({tcp}) or icmp or (icmp6 and ip6[40] < 128)"
+
+
+# --------------------------------------------------------------------------
+# one case run
+# --------------------------------------------------------------------------
+@dataclass
+class Conn:
+    proc: Proc
+    impl: str
+    laddr: str
+    lport: int
+    target: str
+    tport: int
+
+
+class CaseRun:
+    def __init__(self, spec: CaseSpec, work: Path, certs: dict[str, Path],
+                 bins: dict[str, Path]) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.out = work / "out" / spec.name
+        self.logs = work / "logs" / spec.name
+        self.out.mkdir(parents=True)
+        self.logs.mkdir(parents=True)
+        self.certs = certs
+        self.bins = bins
+        self.topo = Topo(str(spec.number))
+        self.capturers: list[Capturer] = []
+        self.servers: list[tuple[Proc, str, int, str]] = []
+        self.clients: list[Conn] = []
+        self.connections: list[dict[str, Any]] = []
+        self.notes: list[str] = []
+        self.capture_started = 0.0
+        self.capture_stopped = 0.0
+
+    # ---- ports ----
+    def port(self, k: int) -> int:
+        """Deterministic client source port: 40000 + 10 * case number + k."""
+        return 40000 + 10 * self.spec.number + k
+
+    # ---- firewall / sysctl ----
+    def nft(self, role: str, ruleset: str) -> None:
+        nsrun(self.topo.ns(role), ["nft", "-f", "-"], input=ruleset)
+
+    def ipt(self, role: str, argv: list[str]) -> None:
+        nsrun(self.topo.ns(role), ["iptables", *argv])
+
+    def sysctl(self, role: str, kv: str) -> None:
+        nsrun(self.topo.ns(role), ["sysctl", "-q", "-w", kv])
+
+    # ---- servers ----
+    def _cert(self, which: str) -> list[str]:
+        d = self.certs["dir"]
+        return [str(d / f"{which}.pem"), str(d / f"{which}.key")]
+
+    def go_server(self, ip: str, port: int, mode: str = "ok", cert: str = "good",
+                  maxtls: str = "1.3", plain: bool = False, client_ca: bool = False) -> Proc:
+        addr_ok(ip)
+        hp = f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+        argv = [str(self.bins["goserver"]), "-listen", hp, "-mode", mode, "-maxtls", maxtls]
+        if plain:
+            argv.append("-plain")
+        else:
+            c, k = self._cert(cert)
+            argv += ["-cert", c, "-key", k]
+        if client_ca:
+            argv += ["-client-ca", str(self.certs["ca"])]
+        p = Proc(self.topo.s, argv, f"goserver-{ip}-{port}", self.logs)
+        p.wait_line(lambda ln: str(ln.get("text", "")).startswith("listening"), 10)
+        self.servers.append((p, ip, port, "go"))
+        return p
+
+    def py_server(self, ip: str, port: int, mode: str = "ok", cert: str = "good",
+                  min_tls: str = "1.2", max_tls: str = "1.3", client_ca: bool = False) -> Proc:
+        addr_ok(ip)
+        argv = [sys.executable, str(PEERS / "pyserver.py"), "--listen", ip, "--port", str(port),
+                "--mode", mode, "--min-tls", min_tls, "--max-tls", max_tls]
+        if mode in ("ok", "stall"):
+            c, k = self._cert(cert)
+            argv += ["--cert", c, "--key", k]
+        if client_ca:
+            argv += ["--client-ca", str(self.certs["ca"])]
+        p = Proc(self.topo.s, argv, f"pyserver-{ip}-{port}", self.logs)
+        p.wait_line(lambda ln: ln.get("event") == "listening", 10)
+        self.servers.append((p, ip, port, "python"))
+        return p
+
+    # ---- clients ----
+    def go_client(self, k: int, target: str, tport: int = 443, *, timeout: float = CLIENT_TIMEOUT,
+                  maxtls: str = "1.3", n: int = 1, gate: bool = False, hold: bool = False,
+                  plain: bool = False, host: str = SVC_HOST, path: str = "/validate",
+                  url_port: int | None = None) -> Conn:
+        addr_ok(target)
+        laddr = CLIENT6 if ":" in target else CLIENT4
+        lport = self.port(k)
+        hp = f"[{target}]:{tport}" if ":" in target else f"{target}:{tport}"
+        argv = [str(self.bins["goclient"]), "-target", hp, "-laddr", laddr,
+                "-lport", str(lport), "-host", host, "-ca", str(self.certs["ca"]),
+                "-timeout", f"{timeout}s", "-maxtls", maxtls, "-n", str(n), "-path", path,
+                "-url-port", str(url_port if url_port is not None else tport)]
+        if gate:
+            argv.append("-gate")
+        if hold:
+            argv.append("-hold")
+        if plain:
+            argv.append("-plain")
+        p = Proc(self.topo.c, argv, f"goclient-{lport}", self.logs, stdin=gate or hold)
+        c = Conn(p, "go", laddr, lport, target, tport)
+        self.clients.append(c)
+        return c
+
+    def py_client(self, k: int, target: str, tport: int = 443, *,
+                  timeout: float = CLIENT_TIMEOUT, max_tls: str = "1.3",
+                  hold: bool = False) -> Conn:
+        addr_ok(target)
+        laddr = CLIENT6 if ":" in target else CLIENT4
+        lport = self.port(k)
+        argv = [sys.executable, str(PEERS / "pyclient.py"), "--target", target,
+                "--port", str(tport), "--laddr", laddr, "--lport", str(lport),
+                "--host", SVC_HOST, "--ca", str(self.certs["ca"]), "--timeout", str(timeout),
+                "--max-tls", max_tls]
+        if hold:
+            argv.append("--hold")
+        p = Proc(self.topo.c, argv, f"pyclient-{lport}", self.logs, stdin=hold)
+        c = Conn(p, "python", laddr, lport, target, tport)
+        self.clients.append(c)
+        return c
+
+    def wait_clients(self, conns: list[Conn], timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        for c in conns:
+            c.proc.wait(max(0.1, deadline - time.monotonic()))
+
+    # ---- captures ----
+    def start_captures(self, ports: list[int], multi: bool = False) -> None:
+        filt = bpf(ports)
+        for point in ("client", "server"):
+            ns, dev = self.topo.ns(point), POINT_IF[point]
+            td = ["tcpdump", "-U", "--immediate-mode", "-s", "0", "-Z", "root", "-n"]
+            specs: list[tuple[str, str, list[str], str, list[str], str]] = [
+                (f"{point}-eth.pcap", "ethernet-usec", [*td, "-i", dev], "tcpdump", [dev],
+                 "listening on"),
+                (f"{point}-eth-nsec.pcap", "ethernet-nsec",
+                 [*td, "-i", dev, "--time-stamp-precision=nano"], "tcpdump", [dev],
+                 "listening on"),
+                (f"{point}-any.pcap", "sll2",
+                 # "any" has no MTU, so libpcap sizes ring frames by the snaplen:
+                 # a big buffer keeps bursts from being dropped
+                 [*td, "-i", "any", "-y", "LINUX_SLL2", "-B", "65536"],
+                 "tcpdump", ["any"], "listening on"),
+                (f"{point}.pcapng", "pcapng", ["dumpcap", "-q", "-i", dev, "-f", filt],
+                 "dumpcap", [dev], "Capturing on"),
+            ]
+            if multi:
+                # two interfaces -> two IDBs; lo first so the real packets carry interface_id 1
+                specs.append((f"{point}-multi.pcapng", "pcapng-multi-idb",
+                              ["dumpcap", "-q", "-i", "lo", "-f", filt, "-i", dev, "-f", filt],
+                              "dumpcap", ["lo", dev], "Capturing on"))
+            for fname, enc, argv, tool, ifs, marker in specs:
+                path = self.out / fname
+                full = [*argv, "-w", str(path)]
+                if tool == "tcpdump":
+                    full.append(filt)
+                proc = Proc(ns, full, f"cap-{fname}", self.logs)
+                self.capturers.append(Capturer(proc, path, point, enc, tool, ifs, marker))
+        deadline = time.monotonic() + CAPTURE_READY_TIMEOUT
+        for cap in self.capturers:
+            while True:
+                txt = cap.proc.stderr_text()
+                if cap.ready_marker in txt and cap.file.exists() and (
+                        cap.tool == "tcpdump" or cap.file.stat().st_size > 0):
+                    break
+                if cap.proc.p.poll() is not None:
+                    raise RuntimeError(f"capturer {cap.file.name} died: {txt}")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"capturer {cap.file.name} not ready: {txt}")
+                time.sleep(0.05)
+        time.sleep(0.3)  # let the ring buffers settle
+        self.capture_started = time.time()
+
+    def stop_captures(self, settle: float = SETTLE_AFTER) -> None:
+        time.sleep(settle)
+        self.capture_stopped = time.time()
+        for cap in self.capturers:
+            if cap.proc.p.poll() is None:
+                cap.proc.p.send_signal(signal.SIGINT)
+        for cap in self.capturers:
+            try:
+                cap.proc.p.wait(timeout=8)
+            except subprocess.TimeoutExpired:
+                log(f"  ! {cap.file.name} ignored SIGINT; terminating")
+                cap.proc.stop(signal.SIGTERM)
+
+    # ---- truth ----
+    def conn(self, c: Conn, label: str, points: list[str], what: str, server_impl: str,
+             server_view: tuple[str, int] | None = None, **extra: Any) -> None:
+        assert label in LABELS, label
+        d: dict[str, Any] = {
+            "client_port": c.lport, "server_port": c.tport, "label": label, "points": points,
+            "client_ip": c.laddr, "server_ip": c.target,
+            "ip_version": 6 if ":" in c.target else 4,
+            "client_impl": c.impl, "server_impl": server_impl, "what": what,
+        }
+        # address/port of the server as each capture point shows it (differs under DNAT)
+        d["server_ip_at"] = {p: c.target for p in points}
+        d["server_port_at"] = {p: c.tport for p in points}
+        if server_view:
+            if "server" in points:
+                d["server_ip_at"]["server"] = server_view[0]
+                d["server_port_at"]["server"] = server_view[1]
+            d["note"] = ("router DNAT: the client capture shows the service address/port, the "
+                         "server capture the pod address/port")
+        d.update(extra)
+        d["_conn"] = c
+        self.connections.append(d)
+
+    def teardown(self) -> None:
+        for c in self.clients:
+            if c.proc.p.poll() is None:
+                c.proc.stop(signal.SIGKILL)
+        for p, *_ in self.servers:
+            if p.p.poll() is None:
+                p.stop(signal.SIGTERM)
+        for cap in self.capturers:
+            if cap.proc.p.poll() is None:
+                cap.proc.stop(signal.SIGTERM)
+        self.topo.down()
+
+    def finish(self) -> dict[str, Any]:
+        """Build truth.json content and self-check the files against it."""
+        problems: list[str] = []
+        caps = []
+        per_file: dict[str, dict[str, Any]] = {}
+        cports = {d["_conn"].lport for d in self.connections}
+        for cap in self.capturers:
+            info = read_capture(cap.file)
+            per_file[cap.file.name] = info
+            for a in sorted(info["ips"]):
+                try:
+                    addr_ok(a)
+                except ValueError as e:
+                    problems.append(f"{cap.file.name}: {e}")
+            caps.append({"file": cap.file.name, "point": cap.point, "encoding": cap.encoding,
+                         "tool": cap.tool, "interfaces": cap.interfaces,
+                         "linktypes": info["linktypes"], "packets": info["packets"],
+                         "client_ports_seen": sorted(cports & info["ports"])})
+        for point in ("client", "server"):
+            counts = {c["file"]: c["packets"] for c in caps if c["point"] == point}
+            if len(set(counts.values())) > 1:
+                problems.append(f"{point}: packet counts differ between encodings: {counts}")
+        conns = []
+        for d in self.connections:
+            c: Conn = d.pop("_conn")
+            results = [ln for ln in c.proc.lines if ln.get("event") == "request"]
+            d["client_result"] = results
+            slog = self._server_log(c.lport)
+            if slog:
+                d["server_log"] = slog
+            for point in ("client", "server"):
+                files = [f for f, i in per_file.items() if f.startswith(point)]
+                seen = [c.lport in per_file[f]["ports"] for f in files]
+                if point in d["points"] and not all(seen):
+                    problems.append(f"port {c.lport} expected at {point} but missing in "
+                                    f"{[f for f, s in zip(files, seen, strict=True) if not s]}")
+                if point not in d["points"] and any(seen):
+                    problems.append(f"port {c.lport} not expected at {point} but present")
+            conns.append(d)
+        impls = sorted({d["client_impl"] for d in conns})
+        simpls = sorted({d["server_impl"] for d in conns})
+        truth = {
+            "case": self.name,
+            "description": self.spec.description,
+            "client_impl": "+".join(impls),
+            "server_impl": "+".join(simpls),
+            "captures": caps,
+            "connections": conns,
+            "capture_window": {
+                "start_unix": round(self.capture_started, 6),
+                "stop_unix": round(self.capture_stopped, 6),
+            },
+            "notes": self.notes,
+        }
+        if problems:
+            truth["self_check_problems"] = problems
+        return truth
+
+    def _server_log(self, lport: int) -> list[str]:
+        out: list[str] = []
+        for p, _ip, _port, impl in self.servers:
+            if impl == "go":
+                for line in p.stderr_text().splitlines():
+                    if f":{lport}" in line:
+                        out.append(line.split(" ", 2)[-1])
+            else:
+                for ln in p.lines:
+                    if ln.get("peer_port") == lport:
+                        e = {k: v for k, v in ln.items() if k not in ("t", "peer_port")}
+                        out.append(json.dumps(e, sort_keys=True))
+        return out
+
+
+# --------------------------------------------------------------------------
+# the cases
+# --------------------------------------------------------------------------
+LABELS = {"ok", "refused", "syn-timeout", "unreachable", "tls-handshake-timeout", "not-tls",
+          "cert-rejected", "tls-failed", "awaiting-headers", "server-closed", "http-error",
+          "incomplete", "partial"}
+BOTH = ["client", "server"]
+CLIENT_ONLY = ["client"]
+S0, S1, S2, S3 = SERVER4[:4]
+WAIT = CLIENT_TIMEOUT + 8  # bound for a client that should finish by its 10 s deadline
+
+
+@dataclass
+class CaseSpec:
+    number: int
+    name: str
+    description: str
+    fn: Callable[[CaseRun], None]
+    labels: list[str] = field(default_factory=list)
+    impls: str = ""
+
+
+def case_ok_tls13(r: CaseRun) -> None:
+    r.go_server(S0, 443, "ok")
+    r.start_captures([443], multi=True)
+    c = r.go_client(1, S0)
+    r.wait_clients([c], WAIT)
+    r.stop_captures()
+    r.conn(c, "ok", BOTH, "POST answered 200 over TLS 1.3", "go")
+
+
+def case_ok_tls12(r: CaseRun) -> None:
+    r.go_server(S0, 443, "ok", maxtls="1.2")
+    r.start_captures([443])
+    c1 = r.go_client(1, S0)
+    r.wait_clients([c1], WAIT)
+    c2 = r.py_client(2, S0)
+    r.wait_clients([c2], WAIT)
+    r.stop_captures()
+    r.conn(c1, "ok", BOTH, "Go client, server max TLS 1.2, 200", "go")
+    r.conn(c2, "ok", BOTH, "Python client, server max TLS 1.2, 200", "go")
+
+
+def case_ok_python(r: CaseRun) -> None:
+    r.py_server(S0, 443, "ok")
+    r.start_captures([443])
+    c = r.py_client(1, S0)
+    r.wait_clients([c], WAIT)
+    r.stop_captures()
+    r.conn(c, "ok", BOTH, "Python client, Python/OpenSSL server, TLS 1.3, 200 "
+           "(server sends NewSessionTickets after the client Finished)", "python")
+
+
+def case_refused(r: CaseRun) -> None:
+    p2 = r.port(2)
+    r.nft("router", f"""
+table inet pcd {{
+  chain pcdforward {{ type filter hook forward priority 0; policy accept;
+    tcp sport {p2} tcp flags syn reject with tcp reset
+  }}
+}}""")
+    r.start_captures([443])
+    c1 = r.go_client(1, S0)
+    r.wait_clients([c1], WAIT)
+    c2 = r.go_client(2, S0)
+    r.wait_clients([c2], WAIT)
+    c3 = r.py_client(3, S0)
+    r.wait_clients([c3], WAIT)
+    r.stop_captures()
+    r.conn(c1, "refused", BOTH, "nothing listens on the server: kernel answers SYN with RST,ACK",
+           "none")
+    r.conn(c2, "refused", CLIENT_ONLY, "router nft 'reject with tcp reset' answers the SYN "
+           "(RST,ACK from the server address); the server never sees it", "none")
+    r.conn(c3, "refused", BOTH, "Python client, nothing listening: RST,ACK", "none")
+
+
+def _syn_timeout(r: CaseRun, classic: bool) -> None:
+    p1, p2 = r.port(1), r.port(2)
+    if classic:
+        r.sysctl("client", "net.ipv4.tcp_syn_linear_timeouts=0")
+    sched = "classic (tcp_syn_linear_timeouts=0)" if classic else \
+        "linear (kernel default tcp_syn_linear_timeouts=4)"
+    r.notes.append(f"client SYN retransmission schedule: {sched}")
+    r.go_server(S0, 443, "ok")
+    r.nft("router", f"""
+table inet pcd {{
+  chain pcdforward {{ type filter hook forward priority 0; policy accept;
+    tcp sport {p1} drop
+  }}
+}}""")
+    r.nft("server", f"""
+table inet pcd {{
+  chain pcdinput {{ type filter hook input priority 0; policy accept;
+    tcp sport {p2} drop
+  }}
+}}""")
+    r.start_captures([443])
+    c1 = r.go_client(1, S0)
+    c2 = r.go_client(2, S0)
+    r.wait_clients([c1, c2], WAIT)
+    # keep capturing past the next scheduled SYN (11 s linear, 15 s classic) so the
+    # capture shows that it never came: the client closed the SYN_SENT socket at 10 s
+    nxt = 15.0 if classic else 11.0
+    r.stop_captures(settle=nxt - CLIENT_TIMEOUT + 1.5)
+    r.notes.append(f"capture kept running until about {nxt + 1.5:.1f} s after the first SYN: "
+                   f"the SYN due at {nxt:.0f} s is absent")
+    r.conn(c1, "syn-timeout", CLIENT_ONLY,
+           f"router drops every packet of this connection; SYN schedule {sched}; "
+           "Go client gives up at 10 s", "go")
+    r.conn(c2, "syn-timeout", BOTH,
+           f"server-side nft input drop (the server capture still sees the SYNs); "
+           f"SYN schedule {sched}; Go client gives up at 10 s", "go")
+
+
+def case_syn_timeout(r: CaseRun) -> None:
+    _syn_timeout(r, classic=False)
+
+
+def case_syn_timeout_classic(r: CaseRun) -> None:
+    _syn_timeout(r, classic=True)
+
+
+def case_unreachable(r: CaseRun) -> None:
+    p1, p2, p3 = r.port(1), r.port(2), r.port(3)
+    r.go_server(S0, 443, "ok")
+    r.go_server(SERVER6, 443, "ok")
+    r.nft("router", f"""
+table inet pcd {{
+  chain pcdforward {{ type filter hook forward priority 0; policy accept;
+    meta nfproto ipv4 tcp sport {p1} reject with icmp type host-unreachable
+    meta nfproto ipv6 tcp sport {p3} reject with icmpv6 type admin-prohibited
+  }}
+}}""")
+    r.ipt("router", ["-A", "FORWARD", "-p", "tcp", "--sport", str(p2), "-j", "REJECT",
+                     "--reject-with", "icmp-admin-prohibited"])
+    r.start_captures([443])
+    c1 = r.go_client(1, S0)
+    c2 = r.go_client(2, S0)
+    c3 = r.go_client(3, SERVER6)
+    r.wait_clients([c1, c2, c3], WAIT)
+    r.stop_captures()
+    r.conn(c1, "unreachable", CLIENT_ONLY,
+           "router (nft) answers the SYN with ICMP host-unreachable (type 3 code 1)", "go")
+    r.conn(c2, "unreachable", CLIENT_ONLY,
+           "router (iptables REJECT) answers the SYN with ICMP admin-prohibited "
+           "(type 3 code 13)", "go")
+    r.conn(c3, "unreachable", CLIENT_ONLY,
+           "IPv6: router (nft) answers the SYN with ICMPv6 admin-prohibited (type 1 code 1); "
+           "as recorded here connect() failed (EACCES) only on the second ICMPv6 error, "
+           "after the SYN retransmission at ~1 s", "go")
+
+
+def case_tls_handshake_timeout(r: CaseRun) -> None:
+    r.py_server(S0, 443, "silent")
+    r.start_captures([443])
+    c1 = r.go_client(1, S0)
+    c2 = r.go_client(2, S0, timeout=15)
+    c3 = r.py_client(3, S0)
+    r.wait_clients([c1, c2, c3], 15 + 8)
+    r.stop_captures()
+    what = "server accepts TCP but never reads or answers the ClientHello; "
+    r.conn(c1, "tls-handshake-timeout", BOTH,
+           what + "Go client, webhook timeout 10 s (context and 10 s TLSHandshakeTimeout race)",
+           "python-silent")
+    r.conn(c2, "tls-handshake-timeout", BOTH,
+           what + "Go client, webhook timeout 15 s: the 10 s TLSHandshakeTimeout fires first",
+           "python-silent")
+    r.conn(c3, "tls-handshake-timeout", BOTH, what + "Python client, 10 s deadline",
+           "python-silent")
+
+
+def case_not_tls(r: CaseRun) -> None:
+    r.go_server(S0, 443, "ok", plain=True)
+    r.start_captures([443])
+    c1 = r.go_client(1, S0)
+    r.wait_clients([c1], WAIT)
+    c2 = r.py_client(2, S0)
+    r.wait_clients([c2], WAIT)
+    r.stop_captures()
+    r.conn(c1, "not-tls", BOTH, "plain-HTTP Go server on 443 answers the ClientHello with "
+           "'HTTP/1.1 400 Bad Request'", "go-plain-http")
+    r.conn(c2, "not-tls", BOTH, "same with the Python/OpenSSL client", "go-plain-http")
+
+
+def case_cert_rejected_tls13(r: CaseRun) -> None:
+    r.go_server(S0, 443, "ok", cert="wrongname")
+    r.go_server(S1, 443, "ok", cert="unknownca")
+    r.go_server(S2, 443, "ok", cert="expired")
+    r.start_captures([443])
+    cs = [r.go_client(1, S0), r.go_client(2, S1), r.go_client(3, S2)]
+    r.wait_clients(cs, WAIT)
+    r.stop_captures()
+    r.conn(cs[0], "cert-rejected", BOTH,
+           f"TLS 1.3, server cert is for {WRONG_HOST} (SNI {SVC_HOST})", "go")
+    r.conn(cs[1], "cert-rejected", BOTH, "TLS 1.3, server cert signed by an unknown CA", "go")
+    r.conn(cs[2], "cert-rejected", BOTH, "TLS 1.3, server cert expired", "go")
+
+
+def case_cert_rejected_tls12(r: CaseRun) -> None:
+    r.go_server(S0, 443, "ok", cert="expired", maxtls="1.2")
+    r.go_server(S1, 443, "ok", cert="unknownca", maxtls="1.2")
+    r.go_server(S2, 443, "ok", cert="wrongname", maxtls="1.2")
+    r.start_captures([443])
+    cs = [r.go_client(1, S0), r.py_client(2, S0), r.go_client(3, S1), r.py_client(4, S1),
+          r.go_client(5, S2), r.py_client(6, S2)]
+    r.wait_clients(cs, WAIT)
+    r.stop_captures()
+    for c, what in zip(cs, ["expired", "expired", "unknown CA", "unknown CA", "wrong name",
+                            "wrong name"], strict=True):
+        r.conn(c, "cert-rejected", BOTH,
+               f"TLS 1.2 server, cert {what}; {c.impl} client sends a cleartext alert", "go")
+
+
+def case_cert_rejected_python(r: CaseRun) -> None:
+    r.go_server(S0, 443, "ok", cert="wrongname")
+    r.py_server(S1, 443, "ok", cert="unknownca")
+    r.go_server(S2, 443, "ok", cert="expired")
+    r.start_captures([443])
+    cs = [r.py_client(1, S0), r.py_client(2, S1), r.py_client(3, S2)]
+    r.wait_clients(cs, WAIT)
+    r.stop_captures()
+    r.conn(cs[0], "cert-rejected", BOTH, "Python client, TLS 1.3 Go server, wrong-name cert",
+           "go")
+    r.conn(cs[1], "cert-rejected", BOTH, "Python client, TLS 1.3 Python server, unknown-CA cert",
+           "python")
+    r.conn(cs[2], "cert-rejected", BOTH, "Python client, TLS 1.3 Go server, expired cert", "go")
+
+
+def case_tls_failed(r: CaseRun) -> None:
+    r.py_server(S0, 443, "ok", min_tls="1.3")
+    r.go_server(S1, 443, "ok", maxtls="1.2", client_ca=True)
+    r.go_server(S2, 443, "ok", client_ca=True)
+    r.py_server(S3, 443, "close-after-hello")
+    r.start_captures([443])
+    c1 = r.go_client(1, S0, maxtls="1.2")
+    c2 = r.go_client(2, S1)
+    c3 = r.go_client(3, S2)
+    c4 = r.go_client(4, S3)
+    c5 = r.py_client(5, S0, max_tls="1.2")
+    r.wait_clients([c1, c2, c3, c4, c5], WAIT)
+    r.stop_captures()
+    r.conn(c1, "tls-failed", BOTH, "client offers at most TLS 1.2, Python/OpenSSL server "
+           "is TLS 1.3-only: server answers the ClientHello with a protocol_version alert",
+           "python")
+    r.conn(c2, "tls-failed", BOTH, "TLS 1.2 Go server requires a client certificate, client "
+           "has none: cleartext alert from the server after the client's second flight", "go")
+    r.conn(c3, "tls-failed", BOTH, "TLS 1.3 Go server requires a client certificate, client "
+           "has none: the client sends CCS + empty Certificate + Finished, the server answers "
+           "with an encrypted alert (one 24-byte record) and FIN", "go")
+    r.conn(c4, "tls-failed", BOTH, "server reads the ClientHello and, 0.2 s later, closes "
+           "the connection (FIN) without sending a byte", "python-raw")
+    r.conn(c5, "tls-failed", BOTH, "Python client max TLS 1.2 vs TLS 1.3-only Python server: "
+           "protocol_version alert", "python")
+
+
+def case_awaiting_headers(r: CaseRun) -> None:
+    r.go_server(S0, 443, "sleep")
+    r.py_server(S1, 443, "stall")
+    r.start_captures([443])
+    c1 = r.go_client(1, S0)
+    c2 = r.go_client(2, S1)
+    c3 = r.py_client(3, S1)
+    r.wait_clients([c1, c2, c3], WAIT)
+    r.stop_captures()
+    r.conn(c1, "awaiting-headers", BOTH, "Go server handler reads the POST and sleeps 30 s; "
+           "Go client gives up at 10 s (close_notify + FIN; the server only ACKs)", "go")
+    r.conn(c2, "awaiting-headers", BOTH, "Python/OpenSSL TLS 1.3 server reads the POST and never "
+           "answers, but sends two NewSessionTicket records (266 bytes each) after the client "
+           "Finished; Go client gives up at 10 s (close_notify + FIN)", "python")
+    r.conn(c3, "awaiting-headers", BOTH, "same with the Python client: the second "
+           "NewSessionTicket record can follow the POST; at 10 s the client FINs, the OpenSSL "
+           "server answers the unexpected EOF with an encrypted decode_error alert", "python")
+
+
+def case_server_closed(r: CaseRun) -> None:
+    r.go_server(S0, 443, "close-fin")
+    r.go_server(S1, 443, "close-rst")
+    r.go_server(S2, 443, "panic")
+    r.start_captures([443])
+    cs = [r.go_client(1, S0), r.go_client(2, S1), r.go_client(3, S2)]
+    r.wait_clients(cs, WAIT)
+    r.stop_captures()
+    r.conn(cs[0], "server-closed", BOTH, "Go server reads the POST, hijacks and closes the TCP "
+           "socket: FIN, no close_notify, no response", "go")
+    r.conn(cs[1], "server-closed", BOTH, "Go server reads the POST, hijacks, SO_LINGER 0 and "
+           "closes: RST, no response", "go")
+    r.conn(cs[2], "server-closed", BOTH, "Go handler panics: net/http closes the connection "
+           "(encrypted close_notify then FIN), no response", "go")
+
+
+def case_http_error(r: CaseRun) -> None:
+    r.go_server(S0, 8080, "probe", plain=True)
+    r.start_captures([8080])
+    c = r.go_client(1, S0, 8080, plain=True, host=S0, path="/healthz", timeout=1)
+    r.wait_clients([c], WAIT)
+    r.stop_captures()
+    r.conn(c, "http-error", BOTH, "kubelet-style readiness probe GET /healthz over plain HTTP "
+           "answered 500", "go-plain-http")
+
+
+def case_keepalive(r: CaseRun) -> None:
+    r.go_server(S0, 443, "ok")
+    r.go_server(S1, 443, "firstonly")
+    # two connections set up (handshake + first POST) before the capture starts
+    late_ok = r.go_client(2, S0, n=2, gate=True)
+    late_stall = r.go_client(3, S1, n=2, gate=True)
+    for c in (late_ok, late_stall):
+        c.proc.wait_line(lambda ln: ln.get("event") == "waiting-gate", WAIT)
+    time.sleep(MIDSTREAM_QUIET)  # let delayed ACKs of the first exchanges go by
+    r.start_captures([443])
+    full = r.go_client(1, S0, n=2)
+    for c in (late_ok, late_stall):
+        c.proc.send_line()
+    r.wait_clients([full, late_ok, late_stall], WAIT)
+    r.stop_captures()
+    r.notes.append(f"connections {late_ok.lport} and {late_stall.lport} had completed their TLS "
+                   "handshake and first POST before the capture started; only their second POST "
+                   "is on the wire")
+    r.conn(full, "ok", BOTH, "one TLS 1.3 connection carries two POSTs; both answered 200 "
+           "(the second reuses the idle connection)", "go")
+    r.conn(late_ok, "ok", BOTH, "capture starts on an established idle keep-alive "
+           "connection (no SYN, no handshake); the next POST is answered 200", "go")
+    r.conn(late_stall, "awaiting-headers", BOTH, "capture starts on an established idle "
+           "keep-alive connection; the next POST gets no answer (the server answers only the "
+           "first request of a connection); client gives up at 10 s", "go")
+
+
+def case_incomplete(r: CaseRun) -> None:
+    r.py_server(S0, 443, "silent")
+    r.start_captures([443])
+    c1 = r.go_client(1, S0)
+    c2 = r.py_client(2, S0)
+    time.sleep(2.0)
+    r.stop_captures(settle=0.0)
+    r.notes.append("capture stopped about 2 s after the connections started, before any "
+                   "client timer fired; the clients were then killed")
+    r.conn(c1, "incomplete", BOTH, "stalled TLS handshake (no ServerHello) seen for only 2 s",
+           "python-silent")
+    r.conn(c2, "incomplete", BOTH, "same with the Python client", "python-silent")
+
+
+def case_partial(r: CaseRun) -> None:
+    r.go_server(S0, 443, "ok")
+    r.py_server(S1, 443, "ok")
+    c1 = r.go_client(1, S0, hold=True)
+    c2 = r.py_client(2, S1, hold=True)
+    for c in (c1, c2):
+        c.proc.wait_line(lambda ln: ln.get("event") == "waiting-hold", WAIT)
+    time.sleep(MIDSTREAM_QUIET)  # let delayed ACKs of the exchange go by
+    r.start_captures([443])
+    for c in (c1, c2):
+        c.proc.send_line()
+    r.wait_clients([c1, c2], WAIT)
+    r.stop_captures()
+    r.notes.append("capture started after both requests had been answered; only the "
+                   "connection teardown is on the wire")
+    r.conn(c1, "partial", BOTH, "capture starts on an idle connection; the Go client closes "
+           "it (close_notify + FIN), the server closes too (close_notify + FIN): nothing "
+           "decisive", "go")
+    r.conn(c2, "partial", BOTH, "capture starts on an idle connection; the Python client closes "
+           "it (bare FIN, no close_notify), the OpenSSL server answers with one encrypted record "
+           "(decode_error alert on unexpected EOF), the client RSTs", "python")
+
+
+def case_dnat(r: CaseRun) -> None:
+    r.go_server(S0, 10250, "ok")
+    r.nft("router", f"""
+table ip pcdnat {{
+  chain pre {{ type nat hook prerouting priority -100; policy accept;
+    ip daddr {SERVICE4} tcp dport 443 dnat to {S0}:10250
+  }}
+}}""")
+    r.start_captures([443, 10250])
+    c = r.go_client(1, SERVICE4, 443)
+    r.wait_clients([c], WAIT)
+    r.stop_captures()
+    r.conn(c, "ok", BOTH, f"client dials the service address {SERVICE4}:443; router DNATs to "
+           f"the pod {S0}:10250; 200", "go", server_view=(S0, 10250))
+
+
+def case_ipv6(r: CaseRun) -> None:
+    r.go_server(SERVER6, 443, "ok")
+    r.start_captures([443], multi=True)
+    c1 = r.go_client(1, SERVER6)
+    r.wait_clients([c1], WAIT)
+    c2 = r.py_client(2, SERVER6)
+    r.wait_clients([c2], WAIT)
+    r.stop_captures()
+    r.conn(c1, "ok", BOTH, "IPv6, Go client and server, TLS 1.3, 200", "go")
+    r.conn(c2, "ok", BOTH, "IPv6, Python client, Go server, TLS 1.3, 200", "go")
+
+
+CASES: list[CaseSpec] = [
+    CaseSpec(1, "ok-tls13", "Go client POSTs to a Go TLS 1.3 webhook, answered 200",
+             case_ok_tls13),
+    CaseSpec(2, "ok-tls12", "Go and Python clients POST to a Go webhook capped at TLS 1.2, "
+             "answered 200", case_ok_tls12),
+    CaseSpec(3, "ok-python", "Python client to a Python/OpenSSL TLS 1.3 server, answered 200",
+             case_ok_python),
+    CaseSpec(4, "refused", "SYN answered by RST: nothing listening on the server, and a router "
+             "'reject with tcp reset'", case_refused),
+    CaseSpec(5, "syn-timeout", "SYNs dropped (router and server-side), kernel default linear SYN "
+             "schedule; Go client gives up at 10 s", case_syn_timeout),
+    CaseSpec(6, "syn-timeout-classic", "SYNs dropped (router and server-side), classic SYN "
+             "schedule (tcp_syn_linear_timeouts=0); Go client gives up at 10 s",
+             case_syn_timeout_classic),
+    CaseSpec(7, "unreachable", "router rejects the SYN with ICMP host-unreachable / "
+             "admin-prohibited and ICMPv6 admin-prohibited", case_unreachable),
+    CaseSpec(8, "tls-handshake-timeout", "server accepts TCP but never answers the ClientHello; "
+             "clients give up at 10 s", case_tls_handshake_timeout),
+    CaseSpec(9, "not-tls", "plain HTTP server on 443 answers the ClientHello with "
+             "HTTP/1.1 400 Bad Request", case_not_tls),
+    CaseSpec(10, "cert-rejected-tls13", "Go client rejects a TLS 1.3 Go server certificate "
+             "(wrong name, unknown CA, expired)", case_cert_rejected_tls13),
+    CaseSpec(11, "cert-rejected-tls12", "Go and Python clients reject a TLS 1.2 server "
+             "certificate with a cleartext alert (expired, unknown CA, wrong name)",
+             case_cert_rejected_tls12),
+    CaseSpec(12, "cert-rejected-python", "Python/OpenSSL client rejects TLS 1.3 server "
+             "certificates (Go and Python servers)", case_cert_rejected_python),
+    CaseSpec(13, "tls-failed", "handshake fails on the server side: protocol_version alert, "
+             "client certificate required (TLS 1.2 and 1.3), server closes after the ClientHello",
+             case_tls_failed),
+    CaseSpec(14, "awaiting-headers", "TLS up, POST sent and ACKed, no response; clients give up "
+             "at 10 s (Go server that sleeps, Python/OpenSSL server that stalls)",
+             case_awaiting_headers),
+    CaseSpec(15, "server-closed", "server reads the POST and closes without answering: FIN, "
+             "RST (SO_LINGER 0), handler panic", case_server_closed),
+    CaseSpec(16, "http-error", "plain-HTTP readiness probe GET /healthz answered 500",
+             case_http_error),
+    CaseSpec(17, "keepalive", "keep-alive: one TLS connection carries two POSTs, both answered; "
+             "and the capture starts on two established connections: one next POST answered, "
+             "one never answered", case_keepalive),
+    CaseSpec(19, "incomplete", "capture stopped 2 s into stalled TLS handshakes, before any "
+             "timer fired", case_incomplete),
+    CaseSpec(20, "partial", "capture starts on idle connections and sees only their teardown",
+             case_partial),
+    CaseSpec(21, "dnat", f"router DNATs the service {SERVICE4}:443 to the pod {S0}:10250; 200",
+             case_dnat),
+    CaseSpec(22, "ipv6", "IPv6 (2001:db8::/32) Go and Python clients to a Go TLS 1.3 server, 200",
+             case_ipv6),
+]
+
+
+# --------------------------------------------------------------------------
+# README
+# --------------------------------------------------------------------------
+def write_readme(truths: dict[str, dict[str, Any]], elapsed: float | None) -> None:
+    rows = []
+    for spec in CASES:
+        t = truths.get(spec.name)
+        if t is None:
+            p = HERE / spec.name / "truth.json"
+            if not p.exists():
+                continue
+            t = json.loads(p.read_text())
+        for i, c in enumerate(t["connections"]):
+            sip = f"[{c['server_ip']}]" if ":" in c["server_ip"] else c["server_ip"]
+            rows.append("| {} | {} | {} | `{}` | {}/{} | {} | {} |".format(
+                f"`{spec.name}`" if i == 0 else "", c["client_port"],
+                f"{sip}:{c['server_port']}", c["label"], c["client_impl"],
+                c["server_impl"], ", ".join(c["points"]), c["what"].replace("|", "/")))
+    if elapsed is None:  # partial re-record: keep the figure of the last full run
+        old = (HERE / "README.md").read_text() if (HERE / "README.md").exists() else ""
+        m = re.search(r"the last full run took (\d+) s", old)
+        elapsed = float(m.group(1)) if m else None
+    took = f" (the last full run took {elapsed:.0f} s)" if elapsed else ""
+    text = f"""# captures/: real recordings of webhook calls
+
+Small packet captures of real kernel TCP and real TLS, recorded inside network
+namespaces by `record.py`, with a `truth.json` per case written from what the
+scenario did (never by running pcapdiag). They are test fixtures for pcapdiag.
+
+## Re-recording
+
+As root on Linux with `ip`, `nft`, `iptables`, `tcpdump`, `dumpcap`, Go (std lib
+only; `apt-get install golang-go`) and Python 3.11 with `cryptography`:
+
+```sh
+sudo python3 captures/record.py                      # all cases{took}
+sudo python3 captures/record.py --only refused dnat  # some cases
+python3 captures/record.py --list                    # case names
+```
+
+The Go peers in `peers/goclient` and `peers/goserver` are built at run time into
+a temporary directory (`GOCACHE`/`GOPATH` there, `GOPROXY=off`). A throwaway CA
+and server certificates (good, wrong name, unknown CA, expired; ECDSA P-256) are
+generated at run time in the same temporary directory: no key is written under
+`captures/`. Re-recording overwrites `captures/<case>/`; timestamps, ephemeral
+keys, sequence numbers and sizes of random fields differ between recordings,
+the shapes and the truth do not.
+
+## Topology
+
+```
+ client ns                router ns                          server ns
+ c0 198.18.0.2/24  ==veth== r0 198.18.0.1/24   r1 198.19.0.1/24 ==veth== s0 198.19.0.2-.6/24
+    2001:db8:1::2/64           2001:db8:1::1/64   2001:db8:2::1/64          2001:db8:2::2/64
+```
+
+* The router forwards, and is where SYNs are dropped or rejected (nft, and one
+  iptables rule) and where the "service" {SERVICE4}:443 is DNATed to the
+  "pod" {S0}:10250.
+* Addresses are only from **198.18.0.0/15** (IPv4) and **2001:db8::/32** (IPv6).
+  No namespace has a default route; IPv6 link-local addresses, DAD and router
+  solicitations are disabled, so no other address appears in any file.
+* Namespaces are `pcd-<pid>-<case number>-{{c,r,s}}`, fresh for every case and
+  deleted on exit (also on SIGINT/SIGTERM/SIGHUP).
+* Client source ports are fixed: `40000 + 10 * case number + k`, so
+  `truth.json` names every connection exactly.
+
+## Peers
+
+* `go` client (`peers/goclient`): Go net/http shaped like kube-apiserver's webhook
+  client: `POST https://{SVC_HOST}:443/validate?timeout=10s`, SNI
+  `{SVC_HOST}`, ALPN `http/1.1` only, `TLSHandshakeTimeout` 10 s,
+  `context.WithTimeout` 10 s per call, dialer 30 s / keep-alive 30 s,
+  `Client.Timeout` 30 s, RootCAs = the test CA, fixed local port.
+  `-plain` makes it a kubelet-style probe (`GET /healthz`, 1 s).
+* `python` client (`peers/pyclient.py`): the same call over Python `ssl` (OpenSSL),
+  one 10 s deadline over connect + handshake + response.
+* `go` server (`peers/goserver`): net/http + crypto/tls webhook server (modes
+  ok, sleep, firstonly, close-fin, close-rst, panic, probe; `-plain` for HTTP).
+* `python` server (`peers/pyserver.py`): OpenSSL server (ok, stall), or raw TCP
+  (`silent`: accepts and never reads; `close-after-hello`).
+
+## Capture files
+
+Every case is recorded at two points at the same time, the client namespace
+and the server namespace, each in these encodings, all running during the
+same single scenario run, with `-U`/immediate mode and the filter
+`(tcp port <server ports>) or icmp or (icmp6 and ip6[40] < 128)`:
+
+| file | encoding (`truth.json`) | how |
+|---|---|---|
+| `<point>-eth.pcap` | `ethernet-usec` | `tcpdump -i <veth> -w` (pcap, microseconds, EN10MB) |
+| `<point>-eth-nsec.pcap` | `ethernet-nsec` | `tcpdump --time-stamp-precision=nano` |
+| `<point>-any.pcap` | `sll2` | `tcpdump -i any -y LINUX_SLL2` |
+| `<point>.pcapng` | `pcapng` | `dumpcap -i <veth>` |
+| `<point>-multi.pcapng` | `pcapng-multi-idb` | `dumpcap -i lo -i <veth>` (2 IDBs, data on IDB 1) |
+
+The multi-IDB files exist for `ok-tls13` and `ipv6`.
+
+`truth.json` lists the files with their point, encoding, link types and
+packet counts and the client ports seen in each, and every connection with
+`client_port`, `server_port`, `label`, `points` (the capture points where the
+connection is visible: a SYN dropped or rejected at the router is seen only at
+the client), `server_ip_at`/`server_port_at` (the server address as each point
+shows it; they differ under DNAT), the implementations, what
+was done, and what the client itself reported (`client_result`: status or the
+exact Go/Python error string and the elapsed time) plus the matching server log
+lines. The label vocabulary is: ok, refused, syn-timeout, unreachable,
+tls-handshake-timeout, not-tls, cert-rejected, tls-failed, awaiting-headers,
+server-closed, http-error, incomplete, partial.
+
+## What the recordings showed (Go 1.19, OpenSSL 3.0, Linux 6.18)
+
+* Go client rejecting a TLS 1.3 certificate: one 30-byte segment (CCS 6 bytes +
+  a 24-byte encrypted alert record) right after the server flight, then FIN;
+  the Go server may FIN first (it reacts to the alert before the client's
+  close). Python/OpenSSL client rejecting a TLS 1.3 certificate: one **7-byte
+  cleartext** Alert record (42 wrong name, 45 expired, 48 unknown CA), no CCS,
+  then RST; a Go server reports it as `local error: tls: bad record MAC` and
+  answers with its own 24-byte encrypted alert.
+* TLS 1.2: Go always sends alert 42; OpenSSL sends 42/45/48.
+* OpenSSL TLS 1.3 servers send two NewSessionTicket records (266 bytes here)
+  after the client Finished; the second can arrive after the POST (Nagle +
+  delayed ACK), so "server application data after the request" is not a
+  response. On a bare client FIN (no close_notify) OpenSSL 3 answers with an
+  encrypted decode_error alert (24-byte record).
+* Go clients send close_notify (24-byte record) before FIN when they close an
+  established TLS connection (at the 10 s timeout, when closing idle ones).
+* SYN schedules: linear (default, `tcp_syn_linear_timeouts=4`) SYNs at
+  0, 1, 2, 3, 4, 5, 7 s; classic SYNs at 0, 1, 3, 7 s. The Go client closes the
+  SYN_SENT socket at 10 s without sending anything; the captures run on past the
+  next scheduled SYN (11 s / 15 s) so its absence is visible.
+* Go 1.19 reports a webhook deadline during the dial either as
+  `context deadline exceeded` or as `dial tcp ...: i/o timeout` (a race).
+
+## Cases
+
+| case | client port | server | label | client/server | points | what was done |
+|---|---|---|---|---|---|---|
+{chr(10).join(rows)}
+"""
+    (HERE / "README.md").write_text(text)
+
+
+# --------------------------------------------------------------------------
+# main
+# --------------------------------------------------------------------------
+def json_default(o: Any) -> Any:
+    if isinstance(o, set):
+        return sorted(o)
+    return str(o)
+
+
+def run_case(spec: CaseSpec, work: Path, certs: dict[str, Path],
+             bins: dict[str, Path], meta: dict[str, Any]) -> dict[str, Any]:
+    r = CaseRun(spec, work, certs, bins)
+    t0 = time.monotonic()
+    try:
+        r.topo.up()
+        spec.fn(r)
+    finally:
+        r.teardown()
+    truth = r.finish()
+    truth["recorded"] = meta
+    truth["duration_s"] = round(time.monotonic() - t0, 1)
+    dst = HERE / spec.name
+    if dst.exists():
+        shutil.rmtree(dst)
+    dst.mkdir()
+    for cap in r.capturers:
+        shutil.copyfile(cap.file, dst / cap.file.name)
+        (dst / cap.file.name).chmod(0o644)
+    (dst / "truth.json").write_text(json.dumps(truth, indent=2, default=json_default) + "\n")
+    return truth
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--only", nargs="+", metavar="CASE", help="record only these cases")
+    ap.add_argument("--list", action="store_true", help="list the cases and exit")
+    ap.add_argument("--keylog", metavar="FILE",
+                    help="let the peers append TLS session secrets to FILE (NSS key log "
+                         "format, for decrypting the captures with Wireshark); must be "
+                         "outside captures/")
+    ap.add_argument("--keep-work", action="store_true",
+                    help="keep the temporary directory (logs, certificates)")
+    args = ap.parse_args()
+    if args.list:
+        for s in CASES:
+            print(f"{s.name:24} {s.description}")
+        return 0
+    names = {s.name for s in CASES}
+    if args.only:
+        bad = [n for n in args.only if n not in names]
+        if bad:
+            print(f"unknown case(s): {bad}; see --list", file=sys.stderr)
+            return 2
+    if args.keylog:
+        kl = Path(args.keylog).resolve()
+        if kl.is_relative_to(HERE):
+            print("--keylog FILE must be outside captures/", file=sys.stderr)
+            return 2
+        CHILD_ENV["SSLKEYLOGFILE"] = str(kl)
+    if os.geteuid() != 0:
+        print("record.py needs root (network namespaces, tcpdump)", file=sys.stderr)
+        return 2
+    for tool in ("ip", "nft", "iptables", "tcpdump", "dumpcap", "sysctl"):
+        if not shutil.which(tool):
+            print(f"missing tool: {tool}", file=sys.stderr)
+            return 2
+    stale = [ln.split()[0] for ln in run(["ip", "netns", "list"]).stdout.splitlines()
+             if ln.startswith("pcd-")]
+    if stale:
+        log(f"note: namespaces from an earlier run exist (not touched): {stale}")
+
+    t_start = time.monotonic()
+    work = Path(tempfile.mkdtemp(prefix="pcd-record-"))
+    failures: list[str] = []
+    truths: dict[str, dict[str, Any]] = {}
+    try:
+        certs = make_certs(work / "certs")
+        bins = build_go(work)
+        meta = {
+            "by": "captures/record.py",
+            "at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "kernel": platform.release(),
+            "go": str(bins.pop("version")),
+            "openssl": ssl.OPENSSL_VERSION,
+            "python": platform.python_version(),
+            "tcpdump": run(["tcpdump", "--version"]).stdout.splitlines()[0],
+            "dumpcap": run(["dumpcap", "--version"]).stdout.splitlines()[0],
+        }
+        todo = [s for s in CASES if not args.only or s.name in args.only]
+        for spec in todo:
+            log(f"case {spec.number:2} {spec.name}")
+            try:
+                truth = run_case(spec, work, certs, bins, meta)
+            except Exception as e:
+                log(f"  ! {spec.name} FAILED: {e!r}")
+                failures.append(spec.name)
+                continue
+            truths[spec.name] = truth
+            for c in truth["connections"]:
+                res = c["client_result"]
+                summ = "; ".join(
+                    (f"{x.get('status')}" if x.get("status") else str(x.get("error")))
+                    + f" @{x.get('elapsed_ms', 0) / 1000:.2f}s" for x in res) or "(no result)"
+                log(f"  {c['client_port']} {c['label']:22} {summ}")
+            for p in truth.get("self_check_problems", []):
+                log(f"  ! self-check: {p}")
+            if truth.get("self_check_problems"):
+                failures.append(spec.name)
+    finally:
+        REG.cleanup()
+        if args.keep_work:
+            log(f"work dir kept: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    elapsed = time.monotonic() - t_start
+    write_readme(truths, elapsed if not args.only else None)
+    left = [ln for ln in run(["ip", "netns", "list"]).stdout.splitlines()
+            if ln.startswith(PREFIX + "-")]
+    if left:
+        log(f"! namespaces left behind: {left}")
+        failures.append("netns-cleanup")
+    log(f"done in {elapsed:.1f} s; failures: {failures or 'none'}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
