@@ -74,8 +74,8 @@ def as_records(
 
 
 def tcp(
-    src: str = "10.0.0.1",
-    dst: str = "10.0.0.2",
+    src: str = "198.18.0.1",
+    dst: str = "198.18.0.2",
     sport: int = 40000,
     dport: int = 443,
     flags: str = "S",

@@ -75,7 +75,7 @@ def our_view(decoded: TcpSegment) -> tuple[Any, ...]:
 
 
 def _conversation() -> list[Any]:
-    client, server = IP(src="10.0.0.1", dst="10.96.0.1"), IP(src="10.96.0.1", dst="10.0.0.1")
+    client, server = IP(src="198.18.0.1", dst="198.18.96.1"), IP(src="198.18.96.1", dst="198.18.0.1")
     opts = [("MSS", 1460), ("SAckOK", b""), ("Timestamp", (5, 0)), ("NOP", None), ("WScale", 7)]
     packets = [
         ETH / client / TCP(sport=40000, dport=443, flags="S", seq=1000, options=opts),
@@ -84,7 +84,7 @@ def _conversation() -> list[Any]:
         ETH / client / TCP(sport=40000, dport=443, flags="PA", seq=1001, ack=9001) / bytes(517),
         ETH / Dot1Q(vlan=20) / server / TCP(sport=443, dport=40000, flags="A", ack=1518),
         ETH / server / TCP(sport=443, dport=40000, flags="PA", seq=9001, ack=1518) / bytes(1400),
-        ETH / IPv6(src="fd00::1", dst="fd00::2") / IPv6ExtHdrDestOpt()
+        ETH / IPv6(src="2001:db8::1", dst="2001:db8::2") / IPv6ExtHdrDestOpt()
         / TCP(sport=5, dport=6, flags="FA", seq=2**32 - 2, ack=77, window=0),
         ETH / client / TCP(sport=40000, dport=443, flags="RA", seq=1518, ack=10401),
         ETH / client / TCP(sport=40000, dport=443, flags="FSRPAUEC", urgptr=3) / b"all",
@@ -133,7 +133,7 @@ def test_decoder_agrees_with_scapy_on_every_real_tcp_packet() -> None:
 
 # --- never raises --------------------------------------------------------------------------
 
-_SYN = IP(src="10.0.0.1", dst="10.0.0.2") / TCP(sport=1, dport=2, flags="S")
+_SYN = IP(src="198.18.0.1", dst="198.18.0.2") / TCP(sport=1, dport=2, flags="S")
 SEEDS = [bytes(p) for p in _conversation()[:9]] + [
     bytes(ETH / IP() / UDP(dport=4789) / VXLAN() / ETH / _SYN),
     bytes(ETH / IP() / UDP(dport=6081) / GENEVE(proto=0x6558, optionlen=1) / bytes(4) / ETH / _SYN),

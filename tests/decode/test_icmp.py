@@ -20,8 +20,8 @@ from scapy.layers.l2 import Ether
 from pcapdiag.decode import IcmpError, Skipped, decode
 
 ETH = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
-CLIENT4, SERVER4, ROUTER4 = "10.0.0.1", "10.96.0.10", "10.0.0.254"
-CLIENT6, SERVER6, ROUTER6 = "fd00::1", "fd00::10", "fd00::fe"
+CLIENT4, SERVER4, ROUTER4 = "198.18.0.1", "198.18.96.10", "198.18.0.254"
+CLIENT6, SERVER6, ROUTER6 = "2001:db8::1", "2001:db8::10", "2001:db8::fe"
 SYN4 = IP(src=CLIENT4, dst=SERVER4) / TCP(sport=40000, dport=443, flags="S", seq=123456)
 SYN6 = IPv6(src=CLIENT6, dst=SERVER6) / TCP(sport=40000, dport=443, flags="S", seq=123456)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import struct
 from typing import Any
 
@@ -14,8 +15,8 @@ from scapy.layers.ppp import PPP, PPPoE
 
 from pcapdiag.decode import Skipped, TcpSegment, decode
 
-SYN4 = IP(src="10.1.2.3", dst="10.9.8.7") / TCP(sport=40000, dport=443, flags="S", seq=77)
-SYN6 = IPv6(src="fd00::1", dst="fd00::2") / TCP(sport=40000, dport=443, flags="S", seq=77)
+SYN4 = IP(src="198.18.2.3", dst="198.19.8.7") / TCP(sport=40000, dport=443, flags="S", seq=77)
+SYN6 = IPv6(src="2001:db8::1", dst="2001:db8::2") / TCP(sport=40000, dport=443, flags="S", seq=77)
 ETH = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
 AF_VALUES_INET6 = [10, 24, 28, 30]  # Linux, NetBSD/OpenBSD, FreeBSD, macOS
 
@@ -25,9 +26,9 @@ def assert_syn(decoded: object, family: int = 4) -> None:
     assert decoded.family == family
     assert (decoded.sport, decoded.dport, decoded.seq, decoded.flags) == (40000, 443, 77, 0x02)
     if family == 4:
-        assert (decoded.src, decoded.dst) == (bytes([10, 1, 2, 3]), bytes([10, 9, 8, 7]))
+        assert (decoded.src, decoded.dst) == (bytes([198, 18, 2, 3]), bytes([198, 19, 8, 7]))
     else:
-        assert decoded.src == b"\xfd" + bytes(14) + b"\x01"
+        assert decoded.src == ipaddress.ip_address("2001:db8::1").packed
 
 
 @pytest.mark.parametrize(
@@ -99,8 +100,18 @@ def test_loop_uses_network_byte_order() -> None:
         (101, b"", "truncated"),
         (1, bytes(ETH / MPLS(s=1) / (b"\x00" * 20)), "not-ip"),
     ],
-    ids=["unknown", "arp", "llc", "short-eth", "short-vlan", "sll-arp", "short-sll2",
-         "short-null", "empty-raw", "mpls-pseudowire"],
+    ids=[
+        "unknown",
+        "arp",
+        "llc",
+        "short-eth",
+        "short-vlan",
+        "sll-arp",
+        "short-sll2",
+        "short-null",
+        "empty-raw",
+        "mpls-pseudowire",
+    ],
 )
 def test_skipped_link_layers(linktype: int, frame: bytes, reason: str) -> None:
     decoded = decode(linktype, frame)

@@ -14,11 +14,11 @@ from scapy.layers.vxlan import VXLAN
 
 from pcapdiag.decode import MAX_TUNNEL_DEPTH, Skipped, TcpSegment, decode
 
-NODE_A = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / IP(src="192.168.1.1",
-                                                                     dst="192.168.1.2")
+NODE_A = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / IP(src="198.18.1.1",
+                                                                     dst="198.18.1.2")
 POD_ETH = Ether(src="0a:58:0a:f4:00:01", dst="0a:58:0a:f4:01:01")
-POD_SYN = IP(src="10.244.0.5", dst="10.244.1.7") / TCP(sport=51000, dport=8443, flags="S", seq=99)
-POD_SYN6 = IPv6(src="fd00:10:244::5", dst="fd00:10:244:1::7") / TCP(
+POD_SYN = IP(src="198.19.244.5", dst="198.19.245.7") / TCP(sport=51000, dport=8443, flags="S", seq=99)
+POD_SYN6 = IPv6(src="2001:db8:244::5", dst="2001:db8:244:1::7") / TCP(
     sport=51000, dport=8443, flags="S", seq=99
 )
 
@@ -33,7 +33,7 @@ def inner(frame: Any) -> TcpSegment:
 @pytest.mark.parametrize("port", [4789, 8472], ids=["iana", "linux-flannel-cilium"])
 def test_vxlan(port: int) -> None:
     got = inner(NODE_A / UDP(sport=33333, dport=port) / VXLAN(vni=1) / POD_ETH / POD_SYN)
-    assert got.src == bytes([10, 244, 0, 5])
+    assert got.src == bytes([198, 19, 244, 5])
 
 
 def test_vxlan_without_the_vni_flag_is_not_followed() -> None:
