@@ -172,14 +172,20 @@ class CaptureAnalysis:
                     self.undecoded[frame.linktype] += 1
 
     def sweep(self, now_ns: int) -> None:
-        """Decide the connections that have been silent for the timeout, as of capture time ``now_ns``.
+        """Decide connections silent long enough, as of capture time ``now_ns``.
 
         Files call this as their packets' time advances; a live stream also calls it when the
         pipe goes quiet (the CLI moves capture time on by the wall-clock time since the last
         packet arrived).
         """
-        for conn in self.table.idle(now_ns, LINGER_NS, int(self.options.timeout_s * NS)):
-            self.table.evict(conn)
+        ctx = Context(now_ns=now_ns, timeout_ns=int(self.options.timeout_s * NS), ended=False)
+        for conn in self.table.idle(now_ns, LINGER_NS, ctx.timeout_ns):
+            # A closed connection is decided; an open one only once silence made it a failure
+            # (a healthy idle keep-alive connection stays open and may carry the next request).
+            if conn.closed or classify(conn, self._observers[conn.id], ctx).label.failing:
+                self.table.evict(conn)
+            else:
+                self.table.touch(conn)
         if self.table.finished:
             self._finish(self.table.take_finished(), now_ns)
 

@@ -115,7 +115,8 @@ def _classify(conn: Connection, app: AppObserver, ctx: Context) -> Verdict:
     server_hp = format_hostport(*conn.server)
     if not c.syn_count and not s.synack_frame:
         return _midstream(conn, app, ctx)
-    if not s.synack_frame and not s.packets:
+    if not s.synack_frame and not s.first_data_frame and not c.first_data_frame and not s.rst_frame:
+        # The server never accepted the SYN (whatever bare ACKs it sent): still the dial.
         return _syn_stage(conn, ctx, server_hp)
     if s.rst_frame and not s.synack_frame and not s.first_data_frame:
         return Verdict(

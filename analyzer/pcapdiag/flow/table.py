@@ -12,9 +12,12 @@ DEFAULT_MAX_FLOWS = 100_000
 """Connections tracked at once; more are counted as untracked instead of growing memory."""
 MAX_TOMBSTONES = 65_536
 """Finished connections remembered so that their stragglers (last ACKs, retransmitted FINs and
-RSTs, the second copy of a packet) do not open a new, mid-stream connection."""
+RSTs, SYN retransmissions, the second copy of a packet) do not open a new, mid-stream connection.
+After a RST, or FINs from both sides, nothing but a new SYN starts a connection on that 5-tuple; a
+connection finished while still open (decided by a timeout) may be picked up again by a later
+request (keep-alive reuse)."""
 LINGER_NS = 2_000_000_000
-"""How long after a finished connection's last packet its stragglers may still carry payload."""
+"""How long after an open connection was finished its stragglers may still carry payload."""
 
 
 class FlowTable:
@@ -37,8 +40,8 @@ class FlowTable:
         self.duplicates = 0
         self.late_packets = 0
         """Packets of connections already finished (absorbed, not a new connection)."""
-        self._tombstones: dict[FlowKey, tuple[int, int | None]] = {}
-        """Finished connections: key -> (last packet time, client ISN)."""
+        self._tombstones: dict[FlowKey, tuple[int, int | None, bool]] = {}
+        """Finished connections: key -> (last packet time, client ISN, closed)."""
         self._next_id = 1
 
     def feed(self, frame: int, ts_ns: int, seg: TcpSegment) -> Connection | None:
@@ -50,15 +53,19 @@ class FlowTable:
         if conn is not None and is_syn:
             cs = conn.client_side
             from_client = conn.client == (seg.src, seg.sport)
-            if not from_client or cs.isn is None or cs.isn != seg.seq:
-                # A new SYN with another ISN (or from the other end) reuses the 5-tuple.
+            answered_syn = cs.isn is None and cs.stream.base == (seg.seq + 1) & 0xFFFFFFFF
+            if not from_client or (cs.isn != seg.seq and not answered_syn):
+                # A new SYN with another ISN (or from the other end) reuses the 5-tuple; a SYN that
+                # the SYN-ACK already seen acknowledges was merely captured after it (reordering).
                 del self.open[key]
                 self.finished.append(conn)
                 conn = None
         if conn is None:
             tomb = self._tombstones.get(key)
             if tomb is not None and (
-                seg.seq == tomb[1] if is_syn else not seg.payload_len or ts_ns - tomb[0] < LINGER_NS
+                seg.seq == tomb[1]
+                if is_syn
+                else tomb[2] or not seg.payload_len or ts_ns - tomb[0] < LINGER_NS
             ):
                 self.late_packets += 1
                 return None
@@ -103,9 +110,16 @@ class FlowTable:
         if self.open.get(key) is conn:
             del self.open[key]
             self.finished.append(conn)
-            self._tombstones[key] = (conn.last_ts, conn.client_side.isn)
+            self._tombstones[key] = (conn.last_ts, conn.client_side.isn, conn.closed)
             if len(self._tombstones) > MAX_TOMBSTONES:
                 del self._tombstones[next(iter(self._tombstones))]
+
+    def touch(self, conn: Connection) -> None:
+        """Move a connection to the back of the activity order (looked at, not yet decided)."""
+        key = canonical(conn.client[0], conn.client[1], conn.server[0], conn.server[1])
+        if self.open.get(key) is conn:
+            del self.open[key]
+            self.open[key] = conn
 
     def idle(self, now_ns: int, closed_after_ns: int, open_after_ns: int) -> list[Connection]:
         """Open connections silent long enough to decide: closed ones after ``closed_after_ns``,

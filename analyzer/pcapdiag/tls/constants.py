@@ -125,10 +125,17 @@ CERTIFICATE_ALERTS = frozenset({42, 43, 44, 45, 46, 48})
 """Alerts a client sends when it does not accept the server's certificate."""
 
 
+def is_tls13(version: int | None) -> bool:
+    """TLS 1.3, or one of its drafts (0x7fXX, RFC 8446 appendix D: draft-NN was 0x7f00 + NN)."""
+    return version == 0x0304 or (version is not None and version >> 8 == 0x7F)
+
+
 def version_name(version: int | None) -> str | None:
     """'TLS 1.3' for 0x0304; None stays None."""
     if version is None:
         return None
+    if version >> 8 == 0x7F:
+        return f"TLS 1.3 (draft {version & 0xFF})"
     return VERSION_NAMES.get(version, f"0x{version:04x}")
 
 

@@ -129,9 +129,12 @@ def parse_server_hello(body: bytes) -> ServerHello:
     r = _Reader(body)
     legacy_version = r.u16()
     random = r.take(32)
-    r.vec8()
+    draft13 = legacy_version >> 8 == 0x7F  # TLS 1.3 drafts: no session id, no compression
+    if not draft13:
+        r.vec8()
     suite = r.u16()
-    r.u8()
+    if not draft13:
+        r.u8()
     exts = _extensions(r)
     selected = legacy_version
     raw = exts.get(EXT_SUPPORTED_VERSIONS)

@@ -26,6 +26,7 @@ from pcapdiag.tls.constants import (
     HANDSHAKE_NAMES,
     SERVER_HELLO,
     alert_name,
+    is_tls13,
     version_name,
 )
 from pcapdiag.tls.hello import (
@@ -39,7 +40,6 @@ from pcapdiag.tls.records import HandshakeReader, NotTls, Record, RecordReader, 
 
 MAX_NOTES = 48
 """TLS/HTTP notes kept per connection for evidence."""
-TLS13 = 0x0304
 
 _REQUEST_LINE = re.compile(
     rb"(GET|POST|PUT|DELETE|HEAD|OPTIONS|PATCH|CONNECT|TRACE) (\S{1,200}) HTTP/1\.[01]\r?\n"
@@ -254,7 +254,7 @@ class AppObserver:
         elif ctype == CHANGE_CIPHER_SPEC:
             self._ccs[d] = r.frame
             self._note(r.frame, r.ts_ns, d, "TLS ChangeCipherSpec")
-            if self.version != TLS13:
+            if not is_tls13(self.version):
                 self._encrypted[d] = True
                 if self._ccs[0] and self._ccs[1] and not self.handshake_done_frame:
                     self.handshake_done_frame, self.handshake_done_ts = r.frame, r.ts_ns
@@ -278,7 +278,7 @@ class AppObserver:
             self._note(r.frame, r.ts_ns, d, f"TLS {CONTENT_NAMES.get(ctype, ctype)} ({r.length} bytes)")
 
     def _application_data(self, d: Direction, r: Record) -> None:
-        tls13 = self.version == TLS13
+        tls13 = is_tls13(self.version)
         # No HTTP/1.x message fits in a record this short in any TLS version; in TLS 1.3 (or
         # mid-stream, version unknown) it is an encrypted alert, usually close_notify.
         alert_sized = r.length <= ENCRYPTED_ALERT_MAX_BODY
@@ -441,7 +441,7 @@ class AppObserver:
                         self.server_hello = sh
                         self.server_hello_frame, self.server_hello_ts = r.frame, r.ts_ns
                         name += f" ({version_name(sh.selected_version)})"
-                        if sh.selected_version == TLS13:
+                        if is_tls13(sh.selected_version):
                             self._encrypted[Direction.TO_CLIENT] = True
                             self._encrypted[Direction.TO_SERVER] = True
                 elif hs_type == CERTIFICATE and d is Direction.TO_CLIENT and not self.certificates:
