@@ -297,3 +297,25 @@ def test_request_then_server_reset_is_server_closed(tmp_path: pathlib.Path) -> N
     f = only(run(tmp_path, conv))
     assert f.label.value == "server-closed"
     assert f.kubernetes_error is not None and f.kubernetes_error.endswith("read: connection reset by peer")
+
+
+def test_syn_ack_captured_before_its_syn_is_one_connection(tmp_path: pathlib.Path) -> None:
+    conv = Conversation()
+    conv.synack(0)
+    conv.syn(0.00001)  # captured on another interface, time-stamped a little later
+    conv.ack(0.0002, to_server=True)
+    conv.send(0.001, True, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    conv.send(0.002, False, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+    f = only(run(tmp_path, conv))
+    assert f.label.value == "ok"
+    assert not f.client_inferred and f.client.port == 40000
+
+
+def test_stragglers_after_a_refusal_open_no_new_connection(tmp_path: pathlib.Path) -> None:
+    conv = Conversation()
+    conv.syn(0)
+    conv.rst(0.0001, to_server=False)
+    conv.syn(0.5)  # the same SYN again (same ISN): absorbed, not a second connection
+    conv.rst(0.5001, to_server=False)
+    f = only(run(tmp_path, conv))
+    assert f.label.value == "refused"
