@@ -51,6 +51,8 @@ def evidence_rows(
         notes.setdefault(note.frame, []).append(note.summary)
     rows: list[tuple[int, int, str, str]] = []
     for p in conn.log:
+        if only_keys and p.frame not in keys:
+            continue
         text = _packet_summary(p)
         if p.frame in notes:
             text += "; " + "; ".join(notes.pop(p.frame))
