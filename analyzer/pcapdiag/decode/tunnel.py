@@ -108,6 +108,13 @@ def _udp(data: bytes, off: int, end: int) -> Inner:
         return _gre(data, off, end)
     if sport == TEREDO_PORT or dport == TEREDO_PORT:
         return _teredo(data, off, end)
+    # Teredo through a relay runs on any port (RFC 4380 5.2, 5.4): recognise it, as Zeek and
+    # Wireshark do, by a payload that is exactly one IPv6 packet after the optional indications.
+    inner = _teredo(data, off, end)
+    if isinstance(inner, tuple):
+        start = inner[1]
+        if end - start >= 40 and 40 + ((data[start + 4] << 8) | data[start + 5]) == end - start:
+            return inner
     return skip.NOT_TCP
 
 
