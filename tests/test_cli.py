@@ -88,9 +88,10 @@ def test_stdin_gzip_and_output_file(tmp_path: pathlib.Path) -> None:
 
 def test_jsonl_one_object_per_connection() -> None:
     result = pcapdiag("analyze", "--format", "jsonl", str(REFUSED), str(OK))
-    lines = result.stdout.decode().splitlines()
+    lines = [json.loads(line) for line in result.stdout.decode().splitlines()]
     doc = json.loads(pcapdiag("analyze", "--format", "json", str(REFUSED), str(OK)).stdout)
-    assert [json.loads(line) for line in lines] == doc["flows"]
+    assert lines[:-1] == doc["flows"]
+    assert lines[-1] == {"summary": doc["summary"], "captures": doc["captures"]}
     assert {f["label"] for f in doc["flows"]} == {"refused", "ok"}
 
 

@@ -1,21 +1,35 @@
-"""The command line (click): the only place that opens files, reads stdin, prints or exits."""
+"""The command line (click): the only place that opens files, reads stdin, prints, handles signals or exits."""
 
 from __future__ import annotations
 
 import enum
 import errno
+import itertools
 import os
+import queue
+import signal
+import stat
 import sys
+import threading
+import time
+from collections import Counter
+from types import FrameType
 from typing import IO, NoReturn
 
 import click
 
 from pcapdiag import __version__
-from pcapdiag.capture import CaptureError, linktype_name, open_capture
+from pcapdiag.capture import Capture, CaptureError, Frame, linktype_name, open_capture
 from pcapdiag.classify import LABELS
 from pcapdiag.flow import DEFAULT_MAX_FLOWS
 from pcapdiag.pipeline import CaptureAnalysis, Options, ServerFilter, assemble
-from pcapdiag.report import RENDERERS, CaptureReport, FlowReport, render_jsonl_flow
+from pcapdiag.report import CaptureReport, FlowReport
+from pcapdiag.report.stream import STREAMS, StreamRenderer
+
+BATCH = 4096
+"""Frames analysed between two looks at the stop flag (signals, a closed stdout)."""
+LIVE_POLL_S = 0.2
+"""How often a quiet live stream moves the capture clock on."""
 
 
 class ExitStatus(enum.IntEnum):
@@ -24,7 +38,6 @@ class ExitStatus(enum.IntEnum):
     OK = 0  # no failing connection
     FAILING = 1  # at least one connection labelled anything but ok, incomplete or partial
     ERROR = 2  # usage error or unreadable input (one line on stderr names the file and problem)
-    INTERRUPTED = 130  # never used for a decided run: SIGINT still prints what was decided
 
 
 def _error(message: str) -> None:
@@ -41,6 +54,15 @@ def _open(path: str) -> IO[bytes]:
     return open(path, "rb")
 
 
+def _is_live(stream: IO[bytes]) -> bool:
+    """A pipe, FIFO, socket or terminal: its packets arrive in real time (a regular file's do not)."""
+    try:
+        mode = os.fstat(stream.fileno()).st_mode
+    except (OSError, ValueError, AttributeError):
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISCHR(mode)
+
+
 class _Out:
     """Where the report goes; a closed pipe (`| head`) ends the run quietly."""
 
@@ -49,7 +71,7 @@ class _Out:
         self.closed_pipe = False
 
     def write(self, text: str, flush: bool = False) -> None:
-        if self.closed_pipe:
+        if self.closed_pipe or not text:
             return
         try:
             self.stream.write(text)
@@ -66,6 +88,88 @@ class _Out:
             self.stream.close()
         else:
             self.write("", flush=True)
+            try:
+                self.stream.flush()
+            except BrokenPipeError:
+                self.closed_pipe = True
+
+
+class _Stop:
+    """Set by SIGINT/SIGTERM (a second signal ends the process at once) or a closed stdout."""
+
+    def __init__(self) -> None:
+        self.reason: str | None = None
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        if self.reason is not None:
+            raise KeyboardInterrupt
+        self.reason = f"interrupted ({signal.Signals(signum).name})"
+
+    def install(self) -> None:
+        signal.signal(signal.SIGINT, self)
+        signal.signal(signal.SIGTERM, self)
+
+
+def _read_file(analysis: CaptureAnalysis, capture: Capture, stop: _Stop) -> None:
+    frames = capture.frames()
+    while stop.reason is None and not analysis.done:
+        batch = list(itertools.islice(frames, BATCH))
+        if not batch:
+            return
+        analysis.read(batch)
+
+
+_END = object()
+
+
+def _read_live(analysis: CaptureAnalysis, capture: Capture, stop: _Stop) -> None:
+    """Read a live stream in a thread; when it goes quiet, move capture time on by the wall-clock
+    time since the last packet arrived, so silences still become verdicts."""
+    items: queue.Queue[object] = queue.Queue(maxsize=65536)
+
+    def reader() -> None:
+        try:
+            for frame in capture.frames():
+                items.put(frame)
+        except CaptureError as exc:
+            items.put(exc)
+        except OSError as exc:
+            items.put(CaptureError(f"read error: {exc.strerror or exc}"))
+        items.put(_END)
+
+    threading.Thread(target=reader, name="pcapdiag-reader", daemon=True).start()
+    last_arrival = time.monotonic()
+    max_duration = analysis.options.max_duration_s
+    while stop.reason is None and not analysis.done:
+        try:
+            item = items.get(timeout=LIVE_POLL_S)
+        except queue.Empty:
+            if analysis.last_ns is not None and analysis.first_ns is not None:
+                now = analysis.last_ns + int((time.monotonic() - last_arrival) * 1e9)
+                if max_duration is not None and now - analysis.first_ns >= max_duration * 1e9:
+                    analysis.stopped = f"--duration {max_duration:g} s reached"
+                    return
+                analysis.sweep(now)
+            continue
+        batch: list[Frame] = []
+        while True:
+            if item is _END:
+                analysis.read(batch)
+                return
+            if isinstance(item, CaptureError):
+                analysis.read(batch)
+                analysis.error = str(item)
+                return
+            assert isinstance(item, Frame)
+            batch.append(item)
+            if len(batch) >= BATCH:
+                break
+            try:
+                item = items.get_nowait()
+            except queue.Empty:
+                break
+        last_arrival = time.monotonic()
+        analysis.read(batch)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -79,12 +183,12 @@ def main() -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice([*RENDERERS, "jsonl"]),
+    type=click.Choice(list(STREAMS)),
     default="text",
     show_default=True,
     help="text for people; json (one document) or jsonl (one line per connection, as decided).",
 )
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write the report here.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report here.")
 @click.option(
     "--port",
     "ports",
@@ -114,6 +218,8 @@ def main() -> None:
     show_default=True,
     help="Connections tracked at once; more are counted, not tracked.",
 )
+@click.option("--count", type=click.IntRange(min=1), help="Stop after this many packets.")
+@click.option("--duration", type=click.FloatRange(min=0.001), help="Stop after this many seconds of capture.")
 def analyze(
     captures: tuple[str, ...],
     fmt: str,
@@ -122,6 +228,8 @@ def analyze(
     servers: tuple[str, ...],
     timeout_s: float,
     max_flows: int,
+    count: int | None,
+    duration: float | None,
 ) -> NoReturn:
     """Read CAPTURE files (pcap, pcapng, gzip; '-' for stdin) and label every connection."""
     try:
@@ -129,23 +237,35 @@ def analyze(
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--server") from None
     options = Options(
-        timeout_s=timeout_s, ports=frozenset(ports), servers=server_filters, max_flows=max_flows
+        timeout_s=timeout_s,
+        ports=frozenset(ports),
+        servers=server_filters,
+        max_flows=max_flows,
+        max_packets=count,
+        max_duration_s=duration,
     )
     try:
         out = _Out(output)
     except OSError as exc:
         _error(f"{output}: cannot write: {exc.strerror}")
         sys.exit(ExitStatus.ERROR)
-    streaming = fmt == "jsonl"
+    stop = _Stop()
+    stop.install()
+    renderer: StreamRenderer = STREAMS[fmt]()
+    live = False
 
     def emit(flow: FlowReport) -> None:
-        out.write(render_jsonl_flow(flow), flush=True)
+        out.write(renderer.flow(flow), flush=live)
+        if out.closed_pipe:
+            stop.reason = "stdout closed"
 
     reports: list[CaptureReport] = []
-    flows: list[FlowReport] = []
+    by_label: Counter[str] = Counter()
     untracked = duplicates = 0
     bad_input = False
     for path in captures:
+        if stop.reason is not None:
+            break
         try:
             stream = _open(path)
         except OSError as exc:
@@ -154,27 +274,31 @@ def analyze(
             continue
         try:
             capture = open_capture(stream, path)
-            analysis = CaptureAnalysis(path, options, on_flow=emit if streaming else None)
-            report = analysis.run(capture)
+            live = _is_live(stream)
+            analysis = CaptureAnalysis(path, options, on_flow=emit, keep_flows=False)
+            try:
+                (_read_live if live else _read_file)(analysis, capture, stop)
+            except CaptureError as exc:
+                analysis.error = str(exc)
+            except OSError as exc:
+                analysis.error = f"read error: {exc.strerror or exc}"
+            if stop.reason is not None and analysis.stopped is None:
+                analysis.stopped = stop.reason
+            report = analysis.end(capture)
         except CaptureError as exc:
             _error(f"{path}: {exc}")
-            bad_input = True
-            continue
-        except OSError as exc:
-            _error(f"{path}: read error: {exc.strerror or exc}")
             bad_input = True
             continue
         finally:
             if stream is not sys.stdin.buffer:
                 stream.close()
         reports.append(report)
-        flows.extend(analysis.flows)
+        by_label.update(analysis.by_label)
         untracked += analysis.table.untracked_flows
         duplicates += analysis.table.duplicates
-        for linktype, count in report.undecoded_link_types.items():
+        for linktype, n in report.undecoded_link_types.items():
             _error(
-                f"{path}: link type {linktype} ({linktype_name(linktype)}) is not decoded: "
-                f"{count} frame{'s' if count != 1 else ''} skipped"
+                f"{path}: link type {linktype} ({linktype_name(linktype)}) is not decoded: {n} frame{'s' * (n != 1)} skipped"
             )
             bad_input = True
         if report.error:
@@ -182,13 +306,12 @@ def analyze(
             bad_input = True
         elif report.truncated_at is not None:
             _error(f"{path}: last record cut off at byte offset {report.truncated_at} (ignored)")
-    result = assemble(reports, flows, options, untracked=untracked, duplicates=duplicates)
-    if not streaming:
-        out.write(RENDERERS[fmt](result))
+    result = assemble(reports, [], options, untracked=untracked, duplicates=duplicates, by_label=by_label)
+    out.write(renderer.end(result))
     out.close()
     if bad_input:
         sys.exit(ExitStatus.ERROR)
-    sys.exit(ExitStatus.FAILING if result.failing else ExitStatus.OK)
+    sys.exit(ExitStatus.FAILING if result.failing_count else ExitStatus.OK)
 
 
 @main.command()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from pcapdiag.capture import Capture, CaptureError, Frame
@@ -60,6 +60,10 @@ class Options:
     ports: frozenset[int] = frozenset()
     servers: tuple[ServerFilter, ...] = ()
     max_flows: int = DEFAULT_MAX_FLOWS
+    max_packets: int | None = None
+    """--count: stop after this many packets."""
+    max_duration_s: float | None = None
+    """--duration: stop at this much capture time after the first packet."""
 
     def wants_segment(self, src: bytes, sport: int, dst: bytes, dport: int) -> bool:
         """Cheap pre-filter on either endpoint (roles are not known yet)."""
@@ -99,8 +103,14 @@ class CaptureAnalysis:
     """Frames decode() skipped, by reason."""
     undecoded: Counter[int] = field(default_factory=Counter)
     """Frames per link type that decode() does not know."""
+    stopped: str | None = None
+    """Why reading stopped before the end of the capture (--count, --duration), if it did."""
+    keep_flows: bool = True
+    """Keep every FlowReport in ``flows`` (an API caller's report); the CLI streams them instead."""
+    by_label: Counter[str] = field(default_factory=Counter)
     table: FlowTable = field(init=False)
     _observers: dict[int, AppObserver] = field(default_factory=dict)
+    _next_sweep: int = 0
 
     def __post_init__(self) -> None:
         self.table = FlowTable(self.options.max_flows, self._new_observer)
@@ -113,9 +123,13 @@ class CaptureAnalysis:
     def run(self, capture: Capture) -> CaptureReport:
         """Read every frame; a broken container stops reading but keeps what was decided."""
         try:
-            self._read(capture.frames())
+            self.read(capture.frames())
         except CaptureError as exc:
             self.error = str(exc)
+        return self.end(capture)
+
+    def end(self, capture: Capture) -> CaptureReport:
+        """No more frames will come: decide every open connection and describe the capture."""
         self.table.flush()
         self._finish(self.table.take_finished())
         truncated = capture.truncated
@@ -133,43 +147,55 @@ class CaptureAnalysis:
             drops=capture.drops,
             skipped=dict(sorted(self.skipped.items())),
             undecoded_link_types=dict(sorted(self.undecoded.items())),
+            stopped=self.stopped,
         )
 
-    def _read(self, frames: Iterator[Frame]) -> None:
+    @property
+    def done(self) -> bool:
+        """True once --count or --duration says to stop reading."""
+        return self.stopped is not None
+
+    def read(self, frames: Iterable[Frame]) -> None:
+        """Analyse frames in capture order (all of a file, or one at a time from a live stream)."""
         table = self.table
-        next_sweep = 0
-        wants = self.options.wants_segment
-        filtering = bool(self.options.ports or self.options.servers)
+        opts = self.options
+        wants = opts.wants_segment
+        filtering = bool(opts.ports or opts.servers)
+        max_packets = opts.max_packets
+        max_duration = int(opts.max_duration_s * NS) if opts.max_duration_s is not None else None
         for frame in frames:
             number, ts = frame.number, frame.ts_ns
-            self.packets += 1
             if self.first_ns is None:
                 self.first_ns = ts
+            if max_duration is not None and ts - self.first_ns >= max_duration:
+                self.stopped = f"--duration {opts.max_duration_s:g} s reached"
+                return
+            self.packets += 1
             if self.last_ns is None or ts > self.last_ns:
                 self.last_ns = ts
             d = decode(frame.linktype, frame.data)
             if type(d) is TcpSegment:
-                if filtering and not wants(d.src, d.sport, d.dst, d.dport):
-                    continue
-                self.tcp_packets += 1
-                conn = table.feed(number, ts, d)
-                if conn is not None and d.flags & (FIN | RST) and conn.closed:
-                    table.evict(conn)  # decided now: a live stream reports it at once
-                if ts >= next_sweep:
-                    self.sweep(ts)
-                    next_sweep = ts + SWEEP_NS
-                if table.finished:
-                    self._finish(table.take_finished(), ts)
+                if not filtering or wants(d.src, d.sport, d.dst, d.dport):
+                    self.tcp_packets += 1
+                    conn = table.feed(number, ts, d)
+                    if conn is not None and d.flags & (FIN | RST) and conn.closed:
+                        table.evict(conn)  # decided now: a live stream reports it at once
+                    if ts >= self._next_sweep:
+                        self.sweep(ts)
+                    if table.finished:
+                        self._finish(table.take_finished(), ts)
             elif type(d) is IcmpError:
-                if filtering and not wants(d.quoted_src, d.quoted_sport, d.quoted_dst, d.quoted_dport):
-                    continue
-                table.feed_icmp(number, ts, d)
+                if not filtering or wants(d.quoted_src, d.quoted_sport, d.quoted_dst, d.quoted_dport):
+                    table.feed_icmp(number, ts, d)
             elif type(d) is Skipped:
                 self.skipped[d.reason] += 1
                 if d.malformed:
                     self.malformed += 1
                 elif d.reason == "unknown-linktype":
                     self.undecoded[frame.linktype] += 1
+            if max_packets is not None and self.packets >= max_packets:
+                self.stopped = f"--count {max_packets} reached"
+                return
 
     def sweep(self, now_ns: int) -> None:
         """Decide connections silent long enough, as of capture time ``now_ns``.
@@ -178,6 +204,7 @@ class CaptureAnalysis:
         pipe goes quiet (the CLI moves capture time on by the wall-clock time since the last
         packet arrived).
         """
+        self._next_sweep = now_ns + SWEEP_NS
         ctx = Context(now_ns=now_ns, timeout_ns=int(self.options.timeout_s * NS), ended=False)
         for conn in self.table.idle(now_ns, LINGER_NS, ctx.timeout_ns):
             # A closed connection is decided; an open one only once silence made it a failure
@@ -200,7 +227,9 @@ class CaptureAnalysis:
             if not self.options.wants_connection(conn):
                 continue
             flow = build_flow(self.path, conn, app, classify(conn, app, ctx))
-            self.flows.append(flow)
+            self.by_label[flow.label.value] += 1
+            if self.keep_flows:
+                self.flows.append(flow)
             if self.on_flow is not None:
                 self.on_flow(flow)
 
@@ -211,13 +240,15 @@ def assemble(
     options: Options,
     untracked: int = 0,
     duplicates: int = 0,
+    by_label: Counter[str] | None = None,
 ) -> Report:
-    """One report from the analyses of one or more captures."""
-    by_label = Counter(f.label.value for f in flows)
+    """One report from the analyses of one or more captures (counts from ``by_label`` when the
+    flows themselves were streamed out and not kept)."""
+    counts = by_label if by_label is not None else Counter(f.label.value for f in flows)
     return Report(
         captures=tuple(captures),
         flows=tuple(flows),
-        by_label=dict(sorted(by_label.items())),
+        by_label=dict(sorted(counts.items())),
         untracked_connections=untracked,
         duplicates=duplicates,
         timeout_s=options.timeout_s,

@@ -83,6 +83,8 @@ class CaptureReport:
     """Frames that were not TCP or ICMP-about-TCP, by reason (see pcapdiag.decode.skip)."""
     undecoded_link_types: dict[int, int] = field(default_factory=dict)
     """Frames per link type pcapdiag does not decode."""
+    stopped: str | None = None
+    """Why reading stopped early (--count, --duration, an interrupt), if it did."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,5 +100,10 @@ class Report:
 
     @property
     def failing(self) -> tuple[FlowReport, ...]:
-        """Connections whose label is a failure."""
+        """Connections (kept in ``flows``) whose label is a failure."""
         return tuple(f for f in self.flows if f.label.failing)
+
+    @property
+    def failing_count(self) -> int:
+        """Connections whose label is a failure, counted from ``by_label``."""
+        return sum(n for label, n in self.by_label.items() if Label(label).failing)

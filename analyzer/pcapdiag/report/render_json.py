@@ -73,6 +73,7 @@ def capture_dict(c: CaptureReport) -> dict[str, Any]:
         "truncated_at_offset": c.truncated_at,
         "error": c.error,
         "kernel_drops": c.drops,
+        "stopped": c.stopped,
         "skipped_frames": dict(c.skipped),
         "undecoded_link_types": [
             {"link_type": lt, "name": linktype_name(lt), "frames": n}
@@ -87,8 +88,8 @@ def report_dict(r: Report) -> dict[str, Any]:
         "schema_version": SCHEMA_VERSION,
         "flows": [flow_dict(f) for f in r.flows],
         "summary": {
-            "connections": len(r.flows),
-            "failing": len(r.failing),
+            "connections": sum(r.by_label.values()),
+            "failing": r.failing_count,
             "by_label": dict(r.by_label),
             "untracked_connections": r.untracked_connections,
             "duplicate_packets": r.duplicates,

@@ -60,14 +60,21 @@ def render_summary(r: Report) -> list[str]:
     return lines
 
 
-def render_text(r: Report) -> str:
-    """The whole report as text."""
+def capture_lines(r: Report) -> list[str]:
+    """One line per capture read: format, link types, packets, and anything that cut it short."""
     out: list[str] = []
     for c in r.captures:
         kinds = ", ".join(linktype_name(lt) for lt in c.link_types) or "no link type"
         extra = f", {c.malformed} malformed" if c.malformed else ""
         extra += f", cut off at byte {c.truncated_at}" if c.truncated_at is not None else ""
+        extra += f", stopped: {c.stopped}" if c.stopped else ""
         out.append(f"Capture {c.path}: {c.format}, {kinds}, {c.packets} packets{extra}")
+    return out
+
+
+def render_text(r: Report) -> str:
+    """The whole report as text."""
+    out = capture_lines(r)
     out.append("")
     for f in r.flows:
         out.append(flow_line(f))

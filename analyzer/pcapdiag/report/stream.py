@@ -1,0 +1,99 @@
+"""Streaming renderers: text, JSON and JSON lines written a connection at a time as each is decided.
+
+Each renderer turns one decided connection into the text to write now, and the finished report
+(captures and summary) into the text that closes the output; none keeps every connection, so
+memory stays flat however long the capture.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+from pcapdiag.report.model import FlowReport, Report
+from pcapdiag.report.render_json import capture_dict, flow_dict, render_jsonl_flow, report_dict
+from pcapdiag.report.render_text import capture_lines, flow_detail, flow_line, render_summary
+
+MAX_DETAILED_FAILURES = 200
+"""Failing connections whose evidence the text report prints in full; later ones are counted."""
+
+
+class StreamRenderer:
+    """The interface: text for each decided connection, then text that ends the report."""
+
+    def flow(self, f: FlowReport) -> str:
+        """Text to write as soon as ``f`` is decided."""
+        raise NotImplementedError
+
+    def end(self, r: Report) -> str:
+        """Text that closes the output (``r.flows`` may be empty: they were streamed)."""
+        raise NotImplementedError
+
+
+class TextStream(StreamRenderer):
+    """A line per connection as decided; evidence for failures and the summary at the end."""
+
+    def __init__(self) -> None:
+        self._failures: list[FlowReport] = []
+        self._more_failures = 0
+
+    def flow(self, f: FlowReport) -> str:
+        if f.label.failing:
+            if len(self._failures) < MAX_DETAILED_FAILURES:
+                self._failures.append(f)
+            else:
+                self._more_failures += 1
+        return flow_line(f) + "\n"
+
+    def end(self, r: Report) -> str:
+        out = [""]
+        for f in self._failures:
+            out.extend(flow_detail(f))
+            out.append("")
+        if self._more_failures:
+            out.append(
+                f"... and {self._more_failures} more failing connections "
+                "(their lines are above; --format json has the evidence of every one)"
+            )
+            out.append("")
+        out.extend(capture_lines(r))
+        out.extend(render_summary(r))
+        return "\n".join(out) + "\n"
+
+
+class JsonStream(StreamRenderer):
+    """The --format json document, its flows array written one connection at a time."""
+
+    def __init__(self) -> None:
+        self._count = 0
+
+    def _head(self) -> str:
+        return '{\n  "schema_version": 1,\n  "flows": ['
+
+    def flow(self, f: FlowReport) -> str:
+        head = self._head() + "\n" if self._count == 0 else ",\n"
+        self._count += 1
+        return head + textwrap.indent(json.dumps(flow_dict(f), indent=2), "    ")
+
+    def end(self, r: Report) -> str:
+        doc = report_dict(r)
+        head = self._head() if self._count == 0 else "\n  "
+        summary = textwrap.indent(json.dumps(doc["summary"], indent=2), "  ").lstrip()
+        captures = textwrap.indent(json.dumps([capture_dict(c) for c in r.captures], indent=2), "  ").lstrip()
+        return f'{head}],\n  "summary": {summary},\n  "captures": {captures}\n}}\n'
+
+
+class JsonLinesStream(StreamRenderer):
+    """One JSON object per connection per line, flushed as decided; a last line with the summary
+    and the captures (the only line without a "label")."""
+
+    def flow(self, f: FlowReport) -> str:
+        return render_jsonl_flow(f)
+
+    def end(self, r: Report) -> str:
+        doc = report_dict(r)
+        return json.dumps({"summary": doc["summary"], "captures": doc["captures"]}, separators=(",", ":")) + "\n"
+
+
+STREAMS: dict[str, type[StreamRenderer]] = {"text": TextStream, "json": JsonStream, "jsonl": JsonLinesStream}
+"""--format choices, each a renderer that writes connections as they are decided."""
