@@ -1,4 +1,4 @@
-"""The command line (click): the only place that opens files, reads stdin, prints, handles signals or exits."""
+"""The command line (click): the only module that does I/O, handles signals or exits."""
 
 from __future__ import annotations
 

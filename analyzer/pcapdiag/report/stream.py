@@ -92,7 +92,8 @@ class JsonLinesStream(StreamRenderer):
 
     def end(self, r: Report) -> str:
         doc = report_dict(r)
-        return json.dumps({"summary": doc["summary"], "captures": doc["captures"]}, separators=(",", ":")) + "\n"
+        last = {"summary": doc["summary"], "captures": doc["captures"]}
+        return json.dumps(last, separators=(",", ":")) + "\n"
 
 
 STREAMS: dict[str, type[StreamRenderer]] = {"text": TextStream, "json": JsonStream, "jsonl": JsonLinesStream}
