@@ -297,9 +297,8 @@ def analyze(
         untracked += analysis.table.untracked_flows
         duplicates += analysis.table.duplicates
         for linktype, n in report.undecoded_link_types.items():
-            _error(
-                f"{path}: link type {linktype} ({linktype_name(linktype)}) is not decoded: {n} frame{'s' * (n != 1)} skipped"
-            )
+            frames = f"{n} frame{'s' * (n != 1)}"
+            _error(f"{path}: link type {linktype} ({linktype_name(linktype)}) is not decoded: {frames} skipped")
             bad_input = True
         if report.error:
             _error(f"{path}: {report.error}")
