@@ -298,7 +298,8 @@ def analyze(
         duplicates += analysis.table.duplicates
         for linktype, n in report.undecoded_link_types.items():
             frames = f"{n} frame{'s' * (n != 1)}"
-            _error(f"{path}: link type {linktype} ({linktype_name(linktype)}) is not decoded: {frames} skipped")
+            name = linktype_name(linktype)
+            _error(f"{path}: link type {linktype} ({name}) is not decoded: {frames} skipped")
             bad_input = True
         if report.error:
             _error(f"{path}: {report.error}")
