@@ -64,8 +64,13 @@ def netns() -> Iterator[tuple[str, str]]:
             "table inet pcdtest {\n chain input {\n type filter hook input priority 0; policy accept;\n"
             f" tcp dport {DROPPED_PORT} drop\n }}\n}}\n"
         )
-        subprocess.run(["ip", "netns", "exec", server, "nft", "-f", "-"], input=rules.encode(), check=True,
-                       capture_output=True, timeout=30)  # fmt: skip
+        subprocess.run(
+            ["ip", "netns", "exec", server, "nft", "-f", "-"],
+            input=rules.encode(),
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )
         yield client, f"{tag}a"
     finally:
         for ns in (client, server):
@@ -159,12 +164,20 @@ def test_producer_killed_mid_record_loses_nothing_decided(tmp_path: Path) -> Non
     part = tmp_path / "part.pcap"
     part.write_bytes(data[:cut])
     producer = subprocess.Popen(
-        [sys.executable, "-c", f"import sys,time; sys.stdout.buffer.write(open({str(part)!r},'rb').read()); "
-         "sys.stdout.flush(); time.sleep(60)"],
+        [
+            sys.executable,
+            "-c",
+            f"import sys,time; sys.stdout.buffer.write(open({str(part)!r},'rb').read()); "
+            "sys.stdout.flush(); time.sleep(60)",
+        ],
         stdout=subprocess.PIPE,
-    )  # fmt: skip
-    diag = subprocess.Popen([*PCAPDIAG, "--format", "json", "-"], stdin=producer.stdout, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)  # fmt: skip
+    )
+    diag = subprocess.Popen(
+        [*PCAPDIAG, "--format", "json", "-"],
+        stdin=producer.stdout,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     assert producer.stdout is not None
     producer.stdout.close()
     time.sleep(1.0)
@@ -177,8 +190,9 @@ def test_producer_killed_mid_record_loses_nothing_decided(tmp_path: Path) -> Non
     assert err.decode().count("\n") == 1 and "Traceback" not in err.decode()
     whole = tmp_path / "whole-records.pcap"
     whole.write_bytes(data[: _records(data)[-1]])
-    expected = json.loads(subprocess.run([*PCAPDIAG, "--format", "json", str(whole)], capture_output=True,
-                                         check=False).stdout)  # fmt: skip
+    expected = json.loads(
+        subprocess.run([*PCAPDIAG, "--format", "json", str(whole)], capture_output=True, check=False).stdout
+    )
     assert doc["flows"] and doc["flows"] == [dict(f, capture="-") for f in expected["flows"]]
     assert diag.returncode == 1
 
@@ -215,10 +229,16 @@ def test_closed_stdout_ends_quietly() -> None:
 
 def test_count_and_duration_stop_early() -> None:
     path = str(CAPTURES / "keepalive" / "client-eth.pcap")
-    doc = json.loads(subprocess.run([*PCAPDIAG, "--format", "json", "--count", "3", path], capture_output=True,
-                                    check=False).stdout)  # fmt: skip
+    doc = json.loads(
+        subprocess.run(
+            [*PCAPDIAG, "--format", "json", "--count", "3", path], capture_output=True, check=False
+        ).stdout
+    )
     assert doc["captures"][0]["packets"] == 3 and doc["captures"][0]["stopped"] == "--count 3 reached"
-    doc = json.loads(subprocess.run([*PCAPDIAG, "--format", "json", "--duration", "0.1", path], capture_output=True,
-                                    check=False).stdout)  # fmt: skip
+    doc = json.loads(
+        subprocess.run(
+            [*PCAPDIAG, "--format", "json", "--duration", "0.1", path], capture_output=True, check=False
+        ).stdout
+    )
     assert doc["captures"][0]["stopped"] == "--duration 0.1 s reached"
     assert doc["captures"][0]["packets"] > 0
