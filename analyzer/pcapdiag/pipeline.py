@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pcapdiag.capture import Capture, CaptureError, Frame
 from pcapdiag.classify import Context, classify
 from pcapdiag.decode import decode
-from pcapdiag.decode.packet import FIN, RST, SYN, IcmpError, Skipped, TcpSegment
+from pcapdiag.decode.packet import FIN, RST, IcmpError, Skipped, TcpSegment
 from pcapdiag.flow import DEFAULT_MAX_FLOWS, Connection, FlowTable
 from pcapdiag.report import CaptureReport, FlowReport, Report, build_flow
 from pcapdiag.tls import AppObserver
@@ -109,16 +109,20 @@ class CaptureAnalysis:
     """Keep every FlowReport in ``flows`` (an API caller's report); the CLI streams them instead."""
     by_label: Counter[str] = field(default_factory=Counter)
     table: FlowTable = field(init=False)
-    _observers: dict[int, AppObserver] = field(default_factory=dict)
     _next_sweep: int = 0
 
     def __post_init__(self) -> None:
         self.table = FlowTable(self.options.max_flows, self._new_observer)
 
-    def _new_observer(self, conn: Connection, first: TcpSegment) -> AppObserver:
-        app = AppObserver(midstream=not first.flags & SYN)
-        self._observers[conn.id] = app
-        return app
+    @staticmethod
+    def _new_observer(conn: Connection) -> AppObserver:
+        return AppObserver(midstream=conn.midstream)
+
+    @staticmethod
+    def _app(conn: Connection) -> AppObserver:
+        """The connection's observer (an empty one if it carried no payload)."""
+        app = conn.observer
+        return app if isinstance(app, AppObserver) else AppObserver(midstream=conn.midstream)
 
     def run(self, capture: Capture) -> CaptureReport:
         """Read every frame; a broken container stops reading but keeps what was decided."""
@@ -209,7 +213,7 @@ class CaptureAnalysis:
         for conn in self.table.idle(now_ns, LINGER_NS, ctx.timeout_ns):
             # A closed connection is decided; an open one only once silence made it a failure
             # (a healthy idle keep-alive connection stays open and may carry the next request).
-            if conn.closed or classify(conn, self._observers[conn.id], ctx).label.failing:
+            if conn.closed or classify(conn, self._app(conn), ctx).label.failing:
                 self.table.evict(conn)
             else:
                 self.table.touch(conn)
@@ -223,7 +227,7 @@ class CaptureAnalysis:
             ended=True,
         )
         for conn in sorted(conns, key=lambda c: c.first_frame):
-            app = self._observers.pop(conn.id)
+            app = self._app(conn)
             if not self.options.wants_connection(conn):
                 continue
             flow = build_flow(self.path, conn, app, classify(conn, app, ctx))

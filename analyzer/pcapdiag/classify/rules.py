@@ -27,6 +27,7 @@ from pcapdiag.tls import AppObserver, CertificateFacts, Mode, analyse_certificat
 from pcapdiag.tls.constants import CERTIFICATE_ALERTS
 
 NS = 1_000_000_000
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 MIN_CLIENT_TIMER_NS = 1 * NS
 SYN_SILENCE_NS = 1 * NS
 QUICK_ABORT_NS = NS // 2
@@ -269,11 +270,11 @@ def _tls(conn: Connection, app: AppObserver, ctx: Context, server_hp: str) -> Ve
 def _client_abort(conn: Connection, app: AppObserver, ch_frame: int, closed_frame: int = 0) -> Verdict:
     """The client stopped the handshake after the server's flight."""
     abort = app.client_abort
-    cert = analyse_certificate(
-        app.certificates,
-        app.sni,
-        dt.datetime.fromtimestamp(conn.first_ts / NS, dt.UTC),
-    )
+    try:
+        at: dt.datetime | None = EPOCH + dt.timedelta(microseconds=conn.first_ts // 1000)
+    except OverflowError:
+        at = None  # a corrupt timestamp: validity cannot be judged
+    cert = analyse_certificate(app.certificates, app.sni, at)
     frames = (
         ch_frame,
         app.certificate_frame or app.server_flight_last_frame or app.server_hello_frame,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -22,7 +23,7 @@ packet on the veth and on the bridge). No TCP sender retransmits that fast: Linu
 200 ms and its tail-loss probe waits at least 10 ms; a retransmission also carries a new IPv4 ID
 and, with timestamps, a new TSval."""
 RECENT_SIGNATURES = 8
-"""Recent segment signatures remembered per direction for duplicate detection."""
+"""Recent segment signatures remembered for duplicate detection."""
 
 
 class StreamObserver(Protocol):
@@ -45,6 +46,18 @@ class StreamObserver(Protocol):
 
     def gap(self, direction: Direction) -> None:
         """Bytes of ``direction`` were never captured: the stream is no longer contiguous."""
+
+
+class _NullObserver:
+    """Discards payload: used when nobody asked to observe it."""
+
+    def feed(
+        self, direction: Direction, data: bytes, offset: int, frame: int, ts_ns: int, ack_offset: int
+    ) -> None:
+        """Ignore the bytes."""
+
+    def gap(self, direction: Direction) -> None:
+        """Ignore the gap."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +145,36 @@ class Side:
 class Connection:
     """A client-to-server TCP connection and all the evidence an observer can keep about it."""
 
-    def __init__(self, conn_id: int, client: Endpoint, server: Endpoint, inferred: bool) -> None:
+    __slots__ = (
+        "_letters",
+        "_recent",
+        "client",
+        "client_inferred",
+        "duplicates",
+        "first_frame",
+        "first_ts",
+        "history",
+        "icmp",
+        "id",
+        "last_ts",
+        "log",
+        "midstream",
+        "observer",
+        "observer_factory",
+        "packets",
+        "server",
+        "sides",
+    )
+
+    def __init__(
+        self,
+        conn_id: int,
+        client: Endpoint,
+        server: Endpoint,
+        inferred: bool,
+        midstream: bool = False,
+        observer_factory: Callable[[Connection], StreamObserver] | None = None,
+    ) -> None:
         self.id = conn_id
         self.client = client
         self.server = server
@@ -145,26 +187,35 @@ class Connection:
         self.last_ts = 0
         self.packets = 0
         self.duplicates = 0
-        self.history: list[str] = []
+        self.history = ""
         self.log: list[PacketRecord] = []
         self.icmp: list[IcmpRecord] = []
+        self.midstream = midstream
+        """The first packet was neither a SYN nor a SYN-ACK: the capture began mid-connection."""
         self.observer: StreamObserver | None = None
-        self._recent: tuple[list[tuple[object, int]], list[tuple[object, int]]] = ([], [])
-        self._letters: set[str] = set()
+        """Made by ``observer_factory`` when the first payload (or gap) arrives."""
+        self.observer_factory = observer_factory
+        self._recent: list[int] = []
+        """Recent segments, both directions: hash, capture time, hash, capture time, ..."""
+        self._letters = ""
 
     # -- feeding -------------------------------------------------------------------------
 
     def receive(self, frame: int, ts_ns: int, seg: TcpSegment, direction: Direction) -> bool:
         """Account one segment sent in ``direction``; False if it was a duplicate capture."""
-        sig = (seg.seq, seg.ack, seg.flags, seg.payload_len, seg.ip_id, seg.window, seg.options)
-        recent = self._recent[direction]
-        for old_sig, old_ts in recent:
-            if old_sig == sig and ts_ns - old_ts <= DUPLICATE_WINDOW_NS:
+        # A 64-bit hash of the segment's identity stands in for it: equal segments hash equal, and
+        # two different segments colliding within 10 ms of each other is out of reach in practice.
+        sig = hash(
+            (direction, seg.seq, seg.ack, seg.flags, seg.payload_len, seg.ip_id, seg.window, seg.options)
+        )
+        recent = self._recent
+        for i in range(0, len(recent), 2):
+            if recent[i] == sig and ts_ns - recent[i + 1] <= DUPLICATE_WINDOW_NS:
                 self.duplicates += 1
                 return False
-        recent.append((sig, ts_ns))
-        if len(recent) > RECENT_SIGNATURES:
-            del recent[0]
+        recent += (sig, ts_ns)
+        if len(recent) > 2 * RECENT_SIGNATURES:
+            del recent[:2]
 
         if not self.packets:
             self.first_frame = frame
@@ -221,14 +272,12 @@ class Connection:
                 if not old:
                     self._deliver(direction, fresh, stream.next_off - len(fresh), frame, ts_ns, me)
                 stream.skip_to(off + seg.payload_len)
-                if self.observer is not None:
-                    self.observer.gap(direction)
+                self._observer().gap(direction)
             else:
                 fresh, old = stream.accept(off, data)
                 if stream.gaps != gaps_before:
                     self._letter("g", upper)
-                    if self.observer is not None:
-                        self.observer.gap(direction)
+                    self._observer().gap(direction)
                 if old:
                     me.retransmissions += 1
                     note = note or "retransmission"
@@ -302,17 +351,24 @@ class Connection:
         self, direction: Direction, data: bytes, offset: int, frame: int, ts_ns: int, me: Side
     ) -> None:
         me.bytes += len(data)
-        if self.observer is not None and data:
-            self.observer.feed(direction, data, offset, frame, ts_ns, me.acked_off)
+        if data:
+            self._observer().feed(direction, data, offset, frame, ts_ns, me.acked_off)
+
+    def _observer(self) -> StreamObserver:
+        """The payload observer, made on first use (a connection without payload needs none)."""
+        if self.observer is None:
+            self.observer = self.observer_factory(self) if self.observer_factory else _NullObserver()
+        return self.observer
 
     def _letter(self, letter: str, upper: bool, repeat: bool = False) -> None:
         """Append a zeek history letter; most letters appear once per direction."""
         ch = letter.upper() if upper else letter
         if not repeat and ch in self._letters:
             return
-        self._letters.add(ch)
+        if ch not in self._letters:
+            self._letters += ch
         if len(self.history) < MAX_HISTORY:
-            self.history.append(ch)
+            self.history += ch
 
     # -- reading -------------------------------------------------------------------------
 
@@ -329,7 +385,7 @@ class Connection:
     @property
     def history_string(self) -> str:
         """Zeek-style history: upper case from the client, lower case from the server."""
-        return "".join(self.history)
+        return self.history
 
     @property
     def closed(self) -> bool:

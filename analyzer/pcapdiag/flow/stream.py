@@ -4,6 +4,8 @@ from __future__ import annotations
 
 MASK32 = 0xFFFFFFFF
 HALF32 = 0x80000000
+_EMPTY: dict[int, bytes] = {}
+"""Shared, never written: most streams never hold out-of-order data, so they share one empty dict."""
 MAX_OUT_OF_ORDER = 256 * 1024
 """Bytes of out-of-order data held per direction before the hole is declared a gap (zeek 'g')."""
 
@@ -20,7 +22,7 @@ class ByteStream:
         """Offset of the next byte expected in order."""
         self.fin_off: int | None = None
         """Offset the FIN occupies, once seen."""
-        self.pending: dict[int, bytes] = {}
+        self.pending: dict[int, bytes] = _EMPTY
         """Out-of-order payload waiting for the hole before it to fill."""
         self.pending_bytes = 0
         self.gaps = 0
@@ -44,6 +46,8 @@ class ByteStream:
         if end <= nxt:
             return b"", True
         if off > nxt:
+            if self.pending is _EMPTY:
+                self.pending = {}
             if off not in self.pending or len(self.pending[off]) < len(data):
                 self.pending_bytes += len(data) - len(self.pending.get(off, b""))
                 self.pending[off] = data

@@ -26,11 +26,11 @@ class FlowTable:
     def __init__(
         self,
         max_flows: int = DEFAULT_MAX_FLOWS,
-        observer_factory: Callable[[Connection, TcpSegment], StreamObserver] | None = None,
+        observer_factory: Callable[[Connection], StreamObserver] | None = None,
     ) -> None:
         self.max_flows = max_flows
         self.observer_factory = observer_factory
-        """Makes the observer a new connection hands its payload to (given its first segment)."""
+        """Makes the observer a connection hands its payload to, when its first payload arrives."""
         self.open: dict[FlowKey, Connection] = {}
         self.finished: list[Connection] = []
         """Connections that will see no more packets (split by a new SYN, evicted, or flushed)."""
@@ -81,10 +81,15 @@ class FlowTable:
                 server = server_by_ports(src, dst)
                 client = dst if server == src else src
                 inferred = True
-            conn = Connection(self._next_id, client, server, inferred)
+            conn = Connection(
+                self._next_id,
+                client,
+                server,
+                inferred,
+                midstream=not flags & SYN,
+                observer_factory=self.observer_factory,
+            )
             self._next_id += 1
-            if self.observer_factory is not None:
-                conn.observer = self.observer_factory(conn, seg)
         else:
             del self.open[key]  # keep self.open ordered by last activity
         self.open[key] = conn

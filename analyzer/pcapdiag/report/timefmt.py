@@ -7,10 +7,17 @@ import datetime as dt
 NS = 1_000_000_000
 
 
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
 def rfc3339(ts_ns: int | None) -> str | None:
-    """'2026-11-27T21:00:00.123456Z' (microsecond precision), or None."""
+    """'2026-11-27T21:00:00.123456Z' (microsecond precision); None for None or a time outside
+    the years 1-9999 that RFC 3339 can write (a corrupt capture's timestamps)."""
     if ts_ns is None:
         return None
     secs, rem = divmod(ts_ns, NS)
-    base = dt.datetime.fromtimestamp(secs, dt.UTC)
+    try:
+        base = EPOCH + dt.timedelta(seconds=secs)
+    except OverflowError:
+        return None
     return f"{base:%Y-%m-%dT%H:%M:%S}.{rem // 1000:06d}Z"

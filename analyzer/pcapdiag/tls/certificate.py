@@ -47,7 +47,7 @@ def _matches(pattern: str, host: str) -> bool:
 
 
 def analyse_certificate(
-    chain: tuple[bytes, ...], sni: str | None, at: dt.datetime
+    chain: tuple[bytes, ...], sni: str | None, at: dt.datetime | None
 ) -> CertificateFacts | None:
     """Facts and problems of the leaf in ``chain`` for a client asking for ``sni`` at time ``at``.
 
@@ -84,7 +84,9 @@ def analyse_certificate(
                 problems.append(f"x509: certificate is valid for {valid_for}, not {sni}")
             else:
                 problems.append("x509: certificate relies on legacy Common Name field, use SANs instead")
-    if at > not_after:
+    if at is None:
+        pass  # no usable capture time: validity is not judged
+    elif at > not_after:
         problems.append(
             "x509: certificate has expired or is not yet valid: current time "
             f"{at:%Y-%m-%dT%H:%M:%SZ} is after {not_after:%Y-%m-%dT%H:%M:%SZ}"
