@@ -24,6 +24,9 @@ NS = 1_000_000_000
 SWEEP_NS = NS
 """How often, in capture time, silent connections are looked at."""
 LINGER_NS = NS
+INACTIVITY_NS = 300 * NS
+"""An open connection silent this long is decided whatever its state (zeek's tcp_inactivity_timeout):
+idle keep-alive connections must not hold memory forever."""
 """A closed connection (both FINs, or a RST) is decided this long after its last packet at the latest."""
 
 
@@ -213,7 +216,11 @@ class CaptureAnalysis:
         for conn in self.table.idle(now_ns, LINGER_NS, ctx.timeout_ns):
             # A closed connection is decided; an open one only once silence made it a failure
             # (a healthy idle keep-alive connection stays open and may carry the next request).
-            if conn.closed or classify(conn, self._app(conn), ctx).label.failing:
+            if (
+                conn.closed
+                or now_ns - conn.last_ts >= INACTIVITY_NS
+                or classify(conn, self._app(conn), ctx).label.failing
+            ):
                 self.table.evict(conn)
             else:
                 self.table.touch(conn)
