@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import errno
+import ipaddress
 import itertools
 import os
 import queue
@@ -20,11 +21,16 @@ import click
 
 from pcapdiag import __version__
 from pcapdiag.capture import Capture, CaptureError, Frame, linktype_name, open_capture
+from pcapdiag.capture.writer import pcap_header, pcap_record, pcapng_header, pcapng_record
 from pcapdiag.classify import LABELS
+from pcapdiag.decode import IcmpError, TcpSegment, decode
 from pcapdiag.flow import DEFAULT_MAX_FLOWS
+from pcapdiag.flow.key import FlowKey, canonical
 from pcapdiag.pipeline import CaptureAnalysis, Options, ServerFilter, assemble
 from pcapdiag.report import CaptureReport, FlowReport
+from pcapdiag.report.redact import Redactor
 from pcapdiag.report.stream import STREAMS, StreamRenderer
+from pcapdiag.tls.scrub import StreamScrubber
 
 BATCH = 4096
 """Frames analysed between two looks at the stop flag (signals, a closed stdout)."""
@@ -218,6 +224,7 @@ def main() -> None:
     show_default=True,
     help="Connections tracked at once; more are counted, not tracked.",
 )
+@click.option("--redact", is_flag=True, help="Replace addresses and names by consistent pseudonyms.")
 @click.option("--count", type=click.IntRange(min=1), help="Stop after this many packets.")
 @click.option("--duration", type=click.FloatRange(min=0.001), help="Stop after this many seconds of capture.")
 def analyze(
@@ -228,10 +235,12 @@ def analyze(
     servers: tuple[str, ...],
     timeout_s: float,
     max_flows: int,
+    redact: bool,
     count: int | None,
     duration: float | None,
 ) -> NoReturn:
     """Read CAPTURE files (pcap, pcapng, gzip; '-' for stdin) and label every connection."""
+    redactor = Redactor() if redact else None
     try:
         server_filters = tuple(ServerFilter.parse(s) for s in servers)
     except ValueError as exc:
@@ -255,7 +264,7 @@ def analyze(
     live = False
 
     def emit(flow: FlowReport) -> None:
-        out.write(renderer.flow(flow), flush=live)
+        out.write(renderer.flow(redactor.flow(flow) if redactor else flow), flush=live)
         if out.closed_pipe:
             stop.reason = "stdout closed"
 
@@ -306,7 +315,11 @@ def analyze(
             bad_input = True
         elif report.truncated_at is not None:
             _error(f"{path}: last record cut off at byte offset {report.truncated_at} (ignored)")
-    result = assemble(reports, [], options, untracked=untracked, duplicates=duplicates, by_label=by_label)
+    if redactor:
+        reports = [redactor.capture(r) for r in reports]
+    result = assemble(
+        reports, [], options, untracked=untracked, duplicates=duplicates, by_label=by_label, redacted=redact
+    )
     out.write(renderer.end(result))
     out.close()
     if bad_input:
@@ -319,3 +332,136 @@ def labels() -> None:
     """Print the label vocabulary: what each label means on the wire and the error it produces."""
     for info in LABELS.values():
         click.echo(f"{info.label.value}\n  wire:  {info.wire}\n  error: {info.error}\n")
+
+
+def _payload_offset(data: bytes, payload: bytes) -> int:
+    """Where a segment's payload starts in its frame (frames may carry link-layer padding)."""
+    if not payload or data.endswith(payload):
+        return len(data) - len(payload)
+    found = data.rfind(payload)
+    return found if found >= 0 else len(data)
+
+
+def _redact_frame(
+    data: bytes, seg: TcpSegment | None, redactor: Redactor, addresses: set[bytes], scrubbed: bytes | None
+) -> bytes:
+    """The frame with every known address replaced by its pseudonym and the payload scrubbed."""
+    start = _payload_offset(data, seg.payload) if seg is not None else len(data)
+    head = data[:start]
+    for addr in sorted(addresses, key=len, reverse=True):
+        head = head.replace(addr, redactor.ip_packed(addr))
+    body = scrubbed if scrubbed is not None else data[start:]
+    return head + body + data[start + len(body) :]
+
+
+@main.command()
+@click.argument("capture_path", metavar="CAPTURE")
+@click.option("--label", "labels_", multiple=True, help="Connections with this label (repeatable).")
+@click.option("--flow", "flow_ids", type=int, multiple=True, help="The connection with this id (repeatable).")
+@click.option(
+    "-o", "--output", required=True, type=click.Path(dir_okay=False), help="Evidence capture to write."
+)
+@click.option("--redact", is_flag=True, help="Pseudonyms for addresses; payload removed (TLS framing kept).")
+@click.option("--timeout", "timeout_s", type=click.FloatRange(min=0.001), default=10.0, show_default=True)
+def extract(
+    capture_path: str,
+    labels_: tuple[str, ...],
+    flow_ids: tuple[int, ...],
+    output: str,
+    redact: bool,
+    timeout_s: float,
+) -> NoReturn:
+    """Write the packets of the chosen connections of CAPTURE to a small capture file."""
+    known = {info.label.value for info in LABELS.values()}
+    for label in labels_:
+        if label not in known:
+            raise click.BadParameter(
+                f"{label!r} is not a label (see `pcapdiag labels`)", param_hint="--label"
+            )
+    if not labels_ and not flow_ids:
+        raise click.UsageError("say which connections: --label LABEL or --flow ID")
+    if capture_path == "-":
+        raise click.BadParameter(
+            "extract reads the capture twice: give a file, not '-'", param_hint="CAPTURE"
+        )
+    chosen: list[FlowReport] = []
+
+    def keep(flow: FlowReport) -> None:
+        if flow.label.value in labels_ or flow.id in flow_ids:
+            chosen.append(flow)
+
+    try:
+        with _open(capture_path) as stream:
+            analysis = CaptureAnalysis(
+                capture_path, Options(timeout_s=timeout_s), on_flow=keep, keep_flows=False
+            )
+            analysis.run(open_capture(stream, capture_path))
+        if not chosen:
+            _error(f"{capture_path}: no connection matched")
+            sys.exit(ExitStatus.FAILING)
+        wanted = {
+            canonical(_packed(f.client.ip), f.client.port, _packed(f.server.ip), f.server.port): f
+            for f in chosen
+        }
+        ranges = [(f.first_frame, f.last_frame) for f in chosen]
+        redactor = Redactor() if redact else None
+        addresses = {_packed(f.client.ip) for f in chosen} | {_packed(f.server.ip) for f in chosen}
+        scrubbers: dict[tuple[FlowKey, bool], tuple[StreamScrubber, list[int | None]]] = {}
+        kept: list[tuple[Frame, bytes]] = []
+        with _open(capture_path) as stream:
+            for frame in open_capture(stream, capture_path).frames():
+                if not any(lo <= frame.number <= hi for lo, hi in ranges):
+                    continue
+                d = decode(frame.linktype, frame.data)
+                if isinstance(d, TcpSegment):
+                    key = canonical(d.src, d.sport, d.dst, d.dport)
+                    if key not in wanted:
+                        continue
+                    data = frame.data
+                    if redactor is not None:
+                        scrubber, base = scrubbers.setdefault(
+                            (key, (d.src, d.sport) < (d.dst, d.dport)), (StreamScrubber(), [None])
+                        )
+                        if d.flags & 0x02:
+                            base[0] = (d.seq + 1) & 0xFFFFFFFF
+                        elif base[0] is None:
+                            base[0] = d.seq
+                        offset = (d.seq - base[0]) & 0xFFFFFFFF if d.payload and base[0] is not None else 0
+                        scrubbed = scrubber.scrub(offset, d.payload) if d.payload else None
+                        data = _redact_frame(data, d, redactor, addresses, scrubbed)
+                    kept.append((frame, data))
+                elif isinstance(d, IcmpError):
+                    key = canonical(d.quoted_src, d.quoted_sport, d.quoted_dst, d.quoted_dport)
+                    if key in wanted:
+                        data = frame.data
+                        if redactor is not None:
+                            addresses.add(d.reporter)
+                            data = _redact_frame(data, None, redactor, addresses, None)
+                        kept.append((frame, data))
+    except CaptureError as exc:
+        _error(f"{capture_path}: {exc}")
+        sys.exit(ExitStatus.ERROR)
+    except OSError as exc:
+        _error(f"{exc.filename or capture_path}: {exc.strerror or exc}")
+        sys.exit(ExitStatus.ERROR)
+    linktypes = sorted({frame.linktype for frame, _ in kept})
+    if len(linktypes) == 1:
+        blob = pcap_header(linktypes[0]) + b"".join(pcap_record(f, data) for f, data in kept)
+    else:
+        index = {lt: i for i, lt in enumerate(linktypes)}
+        blob = pcapng_header(linktypes) + b"".join(
+            pcapng_record(f, index[f.linktype], data) for f, data in kept
+        )
+    try:
+        with open(output, "wb") as out:
+            out.write(blob)
+    except OSError as exc:
+        _error(f"{output}: cannot write: {exc.strerror}")
+        sys.exit(ExitStatus.ERROR)
+    what = ", ".join(f"#{f.id} {f.label.value}" for f in chosen[:10]) + (" ..." if len(chosen) > 10 else "")
+    click.echo(f"{output}: {len(kept)} packets of {len(chosen)} connection(s) ({what})", err=True)
+    sys.exit(ExitStatus.OK)
+
+
+def _packed(ip: str) -> bytes:
+    return ipaddress.ip_address(ip).packed

@@ -252,6 +252,7 @@ def assemble(
     untracked: int = 0,
     duplicates: int = 0,
     by_label: Counter[str] | None = None,
+    redacted: bool = False,
 ) -> Report:
     """One report from the analyses of one or more captures (counts from ``by_label`` when the
     flows themselves were streamed out and not kept)."""
@@ -263,4 +264,5 @@ def assemble(
         untracked_connections=untracked,
         duplicates=duplicates,
         timeout_s=options.timeout_s,
+        redacted=redacted,
     )

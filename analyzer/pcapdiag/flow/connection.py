@@ -156,6 +156,7 @@ class Connection:
         "history",
         "icmp",
         "id",
+        "last_frame",
         "last_ts",
         "log",
         "midstream",
@@ -183,6 +184,7 @@ class Connection:
         self.sides = (Side(), Side())
         """Indexed by Direction: sides[TO_SERVER] is the client, sides[TO_CLIENT] the server."""
         self.first_frame = 0
+        self.last_frame = 0
         self.first_ts = 0
         self.last_ts = 0
         self.packets = 0
@@ -222,6 +224,7 @@ class Connection:
             self.first_ts = ts_ns
         self.packets += 1
         self.last_ts = ts_ns
+        self.last_frame = frame
         me = self.sides[direction]
         peer = self.sides[1 - direction]
         me.packets += 1
@@ -337,6 +340,7 @@ class Connection:
         if not self.packets:
             self.first_frame, self.first_ts = frame, ts_ns
         self.last_ts = max(self.last_ts, ts_ns)
+        self.last_frame = max(self.last_frame, frame)
 
     @staticmethod
     def _relative_ack(ack: int, peer: Side) -> int:

@@ -103,4 +103,6 @@ def build_flow(capture: str, conn: Connection, app: AppObserver, verdict: Verdic
         history=conn.history_string,
         evidence=evidence_rows(conn, app, verdict.key_frames, only_keys=verdict.label is Label.OK),
         certificate=verdict.certificate,
+        first_frame=conn.first_frame,
+        last_frame=conn.last_frame,
     )

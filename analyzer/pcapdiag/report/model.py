@@ -60,6 +60,10 @@ class FlowReport:
     history: str
     evidence: tuple[EvidenceRow, ...]
     certificate: CertificateFacts | None = None
+    first_frame: int = 0
+    """Frame number of the connection's first packet in its capture."""
+    last_frame: int = 0
+    """Frame number of its last packet (the connection's packets lie between the two)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +101,8 @@ class Report:
     untracked_connections: int = 0
     duplicates: int = 0
     timeout_s: float = 10.0
+    redacted: bool = False
+    """Addresses and names were replaced by pseudonyms (--redact)."""
 
     @property
     def failing(self) -> tuple[FlowReport, ...]:

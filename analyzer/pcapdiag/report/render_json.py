@@ -33,6 +33,8 @@ def flow_dict(f: FlowReport) -> dict[str, Any]:
         "bytes": {"client_to_server": f.bytes_to_server, "server_to_client": f.bytes_to_client},
         "retransmissions": f.retransmissions,
         "history": f.history,
+        "first_frame": f.first_frame,
+        "last_frame": f.last_frame,
         "evidence": [
             {
                 "frame": e.frame,
@@ -86,6 +88,7 @@ def report_dict(r: Report) -> dict[str, Any]:
     """The whole report as the JSON schema's top-level object."""
     return {
         "schema_version": SCHEMA_VERSION,
+        "redacted": r.redacted,
         "flows": [flow_dict(f) for f in r.flows],
         "summary": {
             "connections": sum(r.by_label.values()),

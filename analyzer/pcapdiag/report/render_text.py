@@ -55,6 +55,8 @@ def render_summary(r: Report) -> list[str]:
     counts = ", ".join(f"{label} {n}" for label, n in sorted(r.by_label.items())) or "none"
     total = sum(r.by_label.values())
     lines = [f"Summary: {total} connection{'s' if total != 1 else ''}: {counts}"]
+    if r.redacted:
+        lines.append("  redacted: addresses and names are pseudonyms (consistent within this report)")
     if r.untracked_connections:
         lines.append(f"  {r.untracked_connections} connections not tracked (--max-flows reached)")
     return lines

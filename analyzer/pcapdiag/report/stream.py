@@ -78,9 +78,10 @@ class JsonStream(StreamRenderer):
     def end(self, r: Report) -> str:
         doc = report_dict(r)
         head = self._head() if self._count == 0 else "\n  "
+        redacted = json.dumps(doc["redacted"])
         summary = textwrap.indent(json.dumps(doc["summary"], indent=2), "  ").lstrip()
         captures = textwrap.indent(json.dumps([capture_dict(c) for c in r.captures], indent=2), "  ").lstrip()
-        return f'{head}],\n  "summary": {summary},\n  "captures": {captures}\n}}\n'
+        return f'{head}],\n  "redacted": {redacted},\n  "summary": {summary},\n  "captures": {captures}\n}}\n'
 
 
 class JsonLinesStream(StreamRenderer):
