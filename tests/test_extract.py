@@ -14,12 +14,25 @@ from conftest import CAPTURES
 
 PCAPDIAG = [sys.executable, "-m", "pcapdiag"]
 CASES = sorted(p for p in CAPTURES.glob("*/client-eth.pcap"))
-FAILING_LABELS = {"refused", "syn-timeout", "unreachable", "tls-handshake-timeout", "not-tls", "cert-rejected",
-                  "tls-failed", "awaiting-headers", "server-closed", "http-error"}  # fmt: skip
+FAILING_LABELS = {
+    "refused",
+    "syn-timeout",
+    "unreachable",
+    "tls-handshake-timeout",
+    "not-tls",
+    "cert-rejected",
+    "tls-failed",
+    "awaiting-headers",
+    "server-closed",
+    "http-error",
+}
 WITH_FAILURES = [
-    p for p in CASES if any(c["label"] in FAILING_LABELS for c in json.loads((p.parent / "truth.json").read_text())
-                            ["connections"])
-]  # fmt: skip
+    p
+    for p in CASES
+    if any(
+        c["label"] in FAILING_LABELS for c in json.loads((p.parent / "truth.json").read_text())["connections"]
+    )
+]
 
 
 def _json(*args: str) -> dict[str, object]:
@@ -111,6 +124,16 @@ def test_extract_needs_a_selection_and_a_file(tmp_path: Path) -> None:
         [*PCAPDIAG, "extract", path, "--label", "nope", "-o", str(tmp_path / "x")], capture_output=True
     )
     assert bad.returncode == 2
-    none = subprocess.run([*PCAPDIAG, "extract", str(CAPTURES / "ok-tls13" / "client-eth.pcap"), "--label",
-                           "refused", "-o", str(tmp_path / "x")], capture_output=True)  # fmt: skip
+    none = subprocess.run(
+        [
+            *PCAPDIAG,
+            "extract",
+            str(CAPTURES / "ok-tls13" / "client-eth.pcap"),
+            "--label",
+            "refused",
+            "-o",
+            str(tmp_path / "x"),
+        ],
+        capture_output=True,
+    )
     assert none.returncode == 1 and b"no connection matched" in none.stderr
