@@ -169,3 +169,35 @@ def test_unknown_link_type_is_named_once(tmp_path: pathlib.Path) -> None:
     err = result.stderr.decode()
     assert result.returncode == 2
     assert err.count("\n") == 1 and "link type 189" in err and "2 frames skipped" in err
+
+
+def _run_on_terminal(env: dict[str, str]) -> bytes:
+    import os
+    import pty
+
+    main_fd, sub_fd = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pcapdiag", "analyze", str(REFUSED)], stdout=sub_fd, stderr=sub_fd, env=env
+    )
+    os.close(sub_fd)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(main_fd, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    proc.wait(timeout=60)
+    os.close(main_fd)
+    return out
+
+
+def test_labels_are_coloured_on_a_terminal_unless_no_color() -> None:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    assert b"\x1b[1;31mrefused" in _run_on_terminal(env)
+    assert b"\x1b[" not in _run_on_terminal({**env, "NO_COLOR": "1"})
+    assert b"\x1b[" not in pcapdiag("analyze", str(REFUSED)).stdout  # not a terminal

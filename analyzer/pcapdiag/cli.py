@@ -29,7 +29,7 @@ from pcapdiag.flow.key import FlowKey, canonical
 from pcapdiag.pipeline import CaptureAnalysis, Options, ServerFilter, assemble
 from pcapdiag.report import CaptureReport, FlowReport
 from pcapdiag.report.redact import Redactor
-from pcapdiag.report.stream import STREAMS, StreamRenderer
+from pcapdiag.report.stream import STREAMS, StreamRenderer, TextStream
 from pcapdiag.tls.scrub import StreamScrubber
 
 BATCH = 4096
@@ -58,6 +58,15 @@ def _open(path: str) -> IO[bytes]:
     if os.path.isdir(path):
         raise IsADirectoryError(errno.EISDIR, "is a directory")
     return open(path, "rb")
+
+
+def _size(stream: IO[bytes]) -> int | None:
+    """A regular file's size in bytes (for progress), else None."""
+    try:
+        st = os.fstat(stream.fileno())
+    except (OSError, ValueError, AttributeError):
+        return None
+    return st.st_size if stat.S_ISREG(st.st_mode) else None
 
 
 def _is_live(stream: IO[bytes]) -> bool:
@@ -116,13 +125,51 @@ class _Stop:
         signal.signal(signal.SIGTERM, self)
 
 
-def _read_file(analysis: CaptureAnalysis, capture: Capture, stop: _Stop) -> None:
-    frames = capture.frames()
-    while stop.reason is None and not analysis.done:
-        batch = list(itertools.islice(frames, BATCH))
-        if not batch:
+def _use_color(stream: IO[str]) -> bool:
+    """Colour for a terminal, unless NO_COLOR is set (https://no-color.org)."""
+    return not os.environ.get("NO_COLOR") and stream.isatty()
+
+
+class _Progress:
+    """A progress line on stderr (bytes read of total) for a large file read on a terminal."""
+
+    MIN_BYTES = 16 * 1024 * 1024
+
+    def __init__(self, path: str, total: int | None) -> None:
+        self.path = path
+        self.total = total
+        self.on = bool(total and total >= self.MIN_BYTES and sys.stderr.isatty())
+        self._last = 0.0
+
+    def update(self, done: int) -> None:
+        now = time.monotonic()
+        if not self.on or now - self._last < 0.2:
             return
-        analysis.read(batch)
+        self._last = now
+        assert self.total
+        frac = min(done / self.total, 1.0)
+        bar = "#" * int(frac * 30)
+        sys.stderr.write(f"\r{self.path}: [{bar:<30}] {frac:4.0%} {done >> 20} of {self.total >> 20} MiB")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.on:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+
+
+def _read_file(analysis: CaptureAnalysis, capture: Capture, stop: _Stop, total: int | None = None) -> None:
+    frames = capture.frames()
+    progress = _Progress(analysis.path, None if capture.gzipped else total)
+    try:
+        while stop.reason is None and not analysis.done:
+            batch = list(itertools.islice(frames, BATCH))
+            if not batch:
+                return
+            analysis.read(batch)
+            progress.update(capture.bytes_read)
+    finally:
+        progress.close()
 
 
 _END = object()
@@ -260,7 +307,7 @@ def analyze(
         sys.exit(ExitStatus.ERROR)
     stop = _Stop()
     stop.install()
-    renderer: StreamRenderer = STREAMS[fmt]()
+    renderer: StreamRenderer = TextStream(color=_use_color(out.stream)) if fmt == "text" else STREAMS[fmt]()
     live = False
 
     def emit(flow: FlowReport) -> None:
@@ -286,7 +333,10 @@ def analyze(
             live = _is_live(stream)
             analysis = CaptureAnalysis(path, options, on_flow=emit, keep_flows=False)
             try:
-                (_read_live if live else _read_file)(analysis, capture, stop)
+                if live:
+                    _read_live(analysis, capture, stop)
+                else:
+                    _read_file(analysis, capture, stop, _size(stream))
             except CaptureError as exc:
                 analysis.error = str(exc)
             except OSError as exc:

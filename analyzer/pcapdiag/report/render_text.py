@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pcapdiag.capture import linktype_name
+from pcapdiag.classify import Label
 from pcapdiag.report.model import FlowReport, Report
 from pcapdiag.report.timefmt import rfc3339
 
@@ -11,19 +12,34 @@ def _endpoint(ip: str, port: int) -> str:
     return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
 
 
-def flow_line(f: FlowReport) -> str:
+ANSI_RESET = "\x1b[0m"
+ANSI_RED = "\x1b[1;31m"  # failing labels
+ANSI_GREEN = "\x1b[32m"  # ok
+ANSI_YELLOW = "\x1b[33m"  # incomplete, partial: the capture could not decide
+
+
+def label_text(label: Label, width: int = 0, color: bool = False) -> str:
+    """A label padded to ``width``, coloured by what it means when ``color``."""
+    text = label.value.ljust(width)
+    if not color:
+        return text
+    code = ANSI_RED if label.failing else ANSI_GREEN if label is Label.OK else ANSI_YELLOW
+    return f"{code}{text}{ANSI_RESET}"
+
+
+def flow_line(f: FlowReport, color: bool = False) -> str:
     """The one-line summary of a connection."""
     who = f"{_endpoint(f.client.ip, f.client.port)} -> {_endpoint(f.server.ip, f.server.port)}"
     return (
-        f"{rfc3339(f.start_ns)}  {who:<47} {f.sni or '-':<32} {f.label.value:<22} "
+        f"{rfc3339(f.start_ns)}  {who:<47} {f.sni or '-':<32} {label_text(f.label, 22, color)} "
         f"{f.kubernetes_error or ''}".rstrip()
     )
 
 
-def flow_detail(f: FlowReport) -> list[str]:
+def flow_detail(f: FlowReport, color: bool = False) -> list[str]:
     """The evidence and next steps of one connection."""
     lines = [
-        f"#{f.id} {f.label.value}: {_endpoint(f.client.ip, f.client.port)} -> "
+        f"#{f.id} {label_text(f.label, 0, color)}: {_endpoint(f.client.ip, f.client.port)} -> "
         f"{_endpoint(f.server.ip, f.server.port)}"
         + (f" (SNI {f.sni})" if f.sni else "")
         + (f" {f.tls_version}" if f.tls_version else "")

@@ -33,7 +33,9 @@ class StreamRenderer:
 class TextStream(StreamRenderer):
     """A line per connection as decided; evidence for failures and the summary at the end."""
 
-    def __init__(self) -> None:
+    def __init__(self, color: bool = False) -> None:
+        self.color = color
+        """Colour labels with ANSI codes (the CLI sets it for a terminal without NO_COLOR)."""
         self._failures: list[FlowReport] = []
         self._more_failures = 0
 
@@ -43,12 +45,12 @@ class TextStream(StreamRenderer):
                 self._failures.append(f)
             else:
                 self._more_failures += 1
-        return flow_line(f) + "\n"
+        return flow_line(f, self.color) + "\n"
 
     def end(self, r: Report) -> str:
         out = [""]
         for f in self._failures:
-            out.extend(flow_detail(f))
+            out.extend(flow_detail(f, self.color))
             out.append("")
         if self._more_failures:
             out.append(
