@@ -47,6 +47,7 @@ def test_every_case_has_captures() -> None:
 def test_labels_match_truth(path: pathlib.Path, cap: dict[str, object], truth: dict[str, object]) -> None:
     report, flows = analyse(path)
     assert report.error is None
+    assert report.capture_point in (None, cap["point"]), "the capture point, when told, must be right"
     point = cap["point"]
     expected = {}
     for conn in truth["connections"]:  # type: ignore[attr-defined]
@@ -63,3 +64,14 @@ def test_labels_match_truth(path: pathlib.Path, cap: dict[str, object], truth: d
             assert any(e.key for e in f.evidence), (
                 "failing connections must point at the frames that prove them"
             )
+
+
+def test_capture_point_is_told_for_most_captures() -> None:
+    told = right = 0
+    params = _params()
+    for param in params:
+        path, cap, _ = param.values  # type: ignore[attr-defined]
+        point = analyse(path)[0].capture_point
+        told += point is not None
+        right += point == cap["point"]
+    assert right == told and told * 4 >= len(params) * 3, (told, len(params))

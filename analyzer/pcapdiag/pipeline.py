@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from pcapdiag.capture import Capture, CaptureError, Frame
 from pcapdiag.classify import Context, classify
+from pcapdiag.classify.vantage import capture_vantage, connection_vantage
 from pcapdiag.decode import decode
 from pcapdiag.decode.packet import FIN, RST, IcmpError, Skipped, TcpSegment
 from pcapdiag.flow import DEFAULT_MAX_FLOWS, Connection, FlowTable
@@ -111,6 +112,8 @@ class CaptureAnalysis:
     keep_flows: bool = True
     """Keep every FlowReport in ``flows`` (an API caller's report); the CLI streams them instead."""
     by_label: Counter[str] = field(default_factory=Counter)
+    vantage: Counter[str] = field(default_factory=Counter)
+    """Connections whose TTLs and handshake timing say the capture was taken at the client / server."""
     table: FlowTable = field(init=False)
     _next_sweep: int = 0
 
@@ -155,6 +158,7 @@ class CaptureAnalysis:
             skipped=dict(sorted(self.skipped.items())),
             undecoded_link_types=dict(sorted(self.undecoded.items())),
             stopped=self.stopped,
+            capture_point=capture_vantage(self.vantage),
         )
 
     @property
@@ -237,6 +241,9 @@ class CaptureAnalysis:
             app = self._app(conn)
             if not self.options.wants_connection(conn):
                 continue
+            side = connection_vantage(conn)
+            if side is not None:
+                self.vantage[side] += 1
             flow = build_flow(self.path, conn, app, classify(conn, app, ctx))
             self.by_label[flow.label.value] += 1
             if self.keep_flows:

@@ -113,6 +113,7 @@ class Side:
         "syn_ts",
         "synack_frame",
         "synack_ts",
+        "ttl",
         "zero_windows",
     )
 
@@ -125,6 +126,8 @@ class Side:
         self.syn_ts = 0
         self.synack_frame = 0
         self.synack_ts = 0
+        self.ttl = 0
+        """IPv4 TTL / IPv6 hop limit of this side's first packet (0: none seen)."""
         self.fin_frame = 0
         self.fin_ts = 0
         self.rst_frame = 0
@@ -227,6 +230,8 @@ class Connection:
         self.last_frame = frame
         me = self.sides[direction]
         peer = self.sides[1 - direction]
+        if not me.packets:
+            me.ttl = seg.ttl
         me.packets += 1
         me.last_ts = ts_ns
         flags = seg.flags

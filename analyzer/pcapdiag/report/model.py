@@ -89,6 +89,9 @@ class CaptureReport:
     """Frames per link type pcapdiag does not decode."""
     stopped: str | None = None
     """Why reading stopped early (--count, --duration, an interrupt), if it did."""
+    capture_point: str | None = None
+    """'client' (taken on the client's host, e.g. the API server's node), 'server' (the webhook's),
+    or None when TTLs and handshake timing do not tell."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -76,6 +76,7 @@ def capture_dict(c: CaptureReport) -> dict[str, Any]:
         "error": c.error,
         "kernel_drops": c.drops,
         "stopped": c.stopped,
+        "capture_point": c.capture_point,
         "skipped_frames": dict(c.skipped),
         "undecoded_link_types": [
             {"link_type": lt, "name": linktype_name(lt), "frames": n}

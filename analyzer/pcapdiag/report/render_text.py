@@ -86,6 +86,7 @@ def capture_lines(r: Report) -> list[str]:
         extra = f", {c.malformed} malformed" if c.malformed else ""
         extra += f", cut off at byte {c.truncated_at}" if c.truncated_at is not None else ""
         extra += f", stopped: {c.stopped}" if c.stopped else ""
+        extra += f", taken at the {c.capture_point} side" if c.capture_point else ""
         out.append(f"Capture {c.path}: {c.format}, {kinds}, {c.packets} packets{extra}")
     return out
 
