@@ -56,6 +56,13 @@ def analyse_certificate(
     if not chain:
         return None
     try:
+        return _analyse(chain, sni, at)
+    except Exception:  # noqa: BLE001 - cryptography raises many types on malformed DER (fuzzed)
+        return None
+
+
+def _analyse(chain: tuple[bytes, ...], sni: str | None, at: dt.datetime | None) -> CertificateFacts | None:
+    try:
         cert = x509.load_der_x509_certificate(chain[0])
         not_before = cert.not_valid_before_utc
         not_after = cert.not_valid_after_utc
