@@ -341,7 +341,7 @@ def analyze(
                 analysis.error = str(exc)
             except OSError as exc:
                 analysis.error = f"read error: {exc.strerror or exc}"
-            except Exception as exc:  # noqa: BLE001 - a bug must not lose what was decided
+            except Exception as exc:  # a bug must not lose what was decided
                 analysis.error = f"internal error (please report): {type(exc).__name__}: {exc}"
             if stop.reason is not None and analysis.stopped is None:
                 analysis.stopped = stop.reason

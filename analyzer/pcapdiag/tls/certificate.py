@@ -57,7 +57,7 @@ def analyse_certificate(
         return None
     try:
         return _analyse(chain, sni, at)
-    except Exception:  # noqa: BLE001 - cryptography raises many types on malformed DER (fuzzed)
+    except Exception:  # cryptography raises many types on malformed DER (fuzzed)
         return None
 
 
