@@ -201,3 +201,34 @@ def test_labels_are_coloured_on_a_terminal_unless_no_color() -> None:
     assert b"\x1b[1;31mrefused" in _run_on_terminal(env)
     assert b"\x1b[" not in _run_on_terminal({**env, "NO_COLOR": "1"})
     assert b"\x1b[" not in pcapdiag("analyze", str(REFUSED)).stdout  # not a terminal
+
+
+def test_progress_on_a_terminal_for_large_files(tmp_path: pathlib.Path) -> None:
+    import os
+    import pty
+
+    data = OK.read_bytes()
+    header, records = data[:24], data[24:]
+    big = tmp_path / "big.pcap"
+    big.write_bytes(header + records * (17 * 1024 * 1024 // len(records) + 1))
+    main_fd, sub_fd = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pcapdiag", "analyze", "--format", "json", "-o", str(tmp_path / "r.json"), str(big)],
+        stdout=subprocess.DEVNULL,
+        stderr=sub_fd,
+    )
+    os.close(sub_fd)
+    err = b""
+    while True:
+        try:
+            chunk = os.read(main_fd, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        err += chunk
+    proc.wait(timeout=300)
+    os.close(main_fd)
+    assert b"MiB" in err and b"%" in err
+    quiet = pcapdiag("analyze", "--format", "json", "-o", str(tmp_path / "q.json"), str(big))
+    assert b"MiB" not in quiet.stderr  # not a terminal: no progress
