@@ -213,7 +213,17 @@ def test_progress_on_a_terminal_for_large_files(tmp_path: pathlib.Path) -> None:
     big.write_bytes(header + records * (17 * 1024 * 1024 // len(records) + 1))
     main_fd, sub_fd = pty.openpty()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pcapdiag", "analyze", "--format", "json", "-o", str(tmp_path / "r.json"), str(big)],
+        [
+            sys.executable,
+            "-m",
+            "pcapdiag",
+            "analyze",
+            "--format",
+            "json",
+            "-o",
+            str(tmp_path / "r.json"),
+            str(big),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=sub_fd,
     )
