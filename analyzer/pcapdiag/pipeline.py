@@ -116,6 +116,8 @@ class CaptureAnalysis:
     """Connections whose TTLs and handshake timing say the capture was taken at the client / server."""
     table: FlowTable = field(init=False)
     _next_sweep: int = 0
+    _checked: dict[int, int] = field(default_factory=dict)
+    """Open connections found healthy while idle: id -> their packet count then."""
 
     def __post_init__(self) -> None:
         self.table = FlowTable(self.options.max_flows, self._new_observer)
@@ -217,16 +219,19 @@ class CaptureAnalysis:
         """
         self._next_sweep = now_ns + SWEEP_NS
         ctx = Context(now_ns=now_ns, timeout_ns=int(self.options.timeout_s * NS), ended=False)
+        checked = self._checked
         for conn in self.table.idle(now_ns, LINGER_NS, ctx.timeout_ns):
             # A closed connection is decided; an open one only once silence made it a failure
-            # (a healthy idle keep-alive connection stays open and may carry the next request).
-            if (
-                conn.closed
-                or now_ns - conn.last_ts >= INACTIVITY_NS
-                or classify(conn, self._app(conn), ctx).label.failing
-            ):
+            # (a healthy idle keep-alive connection stays open and may carry the next request;
+            # until its next packet it cannot change, so it is classified once, not every sweep).
+            if conn.closed or now_ns - conn.last_ts >= INACTIVITY_NS:
+                self.table.evict(conn)
+            elif checked.get(conn.id) == conn.packets:
+                self.table.touch(conn)
+            elif classify(conn, self._app(conn), ctx).label.failing:
                 self.table.evict(conn)
             else:
+                checked[conn.id] = conn.packets
                 self.table.touch(conn)
         if self.table.finished:
             self._finish(self.table.take_finished(), now_ns)
@@ -238,6 +243,7 @@ class CaptureAnalysis:
             ended=True,
         )
         for conn in sorted(conns, key=lambda c: c.first_frame):
+            self._checked.pop(conn.id, None)
             app = self._app(conn)
             if not self.options.wants_connection(conn):
                 continue

@@ -24,7 +24,7 @@ from pcapdiag.classify.errors import (
 from pcapdiag.classify.labels import Label
 from pcapdiag.flow import Connection, Direction, format_hostport, format_ip
 from pcapdiag.tls import AppObserver, CertificateFacts, Mode, analyse_certificate
-from pcapdiag.tls.constants import CERTIFICATE_ALERTS
+from pcapdiag.tls.constants import CERTIFICATE_ALERTS, is_tls13
 
 NS = 1_000_000_000
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -298,6 +298,8 @@ def _client_abort(conn: Connection, app: AppObserver, ch_frame: int, closed_fram
             if cert is not None
             else "TLS 1.3 encrypts the certificate, so the exact reason is not visible: Go sends "
             "the same alert for an unknown authority, a name mismatch and an expired certificate"
+            if is_tls13(app.version) or not app.certificates
+            else "the certificate in the capture could not be parsed, so the exact reason is not visible"
         )
     how = (
         f"a TLS alert ({abort.name})"

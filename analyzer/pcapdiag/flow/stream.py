@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import heapq
+
 MASK32 = 0xFFFFFFFF
 HALF32 = 0x80000000
 _EMPTY: dict[int, bytes] = {}
 """Shared, never written: most streams never hold out-of-order data, so they share one empty dict."""
+_NO_HEAP: list[int] = []
+"""Shared, never written, like _EMPTY."""
 MAX_OUT_OF_ORDER = 256 * 1024
 """Bytes of out-of-order data held per direction before the hole is declared a gap (zeek 'g')."""
 
@@ -13,7 +17,7 @@ MAX_OUT_OF_ORDER = 256 * 1024
 class ByteStream:
     """One direction's stream, in offsets from its first byte; decides what payload is new."""
 
-    __slots__ = ("base", "fin_off", "gaps", "next_off", "pending", "pending_bytes")
+    __slots__ = ("_heap", "base", "fin_off", "gaps", "next_off", "pending", "pending_bytes")
 
     def __init__(self) -> None:
         self.base: int | None = None
@@ -25,6 +29,8 @@ class ByteStream:
         self.pending: dict[int, bytes] = _EMPTY
         """Out-of-order payload waiting for the hole before it to fill."""
         self.pending_bytes = 0
+        self._heap: list[int] = _NO_HEAP
+        """Offsets held in ``pending``, as a heap (smallest first)."""
         self.gaps = 0
         """Holes given up on (bytes never captured)."""
 
@@ -48,13 +54,16 @@ class ByteStream:
         if off > nxt:
             if self.pending is _EMPTY:
                 self.pending = {}
+                self._heap = []
+            if off not in self.pending:
+                heapq.heappush(self._heap, off)
             if off not in self.pending or len(self.pending[off]) < len(data):
                 self.pending_bytes += len(data) - len(self.pending.get(off, b""))
                 self.pending[off] = data
             if self.pending_bytes <= MAX_OUT_OF_ORDER:
                 return b"", False
             self.gaps += 1
-            nxt = min(self.pending)
+            nxt = self._heap[0]
             self.next_off = nxt
             return self._drain(b""), False
         fresh = data[nxt - off :]
@@ -71,18 +80,21 @@ class ByteStream:
             self._drain(b"")
 
     def _drain(self, head: bytes) -> bytes:
-        """Append every pending segment that is now contiguous with the in-order position."""
+        """Append every pending segment that is now contiguous with the in-order position.
+
+        The held offsets sit in a heap, so each look costs log(held): a flood of reordered
+        segments cannot make reassembly quadratic.
+        """
         out = bytearray(head)
-        while self.pending:
-            nxt = self.next_off
-            ready = [o for o in self.pending if o <= nxt]
-            if not ready:
-                break
-            for o in sorted(ready):
-                chunk = self.pending.pop(o)
-                self.pending_bytes -= len(chunk)
-                end = o + len(chunk)
-                if end > self.next_off:
-                    out += chunk[self.next_off - o :]
-                    self.next_off = end
+        heap = self._heap
+        while heap and heap[0] <= self.next_off:
+            o = heapq.heappop(heap)
+            chunk = self.pending.pop(o, None)
+            if chunk is None:
+                continue
+            self.pending_bytes -= len(chunk)
+            end = o + len(chunk)
+            if end > self.next_off:
+                out += chunk[self.next_off - o :]
+                self.next_off = end
         return bytes(out)
