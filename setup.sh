@@ -5,10 +5,10 @@ cd "$(dirname "$0")"
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   export DEBIAN_FRONTEND=noninteractive
   need=""
-  for tool in tcpdump tshark ip nft; do command -v "$tool" >/dev/null || need=1; done
+  for tool in tcpdump tshark ip nft chromium; do command -v "$tool" >/dev/null || need=1; done
   if [ -n "$need" ]; then
     apt-get update -qq
-    apt-get install -y -qq tcpdump tshark iproute2 nftables >/dev/null
+    apt-get install -y -qq tcpdump tshark iproute2 nftables chromium >/dev/null
   fi
 fi
 python3 -m venv .venv

@@ -99,5 +99,15 @@ class JsonLinesStream(StreamRenderer):
         return json.dumps(last, separators=(",", ":")) + "\n"
 
 
-STREAMS: dict[str, type[StreamRenderer]] = {"text": TextStream, "json": JsonStream, "jsonl": JsonLinesStream}
+# The document renderers subclass StreamRenderer (above), so they are imported after it.
+from pcapdiag.report.render_html import HtmlStream  # noqa: E402
+from pcapdiag.report.render_markdown import MarkdownStream  # noqa: E402
+
+STREAMS: dict[str, type[StreamRenderer]] = {
+    "text": TextStream,
+    "json": JsonStream,
+    "jsonl": JsonLinesStream,
+    "markdown": MarkdownStream,
+    "html": HtmlStream,
+}
 """--format choices, each a renderer that writes connections as they are decided."""
