@@ -1,0 +1,295 @@
+"""Render a report as Markdown for a ticket or a wiki page, each failing connection with a text ladder."""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+from pcapdiag.capture import linktype_name
+from pcapdiag.classify import LABELS, Label
+from pcapdiag.report.ladder import (
+    CLIENT,
+    NETWORK,
+    UNSAFE_COMMANDS,
+    Kept,
+    Ladder,
+    Row,
+    capture_notes,
+    capture_span,
+    headline,
+    hidden_note,
+    in_order,
+    label_counts,
+    ladder,
+    printable,
+    seconds,
+    summary_notes,
+    unsafe_commands,
+    wireshark_filter,
+)
+from pcapdiag.report.model import FlowReport, Report
+from pcapdiag.report.stream import MAX_DETAILED_FAILURES, StreamRenderer
+from pcapdiag.report.timefmt import rfc3339
+
+SPAN = 58
+"""Characters between the client and server lanes of the text ladder."""
+NOTE_WIDTH = 90
+"""Characters of TLS/HTTP notes shown to the right of a rung (the evidence table has them all)."""
+_MD_SPECIAL = frozenset("\\`*_[]<|~#&$")
+_BACKTICKS = re.compile(r"`+")
+_LINE_START = re.compile(r"^([-+=>]|\d+[.)])")
+
+
+def md(text: str, line_start: bool = False) -> str:
+    """Text from a capture made inert in Markdown prose or a table cell: one line, every character
+    Markdown or HTML could read as markup backslash-escaped (and, at the start of a line, whatever
+    would open a list, a quote or a heading)."""
+    out = "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in printable(text))
+    m = _LINE_START.match(out) if line_start else None
+    if m:
+        out = out[: m.end() - 1] + "\\" + out[m.end() - 1 :]
+    return out
+
+
+def fenced(lines: list[str], info: str = "text") -> list[str]:
+    """A fenced code block its content cannot close: the fence is longer than any backtick run inside."""
+    longest = max((len(m.group(0)) for line in lines for m in _BACKTICKS.finditer(line)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [fence + info, *lines, fence]
+
+
+def _cell(text: str | None) -> str:
+    return md(text) if text else "-"
+
+
+def _table(head: list[str], rows: list[list[str]], right: frozenset[int] = frozenset()) -> list[str]:
+    align = ["---:" if i in right else "---" for i in range(len(head))]
+    return ["| " + " | ".join(head) + " |", "| " + " | ".join(align) + " |"] + [
+        "| " + " | ".join(row) + " |" for row in rows
+    ]
+
+
+def _captures(r: Report) -> list[str]:
+    rows = []
+    for c in r.captures:
+        rows.append(
+            [
+                md(c.path),
+                md(c.format),
+                md(", ".join(linktype_name(lt) for lt in c.link_types) or "none"),
+                str(c.packets),
+                str(c.tcp_packets),
+                _cell(rfc3339(c.first_ns)),
+                _cell(rfc3339(c.last_ns)),
+                capture_span(c),
+                _cell(capture_notes(c)),
+            ]
+        )
+    return _table(
+        [
+            "capture",
+            "format",
+            "link types",
+            "packets",
+            "TCP packets",
+            "first packet (UTC)",
+            "last packet (UTC)",
+            "span",
+            "notes",
+        ],
+        rows,
+        right=frozenset({3, 4}),
+    )
+
+
+def _error_text(label: Label) -> str | None:
+    error = LABELS[label].error
+    return None if error == "none" else error
+
+
+def _summary(r: Report) -> list[str]:
+    rows = [
+        [f"`{label.value}`", str(n), md(LABELS[label].wire), _cell(_error_text(label))]
+        for label, n in label_counts(r)
+    ]
+    lines = _table(["label", "connections", "what the wire shows", "error it produces"], rows, frozenset({1}))
+    return [*lines, "", md(summary_notes(r))]
+
+
+def text_ladder(lad: Ladder) -> list[str]:
+    """The ladder as lines of plain text (for a fenced block): time, frame, client lane, arrow, server
+    lane, notes; silences of SILENCE_S or more as a broken axis with their length."""
+    gutter = 21
+    lines = [
+        f"{'time (s)':>10}  {'frame':>6}   {'client':<{SPAN + 1}}server",
+        f"{'':>{gutter}}{lad.client:<{SPAN + 1}}{lad.server}",
+    ]
+    blank = " " * gutter + "|" + " " * SPAN + "|"
+    lines.append(blank)
+    for rung in lad.rungs:
+        if rung.silence_before is not None:
+            text = f" {seconds(rung.silence_before)} of silence "
+            lines.append(" " * gutter + ":" + " " * SPAN + ":")
+            lines.append(" " * gutter + "~" + text.center(SPAN, "~") + "~")
+            lines.append(" " * gutter + ":" + " " * SPAN + ":")
+        label = rung.flags
+        if rung.source == NETWORK:
+            half = SPAN // 2
+            shaft = ("<~ " + label + " ").ljust(half - 1, "~") + "x"
+            body = "|" + shaft + " " * (SPAN - len(shaft)) + "|"
+        else:
+            fill = "=" if rung.retransmission else "-"
+            inner = SPAN - 1
+            text = f" {label} "
+            if rung.source == CLIENT:
+                body = "|" + (fill * 2 + text).ljust(inner, fill)[:inner] + ">|"
+            else:
+                body = "|<" + (text + fill * 2).rjust(inner, fill)[-inner:] + "|"
+        notes = "; ".join(rung.notes)
+        if len(notes) > NOTE_WIDTH:
+            notes = notes[: NOTE_WIDTH - 3] + "..."
+        mark = "*" if rung.key else " "
+        lines.append(f"{rung.time:>10.6f}  {mark}{rung.frame:>5}   {body}  {notes}".rstrip())
+    lines.append(blank)
+    return lines
+
+
+def _flow(n: int, f: FlowReport, redacted: bool) -> list[str]:
+    lad = ladder(f)
+    title = f"### {n}. `{f.label.value}` {md(lad.client)} → {md(lad.server)}"
+    if f.sni:
+        title += f" (SNI {md(f.sni)})"
+    out = [title, "", f"**Verdict:** {md(f.explanation)}", ""]
+    if f.kubernetes_error:
+        out += ["**Kubernetes/Go error:**", "", *fenced([printable(f.kubernetes_error)]), ""]
+    facts = [
+        f.tls_version or "no TLS version seen",
+        f"history {f.history or '-'}",
+        f"{f.packets} packet{'s' * (f.packets != 1)}",
+        seconds(f.duration_s),
+        f"{f.retransmissions} retransmission{'s' * (f.retransmissions != 1)}",
+        f"started {rfc3339(f.start_ns) or '?'}",
+        f"capture {f.capture}",
+    ]
+    if f.client_inferred:
+        facts.append("client side inferred (no SYN seen)")
+    out += [md(" · ".join(facts), line_start=True), ""]
+    c = f.certificate
+    if c is not None:
+        names = ", ".join(c.dns_names + c.ip_addresses) or "-"
+        cert = (
+            f"subject {c.subject}; issuer {c.issuer}; names {names}; valid {c.not_before:%Y-%m-%d %H:%M} to "
+            f"{c.not_after:%Y-%m-%d %H:%M} UTC" + ("; self-signed" if c.self_signed else "")
+        )
+        out += [f"**Server certificate:** {md(cert)}", ""]
+        out += [f"- {md(p, line_start=True)}" for p in c.problems]
+        out += [""] if c.problems else []
+    legend = "`*` proves the label; `=` marks a retransmission" + (
+        "; `~` an ICMP error from the network (`x`)" if lad.has_network else ""
+    )
+    note = hidden_note(f, lad)
+    out += [f"**Ladder** ({legend}):", ""] + ([md(note, line_start=True), ""] if note else [])
+    out += [*fenced(text_ladder(lad)), ""]
+    rows = [
+        [
+            f"**{e.frame}**" if e.key else str(e.frame),
+            f"{e.time:.6f}",
+            md(e.direction.replace("->", " → ")),
+            md(e.summary),
+            "★" if e.key else "",
+        ]
+        for e in f.evidence
+    ]
+    out += ["**Evidence frames** (Wireshark numbering):", ""]
+    out += _table(["frame", "time (s)", "direction", "packet", "key"], rows, frozenset({0, 1}))
+    out += ["", "**Wireshark display filter** for this connection:", "", *fenced([wireshark_filter(f)])]
+    if f.capture != "-":
+        path = shlex.quote(printable(f.capture))
+        flt = shlex.quote(wireshark_filter(f))
+        out += ["", *fenced([f"wireshark -r {path} -Y {flt}", f"tshark -r {path} -Y {flt}"], "sh")]
+    if redacted:
+        out += [
+            "",
+            "Addresses are pseudonyms (--redact): map them back before filtering the original capture.",
+        ]
+    if f.next_steps:
+        out += ["", "**Next checks:**", ""]
+        if unsafe_commands(f):
+            out += [f"**Warning:** {UNSAFE_COMMANDS}", ""]
+        out += fenced([printable(s) for s in f.next_steps], "sh")
+    return [*out, ""]
+
+
+def _rows(rows: list[Row], with_error: bool) -> list[str]:
+    head = ["#", "start (UTC)", "client → server", "SNI", "label", "packets", "duration"]
+    if with_error:
+        head.append("error")
+    body = []
+    for row in sorted(rows, key=lambda x: (x.capture, x.start_ns, x.id)):
+        cells = [
+            str(row.id),
+            _cell(rfc3339(row.start_ns)),
+            f"{md(row.client)} → {md(row.server)}",
+            _cell(row.sni),
+            f"`{row.label.value}`",
+            str(row.packets),
+            seconds(row.duration_s),
+        ]
+        if with_error:
+            cells.append(_cell(row.kubernetes_error))
+        body.append(cells)
+    return _table(head, body, frozenset({0, 5, 6}))
+
+
+def document(r: Report, kept: Kept) -> str:
+    """The whole Markdown document from the captures and summary in ``r`` and the kept connections."""
+    out = ["# pcapdiag report", "", f"**{md(headline(r))}**", ""]
+    if r.redacted:
+        out += ["Redacted: addresses and names are pseudonyms, consistent within this report.", ""]
+    out += ["## What was analysed", "", *_captures(r), "", "## Summary by label", "", *_summary(r), ""]
+    failures = in_order(kept.detailed)
+    if failures:
+        out += ["## Failing connections", ""]
+        for n, f in enumerate(failures, 1):
+            out += _flow(n, f, r.redacted)
+    if kept.failing_rows:
+        out += [
+            f"## {len(kept.failing_rows)} more failing connections (not drawn: the report details the first "
+            f"{len(kept.detailed)})",
+            "",
+            *_rows(kept.failing_rows, with_error=True),
+            "",
+        ]
+    others = in_order(kept.detailed_others)
+    if others:
+        out += ["## Connections that did not fail", ""]
+        for n, f in enumerate(others, len(failures) + 1):
+            out += _flow(n, f, r.redacted)
+    if kept.other_rows:
+        n_other = sum(n for label, n in label_counts(r) if not label.failing)
+        out += [f"## Healthy and undecided connections ({n_other})", "", *_rows(kept.other_rows, False), ""]
+    if kept.rows_dropped:
+        out += [f"{kept.rows_dropped} further connections are counted in the summary only.", ""]
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+class MarkdownStream(StreamRenderer):
+    """The --format markdown report: nothing while connections stream, the whole document at the end."""
+
+    def __init__(self, all_flows: bool = False) -> None:
+        self._kept = Kept(all_flows=all_flows, max_detailed=MAX_DETAILED_FAILURES)
+
+    def flow(self, f: FlowReport) -> str:
+        self._kept.add(f)
+        return ""
+
+    def end(self, r: Report) -> str:
+        return document(r, self._kept)
+
+
+def render_markdown(r: Report, all_flows: bool = False) -> str:
+    """A report whose connections are all in ``r.flows`` as one Markdown document."""
+    stream = MarkdownStream(all_flows)
+    for f in r.flows:
+        stream.flow(f)
+    return stream.end(r)

@@ -1,0 +1,729 @@
+"""Markdown and HTML reports are complete, escaped and self-contained, draw an arrow per evidence row and load
+in headless Chromium with no console error and no network request."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import dataclasses
+import fcntl
+import importlib
+import json
+import os
+import pathlib
+import re
+import select
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+import zlib
+from collections import Counter
+from collections.abc import Iterator
+from html import unescape
+from html.parser import HTMLParser
+from typing import Any
+
+import pytest
+
+from builders import write_pcap
+from conftest import CAPTURES, ROOT, analyse
+from conversation import Conversation, client_hello
+from pcapdiag.report import Report
+from pcapdiag.report.stream import MAX_DETAILED_FAILURES, STREAMS
+
+CHROMIUM = pathlib.Path("/usr/bin/chromium")
+ALL_CLIENT_CAPTURES = sorted(CAPTURES.glob("*/client-eth.pcap"))
+MULTI_FAILURE = CAPTURES / "cert-rejected-tls13" / "client-eth.pcap"
+SCRIPT = "<script>alert(1)</script>"
+EVIL_SNI = SCRIPT + "|`x`*_[a](b)\n# injected heading ```~~~ $x$ &amp; .ns<b>|x.svc"
+EVIL_REASON = SCRIPT + " |`*_[x](y)``` <img src=x> \x1b[31m"
+
+
+def pcapdiag(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pcapdiag", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=ROOT,
+    )
+
+
+def render(out: pathlib.Path, fmt: str, *captures: pathlib.Path) -> str:
+    result = pcapdiag("analyze", "--format", fmt, "-o", str(out), *map(str, captures))
+    assert result.returncode in (0, 1), result.stderr
+    return out.read_text(encoding="utf-8")
+
+
+def failing_flows(*captures: pathlib.Path) -> list[dict[str, Any]]:
+    result = pcapdiag("analyze", "--format", "json", *map(str, captures))
+    assert result.returncode in (0, 1), result.stderr
+    return [f for f in json.loads(result.stdout)["flows"] if f["failing"]]
+
+
+def evil_capture(path: pathlib.Path) -> pathlib.Path:
+    """A not-tls connection whose SNI and HTTP reason phrase are markup; a plain HTTP 500 with the same."""
+    tls = Conversation(client=("198.18.0.2", 40000))
+    tls.handshake(0)
+    tls.send(0.001, True, client_hello(sni=EVIL_SNI))
+    tls.send(0.002, False, b"HTTP/1.1 400 " + EVIL_REASON.encode() + b"\r\nContent-Length: 0\r\n\r\n")
+    tls.fin(0.003, to_server=False)
+    plain = Conversation(client=("198.18.0.2", 40001), server=("198.19.0.2", 6080))
+    plain.handshake(0.01)
+    plain.send(0.011, True, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    plain.send(0.012, False, b"HTTP/1.1 500 " + EVIL_REASON.encode() + b"\r\nContent-Length: 0\r\n\r\n")
+    plain.fin(0.013, to_server=True)
+    return write_pcap(path, sorted(tls.records + plain.records, key=lambda r: r.ts_ns))
+
+
+# -- HTML structure ---------------------------------------------------------------------------------
+
+VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+FORBIDDEN_TAGS = {
+    "script",
+    "link",
+    "img",
+    "iframe",
+    "frame",
+    "object",
+    "embed",
+    "base",
+    "audio",
+    "video",
+    "form",
+}
+RESOURCE_ATTRS = {"src", "srcset", "action", "formaction", "background", "poster", "data", "ping", "manifest"}
+
+
+class Page(HTMLParser):
+    """A strict reading of the page: every element closed in order, and what it holds collected."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[str] = []
+        self.tags: Counter[str] = Counter()
+        self.attrs: list[tuple[str, str, str]] = []
+        self.text: list[str] = []
+        self.styles: list[str] = []
+        self.errors: list[str] = []
+        self.rows: list[tuple[str, int]] = []
+        self._cells: int | None = None
+        self._table_head: list[int] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._start(tag, attrs)
+        if tag not in VOID:
+            self.stack.append(tag)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._start(tag, attrs)
+
+    def _start(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags[tag] += 1
+        for name, value in attrs:
+            self.attrs.append((tag, name, value or ""))
+            if name == "style":
+                self.styles.append(value or "")
+        if tag == "tr":
+            self._cells = 0
+        elif tag in ("td", "th") and self._cells is not None:
+            self._cells += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in VOID:
+            return
+        if not self.stack or self.stack[-1] != tag:
+            self.errors.append(f"</{tag}> closes <{self.stack[-1] if self.stack else None}>")
+            return
+        self.stack.pop()
+        if tag == "tr" and self._cells is not None:
+            self.rows.append(("tr", self._cells))
+            self._cells = None
+        elif tag in ("thead", "tbody", "table"):
+            self.rows.append((tag, 0))
+
+    def handle_data(self, data: str) -> None:
+        if self.stack and self.stack[-1] == "style":
+            self.styles.append(data)
+        else:
+            self.text.append(data)
+
+
+def read_page(text: str) -> Page:
+    page = Page()
+    page.feed(text)
+    page.close()
+    assert not page.errors, page.errors[:5]
+    assert page.stack == [], f"unclosed: {page.stack}"
+    return page
+
+
+def table_widths(page: Page) -> list[set[int]]:
+    """The cell counts of the rows of each table (a well-formed table has one)."""
+    tables: list[set[int]] = []
+    current: set[int] = set()
+    for kind, cells in page.rows:
+        if kind == "tr":
+            current.add(cells)
+        elif kind == "table":
+            tables.append(current)
+            current = set()
+    return tables
+
+
+def assert_self_contained(text: str) -> Page:
+    """Well-formed, no script, nothing that could fetch anything, and every SVG well-formed XML."""
+    assert text.startswith("<!DOCTYPE html>")
+    assert "<script" not in text.lower()
+    page = read_page(text)
+    assert not (set(page.tags) & FORBIDDEN_TAGS), set(page.tags) & FORBIDDEN_TAGS
+    for tag, name, value in page.attrs:
+        assert name not in RESOURCE_ATTRS, (tag, name, value)
+        assert not name.startswith("on"), (tag, name)
+        if name.endswith("href"):
+            assert value.startswith("#"), (tag, name, value)
+        assert not re.search(r"(?i)(https?:|javascript:|^//)", value), (tag, name, value)
+    for css in page.styles:
+        assert "@import" not in css and "@font-face" not in css
+        assert all(u.startswith("#") for u in re.findall(r"url\(\s*['\"]?([^'\")]*)", css)), css
+        assert not re.search(r"(?i)https?:", css)
+    assert page.tags["style"] == 1 and page.tags["html"] == 1
+    assert "@media print" in page.styles[0]
+    for svg in re.findall(r"<svg\b.*?</svg>", text, re.S):
+        ET.fromstring(svg)
+    for widths in table_widths(page):
+        assert len(widths) == 1, widths
+    return page
+
+
+def arrows_by_flow(text: str) -> dict[tuple[str, int], list[int]]:
+    """(capture, flow id) -> the frames of the arrow elements of its ladder, in order."""
+    out: dict[tuple[str, int], list[int]] = {}
+    for m in re.finditer(
+        r'<article [^>]*data-capture="([^"]*)" data-flow="(\d+)">(.*?)</article>', text, re.S
+    ):
+        svgs = re.findall(r"<svg\b.*?</svg>", m.group(3), re.S)
+        assert len(svgs) == 1
+        root = ET.fromstring(svgs[0])
+        frames = [
+            int(el.attrib["data-frame"])
+            for el in root.iter()
+            if "arrow" in el.attrib.get("class", "").split()
+        ]
+        key = (unescape(m.group(1)), int(m.group(2)))
+        assert key not in out
+        out[key] = frames
+    return out
+
+
+@pytest.fixture(scope="module")
+def all_captures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Every bundled client-side capture in one run of each format."""
+    tmp = tmp_path_factory.mktemp("all")
+    return {
+        "html": render(tmp / "all.html", "html", *ALL_CLIENT_CAPTURES),
+        "markdown": render(tmp / "all.md", "markdown", *ALL_CLIENT_CAPTURES),
+        "failing": failing_flows(*ALL_CLIENT_CAPTURES),
+        "path": tmp / "all.html",
+    }
+
+
+@pytest.fixture(scope="module")
+def evil(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    tmp = tmp_path_factory.mktemp("evil")
+    cap = evil_capture(tmp / "evil<b>|`x`*.pcap")
+    return {
+        "capture": cap,
+        "html": render(tmp / "evil.html", "html", cap),
+        "markdown": render(tmp / "evil.md", "markdown", cap),
+        "failing": failing_flows(cap),
+        "path": tmp / "evil.html",
+    }
+
+
+def test_html_is_self_contained_and_has_one_arrow_per_evidence_row(all_captures: dict[str, Any]) -> None:
+    text = all_captures["html"]
+    page = assert_self_contained(text)
+    failing = all_captures["failing"]
+    assert len(failing) > 30
+    arrows = arrows_by_flow(text)
+    assert len(arrows) == len(failing)
+    for f in failing:
+        frames = arrows[(f["capture"], f["id"])]
+        assert frames == [e["frame"] for e in f["evidence"]], f["capture"]
+    body = "".join(page.text)
+    for heading in ("What was analysed", "Summary by label", "Failing connections", "Healthy and undecided"):
+        assert heading in body
+    for cap in ALL_CLIENT_CAPTURES:
+        assert str(cap) in body
+    assert "EN10MB" in body
+    for f in failing:
+        assert f["explanation"] in body
+        if f["kubernetes_error"]:
+            assert f["kubernetes_error"] in body
+        for step in f["next_steps"]:
+            assert step in body
+
+
+def test_html_ladder_marks_retransmissions_keys_and_silences(tmp_path: pathlib.Path) -> None:
+    text = render(tmp_path / "r.html", "html", CAPTURES / "syn-timeout" / "client-eth.pcap")
+    svg = ET.fromstring(re.findall(r"<svg\b.*?</svg>", text, re.S)[0])
+    classes = [
+        el.attrib["class"].split() for el in svg.iter() if "arrow" in el.attrib.get("class", "").split()
+    ]
+    assert sum("retx" in c for c in classes) == 6 and sum("key" in c for c in classes) == 1
+    silences = "".join(svg.itertext())
+    assert re.search(r"1\.0\d\d s of silence", silences)
+    text = render(tmp_path / "a.html", "html", CAPTURES / "awaiting-headers" / "client-eth.pcap")
+    assert re.search(r"(9\.99\d|10\.00\d) s of silence", text)
+    text = render(tmp_path / "u.html", "html", CAPTURES / "unreachable" / "client-eth.pcap")
+    svg = ET.fromstring(re.findall(r"<svg\b.*?</svg>", text, re.S)[0])
+    assert any("net" in (el.attrib.get("class") or "").split() for el in svg.iter())
+
+
+def test_wireshark_filter_opens_the_connection(all_captures: dict[str, Any]) -> None:
+    text = all_captures["html"]
+    for f in all_captures["failing"]:
+        v = "ipv6" if ":" in f["client"]["ip"] else "ip"
+        flt = (
+            f"{v}.addr=={f['client']['ip']} &amp;&amp; tcp.port=={f['client']['port']} &amp;&amp; "
+            f"{v}.addr=={f['server']['ip']} &amp;&amp; tcp.port=={f['server']['port']}"
+        )
+        assert flt in text
+
+
+# -- Markdown ---------------------------------------------------------------------------------------
+
+_FENCE_OPEN = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+
+
+def split_fences(text: str) -> tuple[list[str], list[list[str]]]:
+    """Lines outside fenced code blocks, and each block's lines, read as CommonMark does."""
+    outside: list[str] = []
+    blocks: list[list[str]] = []
+    fence: str | None = None
+    for line in text.split("\n"):
+        if fence is None:
+            m = _FENCE_OPEN.match(line)
+            if m:
+                fence = m.group(1)
+                blocks.append([])
+            else:
+                outside.append(line)
+        elif re.fullmatch(r" {0,3}" + re.escape(fence[0]) + "{" + str(len(fence)) + r",}\s*", line):
+            fence = None
+        else:
+            blocks[-1].append(line)
+    assert fence is None, "a fenced block is never closed"
+    return outside, blocks
+
+
+_RUNG = re.compile(r"^\s*\d+\.\d{6}  [* ]\s*(\d+)   [|]")
+
+
+def rungs(block: list[str]) -> list[int]:
+    return [int(m.group(1)) for line in block if (m := _RUNG.match(line))]
+
+
+def assert_inert_markdown(text: str) -> None:
+    """Outside code blocks: no raw '<', as many cells in every row of a table as in its head, only our
+    headings."""
+    outside, _ = split_fences(text)
+    width: int | None = None
+    for line in outside:
+        bare = re.sub(r"\\[!-/:-@\[-`{-~]", "", line)
+        assert "<" not in bare, line
+        if line.startswith("|"):
+            cells = bare.count("|")
+            width = cells if width is None else width
+            assert cells == width, line
+        else:
+            width = None
+            assert "|" not in bare, line
+        if line.startswith("#"):
+            assert re.match(
+                r"#{1,3} (pcapdiag report|What was analysed|Summary by label|Failing connections"
+                r"|\d+\. `[a-z-]+` "
+                r"|Healthy and undecided connections|Connections that did not fail|\d+ more failing)",
+                line,
+            ), line
+
+
+def test_markdown_has_a_ladder_row_per_evidence_row(all_captures: dict[str, Any]) -> None:
+    text = all_captures["markdown"]
+    assert_inert_markdown(text)
+    _, blocks = split_fences(text)
+    ladders = [rungs(b) for b in blocks if b and b[0].lstrip().startswith("time (s)")]
+    failing = all_captures["failing"]
+    assert sorted(ladders) == sorted([e["frame"] for e in f["evidence"]] for f in failing)
+    for f in failing:
+        v = "ipv6" if ":" in f["client"]["ip"] else "ip"
+        assert f"{v}.addr=={f['client']['ip']} && tcp.port=={f['client']['port']} && " in text
+    assert "s of silence" in text and "==>|" in text
+
+
+def test_escaping_html(evil: dict[str, Any]) -> None:
+    text = evil["html"]
+    page = assert_self_contained(text)
+    body = "".join(page.text)
+    assert len(evil["failing"]) == 2
+    assert SCRIPT in body  # shown as text ...
+    assert "script" not in page.tags and "img" not in page.tags  # ... never as markup
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    assert "\\n# injected heading" in body and "\\x1b[31m" in body  # control characters made visible
+    assert "\x1b" not in text and "\n# injected" not in text
+    assert str(evil["capture"]) in body
+    assert body.count("is not a valid DNS name") == 1  # the SNI names the webhook in the commands
+    arrows = arrows_by_flow(text)
+    for f in evil["failing"]:
+        assert arrows[(f["capture"], f["id"])] == [e["frame"] for e in f["evidence"]]
+
+
+def test_escaping_markdown(evil: dict[str, Any]) -> None:
+    text = evil["markdown"]
+    assert_inert_markdown(text)
+    assert "\x1b" not in text and "\n# injected" not in text
+    outside, blocks = split_fences(text)
+    prose = "\n".join(outside)
+    assert r"\<script>alert(1)\</script>" in prose  # the SNI in a heading, escaped
+    assert r"\|\`x\`\*\_\[a\](b)\\n\# injected heading" in prose
+    inside = "\n".join(line for b in blocks for line in b)
+    assert "```~~~" in inside  # the SNI's backticks sit inside a longer fence
+    assert prose.count("is not a valid DNS name") == 1
+    ladders = [rungs(b) for b in blocks if b and b[0].lstrip().startswith("time (s)")]
+    assert sorted(ladders) == sorted([e["frame"] for e in f["evidence"]] for f in evil["failing"])
+
+
+def test_markdown_helpers_keep_capture_text_inert() -> None:
+    rm = importlib.import_module("pcapdiag.report.render_markdown")  # after pcapdiag.report.stream
+    content = ["```", "````sh", "  ```", "`````` x", "~~~"]
+    outside, blocks = split_fences("\n".join(["before", *rm.fenced(content), "after"]))
+    assert outside == ["before", "after"] and blocks == [content]
+    assert rm.md("a|b\nc") == "a\\|b\\\\nc"
+    assert rm.md("1. x", line_start=True) == "1\\. x" and rm.md("- x", line_start=True) == "\\- x"
+    assert rm.md("> q", line_start=True) == "\\> q" and rm.md("1. x") == "1. x"
+
+
+def test_escaping_markdown_rendered() -> None:
+    """With a CommonMark + GFM-tables renderer, the capture's markup stays text (skipped without one)."""
+    markdown_it = pytest.importorskip("markdown_it")
+    with tempfile.TemporaryDirectory() as tmp:
+        cap = evil_capture(pathlib.Path(tmp) / "evil.pcap")
+        text = render(pathlib.Path(tmp) / "evil.md", "markdown", cap)
+    html = markdown_it.MarkdownIt("commonmark").enable("table").render(text)
+    page = read_page(html)
+    assert "script" not in page.tags and "img" not in page.tags
+    assert SCRIPT in "".join(page.text)
+    assert page.tags["h1"] == 1 and page.tags["h3"] == 2
+    for widths in table_widths(page):
+        assert len(widths) == 1, widths
+
+
+# -- the renderers in process ---------------------------------------------------------------------
+
+
+def test_streamed_renderers_are_bounded_and_draw_healthy_flows_only_with_all(tmp_path: pathlib.Path) -> None:
+    cap, flows = analyse(CAPTURES / "keepalive" / "client-eth.pcap")
+    bad = next(f for f in flows if f.label.failing)
+    good = [f for f in flows if not f.label.failing]
+    extra = 5
+    many = [dataclasses.replace(bad, id=1000 + i) for i in range(MAX_DETAILED_FAILURES + extra)]
+    by_label = Counter(f.label.value for f in [*many, *good])
+    report = Report(captures=(cap,), flows=(), by_label=dict(by_label))
+    for all_flows in (False, True):
+        html_r, md_r = STREAMS["html"](all_flows=all_flows), STREAMS["markdown"](all_flows=all_flows)
+        for f in [*many, *good]:
+            assert html_r.flow(f) == "" and md_r.flow(f) == ""
+        html, md = html_r.end(report), md_r.end(report)
+        drawn = MAX_DETAILED_FAILURES + (len(good) if all_flows else 0)
+        assert html.count("<article ") == drawn
+        assert md.count("\n### ") == drawn
+        assert f"{extra} more failing connections" in html and f"{extra} more failing connections" in md
+        assert html.count('class="chip l-ok"') >= len(good)
+        assert_self_contained(html)
+        assert_inert_markdown(md)
+
+
+def test_reports_are_pure() -> None:
+    cap, flows = analyse(MULTI_FAILURE)
+    report = Report(captures=(cap,), flows=tuple(flows), by_label=dict(Counter(f.label.value for f in flows)))
+    # pcapdiag.report.stream (imported above) must load before the renderers it registers.
+    render_html = importlib.import_module("pcapdiag.report.render_html").render_html
+    render_markdown = importlib.import_module("pcapdiag.report.render_markdown").render_markdown
+    assert render_html(report) == render_html(report)
+    assert render_markdown(report) == render_markdown(report)
+    assert render_html(report).count("<article ") == len(flows)
+
+
+# -- a real browser -------------------------------------------------------------------------------
+
+
+def _need_chromium() -> None:
+    if CHROMIUM.exists():
+        return
+    if os.environ.get("CI") == "true" and os.geteuid() == 0:
+        pytest.fail("/usr/bin/chromium is missing: setup.sh installs it (apt-get install chromium)")
+    pytest.skip("/usr/bin/chromium is not installed (apt-get install -y chromium)")
+
+
+class Browser:
+    """Headless Chromium driven over the DevTools protocol on a pipe (fds 3 and 4): no websocket, no port."""
+
+    def __init__(self, width: int = 1200, height: int = 2000) -> None:
+        self.width, self.height = width, height
+        self.profile = tempfile.TemporaryDirectory()
+        to_chrome = os.pipe()
+        from_chrome = os.pipe()
+        # Above 4 so that placing them on 3 and 4 in the child cannot overwrite one another.
+        (self._c_read, self._write, self._read, self._c_write) = (
+            fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10) for fd in (*to_chrome, *from_chrome)
+        )
+        for fd in (*to_chrome, *from_chrome):
+            os.close(fd)
+        child_in, child_out = self._c_read, self._c_write
+
+        def fds() -> None:
+            os.dup2(child_in, 3)
+            os.dup2(child_out, 4)
+
+        self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in close()
+        self.proc = subprocess.Popen(
+            [
+                str(CHROMIUM),
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-extensions",
+                "--host-resolver-rules=MAP * ~NOTFOUND",
+                f"--user-data-dir={self.profile.name}",
+                f"--window-size={width},{height}",
+                "--remote-debugging-pipe",
+                "about:blank",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=self.stderr,
+            close_fds=False,
+            preexec_fn=fds,
+        )
+        os.close(self._c_read)
+        os.close(self._c_write)
+        self._buf = b""
+        self._id = 0
+        self.events: list[dict[str, Any]] = []
+        page = next(t for t in self.call("Target.getTargets")["targetInfos"] if t["type"] == "page")
+        self.session = self.call("Target.attachToTarget", {"targetId": page["targetId"], "flatten": True})[
+            "sessionId"
+        ]
+        for domain in ("Page", "Runtime", "Log", "Network"):
+            self.call(f"{domain}.enable", session=True)
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+            session=True,
+        )
+
+    def _recv(self, deadline: float) -> dict[str, Any]:
+        while b"\0" not in self._buf:
+            ready, _, _ = select.select([self._read], [], [], max(deadline - time.monotonic(), 0))
+            if not ready:
+                raise TimeoutError("no answer from Chromium")
+            chunk = os.read(self._read, 1 << 20)
+            if not chunk:
+                self.stderr.seek(0)
+                raise EOFError("Chromium exited: " + self.stderr.read().decode(errors="replace")[-2000:])
+            self._buf += chunk
+        raw, self._buf = self._buf.split(b"\0", 1)
+        message: dict[str, Any] = json.loads(raw)
+        return message
+
+    def call(self, method: str, params: dict[str, Any] | None = None, session: bool = False) -> Any:
+        self._id += 1
+        message: dict[str, Any] = {"id": self._id, "method": method, "params": params or {}}
+        if session:
+            message["sessionId"] = self.session
+        os.write(self._write, json.dumps(message).encode() + b"\0")
+        deadline = time.monotonic() + 60
+        while True:
+            answer = self._recv(deadline)
+            if answer.get("id") == self._id:
+                if "error" in answer:
+                    raise RuntimeError(f"{method}: {answer['error']}")
+                return answer["result"]
+            self.events.append(answer)
+
+    def wait(self, event: str) -> None:
+        deadline = time.monotonic() + 60
+        while not any(e.get("method") == event for e in self.events):
+            self.events.append(self._recv(deadline))
+
+    def load(self, url: str) -> None:
+        self.events.clear()
+        self.call("Page.navigate", {"url": url}, session=True)
+        self.wait("Page.loadEventFired")
+        self.call("Runtime.evaluate", {"expression": "1"}, session=True)  # let queued events arrive
+
+    def screenshot(self, scale: float = 1.0, full_page: bool = False) -> bytes:
+        size = self.call("Page.getLayoutMetrics", session=True)["cssContentSize"]
+        height = size["height"] if full_page else self.height
+        clip = {"x": 0, "y": 0, "width": self.width, "height": height, "scale": scale}
+        shot = self.call(
+            "Page.captureScreenshot",
+            {"format": "png", "clip": clip, "captureBeyondViewport": full_page},
+            session=True,
+        )
+        return base64.b64decode(shot["data"])
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.call("Browser.close")
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        for fd in (self._read, self._write):
+            os.close(fd)
+        self.stderr.close()
+        self.profile.cleanup()
+
+
+@contextlib.contextmanager
+def browser(width: int = 1200, height: int = 2000) -> Iterator[Browser]:
+    b = Browser(width, height)
+    try:
+        yield b
+    finally:
+        b.close()
+
+
+def png_pixels(data: bytes) -> tuple[int, int, list[bytes], int]:
+    """Width, height, unfiltered rows and bytes per pixel of an 8-bit RGB/RGBA PNG (no Pillow needed)."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, idat = 8, b""
+    width = height = bpp = 0
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        chunk = data[pos + 8 : pos + 8 + length]
+        if kind == b"IHDR":
+            width, height, depth, colour = struct.unpack(">IIBB", chunk[:10])
+            assert depth == 8 and colour in (2, 6), (depth, colour)
+            bpp = 3 if colour == 2 else 4
+        elif kind == b"IDAT":
+            idat += chunk
+        pos += 12 + length
+    raw = zlib.decompress(idat)
+    stride = width * bpp
+    rows: list[bytes] = []
+    prev = bytearray(stride)
+    for y in range(height):
+        kind, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)])
+        for i in range(stride):
+            a = line[i - bpp] if i >= bpp else 0
+            b, c = prev[i], (prev[i - bpp] if i >= bpp else 0)
+            if kind == 1:
+                line[i] = (line[i] + a) & 0xFF
+            elif kind == 2:
+                line[i] = (line[i] + b) & 0xFF
+            elif kind == 3:
+                line[i] = (line[i] + (a + b) // 2) & 0xFF
+            elif kind == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 0xFF
+        rows.append(bytes(line))
+        prev = line
+    return width, height, rows, bpp
+
+
+def assert_not_blank(png: bytes) -> None:
+    width, _, rows, bpp = png_pixels(png)
+    grey = [sum(row[i : i + 3]) / 3 for row in rows for i in range(0, width * bpp, bpp)]
+    mean = sum(grey) / len(grey)
+    variance = sum((g - mean) ** 2 for g in grey) / len(grey)
+    dark = sum(g < 128 for g in grey) / len(grey)
+    colours = {row[i : i + 3] for row in rows for i in range(0, width * bpp, bpp)}
+    assert variance > 100 and dark > 0.005 and len(colours) > 32, (variance, dark, len(colours))
+
+
+def check_in_browser(path: pathlib.Path, arrows: int) -> bytes:
+    """Load the page: no console error, no request but the file itself, no horizontal overflow, a picture
+    with something on it, and a print rendering; returns the viewport screenshot."""
+    url = path.resolve().as_uri()
+    with browser() as b:
+        b.load(url)
+        console = [
+            e["params"]
+            for e in b.events
+            if e.get("method") in ("Runtime.consoleAPICalled", "Runtime.exceptionThrown")
+            or (e.get("method") == "Log.entryAdded" and e["params"]["entry"]["level"] in ("error", "warning"))
+        ]
+        assert console == []
+        requests = [
+            e["params"]["request"]["url"] for e in b.events if e.get("method") == "Network.requestWillBeSent"
+        ]
+        assert requests == [url]
+        assert not any(e.get("method") == "Network.loadingFailed" for e in b.events)
+        size = b.call("Page.getLayoutMetrics", session=True)["cssContentSize"]
+        assert size["width"] <= b.width, size  # nothing wider than the window: no sideways scrolling
+        drawn = b.call(
+            "Runtime.evaluate",
+            {"expression": "document.querySelectorAll('svg.ladder g.arrow').length", "returnByValue": True},
+            session=True,
+        )
+        assert drawn["result"]["value"] == arrows
+        assert_not_blank(b.screenshot(scale=0.25))
+        pdf = base64.b64decode(b.call("Page.printToPDF", {"printBackground": True}, session=True)["data"])
+        assert pdf.startswith(b"%PDF") and len(pdf) > 10_000
+        shot = b.screenshot()
+        later = [
+            e["params"]["request"]["url"] for e in b.events if e.get("method") == "Network.requestWillBeSent"
+        ]
+        assert later == [url]  # printing and screenshots fetched nothing either
+        return shot
+
+
+def test_chromium_loads_the_report_without_errors_or_requests(all_captures: dict[str, Any]) -> None:
+    _need_chromium()
+    check_in_browser(all_captures["path"], sum(len(f["evidence"]) for f in all_captures["failing"]))
+
+
+def test_chromium_renders_capture_markup_as_text(evil: dict[str, Any]) -> None:
+    _need_chromium()
+    check_in_browser(evil["path"], sum(len(f["evidence"]) for f in evil["failing"]))
+    with browser() as b:
+        b.load(evil["path"].resolve().as_uri())
+        found = b.call(
+            "Runtime.evaluate",
+            {
+                "expression": "[document.scripts.length, document.images.length, "
+                "document.body.innerText.includes('<script>alert(1)</script>')]",
+                "returnByValue": True,
+            },
+            session=True,
+        )
+        assert found["result"]["value"] == [0, 0, True]
+
+
+def write_example(out: pathlib.Path, capture: pathlib.Path = MULTI_FAILURE) -> None:
+    """Render ``capture`` as HTML and save a screenshot of its top to ``out`` (docs/report-example.png)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        page = render(pathlib.Path(tmp) / "report.html", "html", capture.relative_to(ROOT))
+        path = pathlib.Path(tmp) / "report.html"
+        assert page
+        with browser(1200, 2000) as b:
+            b.load(path.resolve().as_uri())
+            out.write_bytes(b.screenshot())
+
+
+if __name__ == "__main__":  # python tests/test_reports.py docs/report-example.png [CAPTURE]
+    write_example(pathlib.Path(sys.argv[1]), *(pathlib.Path(a).resolve() for a in sys.argv[2:3]))
