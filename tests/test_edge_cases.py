@@ -319,3 +319,15 @@ def test_stragglers_after_a_refusal_open_no_new_connection(tmp_path: pathlib.Pat
     conv.rst(0.5001, to_server=False)
     f = only(run(tmp_path, conv))
     assert f.label.value == "refused"
+
+
+def test_next_steps_never_carry_shell_syntax_from_the_capture() -> None:
+    from pcapdiag.classify import Label
+    from pcapdiag.classify.next_steps import UNKNOWN_NS, Target, next_steps
+
+    evil = Target("198.19.0.2", 443, "x|rm -rf ~.ns$(id).svc")
+    assert evil.service == (UNKNOWN_NS, "<webhook-service>")
+    for label in Label:
+        assert not any("rm -rf" in step or "$(id)" in step for step in next_steps(label, evil))
+    good = Target("198.19.0.2", 443, "webhook.pcd-system.svc")
+    assert good.service == ("pcd-system", "webhook")

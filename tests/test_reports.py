@@ -32,7 +32,8 @@ from builders import write_pcap
 from conftest import CAPTURES, ROOT, analyse
 from conversation import Conversation, client_hello
 from pcapdiag.report import Report
-from pcapdiag.report.stream import MAX_DETAILED_FAILURES, STREAMS
+from pcapdiag.report.renderer import MAX_DETAILED_FAILURES
+from pcapdiag.report.stream import STREAMS
 
 CHROMIUM = pathlib.Path("/usr/bin/chromium")
 ALL_CLIENT_CAPTURES = sorted(CAPTURES.glob("*/client-eth.pcap"))

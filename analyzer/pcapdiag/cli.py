@@ -29,7 +29,7 @@ from pcapdiag.flow.key import FlowKey, canonical
 from pcapdiag.pipeline import CaptureAnalysis, Options, ServerFilter, assemble
 from pcapdiag.report import CaptureReport, FlowReport
 from pcapdiag.report.redact import Redactor
-from pcapdiag.report.stream import STREAMS, StreamRenderer, TextStream
+from pcapdiag.report.stream import STREAMS, make_renderer
 from pcapdiag.tls.scrub import StreamScrubber
 
 BATCH = 4096
@@ -239,7 +239,8 @@ def main() -> None:
     type=click.Choice(list(STREAMS)),
     default="text",
     show_default=True,
-    help="text for people; json (one document) or jsonl (one line per connection, as decided).",
+    help="text for a terminal; markdown or html (-o report.html) for a ticket; json (one document) or "
+    "jsonl (one line per connection, as decided).",
 )
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report here.")
 @click.option(
@@ -272,6 +273,7 @@ def main() -> None:
     help="Connections tracked at once; more are counted, not tracked.",
 )
 @click.option("--redact", is_flag=True, help="Replace addresses and names by consistent pseudonyms.")
+@click.option("--all", "all_flows", is_flag=True, help="markdown/html: draw healthy connections too.")
 @click.option("--count", type=click.IntRange(min=1), help="Stop after this many packets.")
 @click.option("--duration", type=click.FloatRange(min=0.001), help="Stop after this many seconds of capture.")
 def analyze(
@@ -283,6 +285,7 @@ def analyze(
     timeout_s: float,
     max_flows: int,
     redact: bool,
+    all_flows: bool,
     count: int | None,
     duration: float | None,
 ) -> NoReturn:
@@ -307,7 +310,7 @@ def analyze(
         sys.exit(ExitStatus.ERROR)
     stop = _Stop()
     stop.install()
-    renderer: StreamRenderer = TextStream(color=_use_color(out.stream)) if fmt == "text" else STREAMS[fmt]()
+    renderer = make_renderer(fmt, color=_use_color(out.stream), all_flows=all_flows)
     live = False
 
     def emit(flow: FlowReport) -> None:

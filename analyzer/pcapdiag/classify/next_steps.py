@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from dataclasses import dataclass
 
 from pcapdiag.classify.labels import Label
 
+_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+"""An RFC 1123 DNS label, as Kubernetes requires for namespace and service names."""
 UNKNOWN_NS = "<webhook-namespace>"
 UNKNOWN_SVC = "<webhook-service>"
 
@@ -20,10 +24,14 @@ class Target:
 
     @property
     def service(self) -> tuple[str, str]:
-        """(namespace, service) from an SNI of the form <svc>.<ns>.svc[.cluster.local]."""
+        """(namespace, service) from an SNI of the form <svc>.<ns>.svc[.cluster.local].
+
+        Both must be RFC 1123 labels (what Kubernetes allows for names): an SNI comes from the
+        capture, and anything else would put shell syntax into a command someone may paste.
+        """
         if self.sni:
             parts = self.sni.rstrip(".").split(".")
-            if len(parts) >= 3 and parts[2] == "svc":
+            if len(parts) >= 3 and parts[2] == "svc" and all(_LABEL.fullmatch(p) for p in parts):
                 return parts[1], parts[0]
         return UNKNOWN_NS, UNKNOWN_SVC
 
@@ -32,6 +40,8 @@ def next_steps(label: Label, target: Target) -> tuple[str, ...]:
     """Commands to run next, most telling first; empty for labels that need none."""
     ns, svc = target.service
     ip, port = target.server_ip, target.server_port
+    ipaddress.ip_address(ip)  # a parsed address: safe inside a command
+    host = target.sni if ns != UNKNOWN_NS and target.sni else f"{svc}.{ns}.svc"
     who_ip = f"kubectl get pods,svc -A -o wide | grep -F '{ip}'"
     endpoints = f"kubectl get endpoints -n {ns} {svc}"
     logs = f"kubectl logs -n {ns} deploy/{svc} --tail=100"
@@ -72,8 +82,8 @@ def next_steps(label: Label, target: Target) -> tuple[str, ...]:
         Label.TLS_HANDSHAKE_TIMEOUT: (
             f"{logs}",
             f"kubectl -n {ns} port-forward deploy/{svc} {port}",
-            f"curl -vsS --resolve {target.sni or f'{svc}.{ns}.svc'}:{port}:127.0.0.1 "
-            f"https://{target.sni or f'{svc}.{ns}.svc'}:{port}/validate    # does the webhook "
+            f"curl -vsS --resolve {host}:{port}:127.0.0.1 "
+            f"https://{host}:{port}/validate    # does the webhook "
             "answer TLS at all? A proxy in between may wait for plain HTTP",
             f"{ports}",
         ),

@@ -33,7 +33,7 @@ from pcapdiag.report.ladder import (
     wireshark_filter,
 )
 from pcapdiag.report.model import FlowReport, Report
-from pcapdiag.report.stream import MAX_DETAILED_FAILURES, StreamRenderer
+from pcapdiag.report.renderer import MAX_DETAILED_FAILURES, StreamRenderer
 from pcapdiag.report.timefmt import rfc3339
 
 LABEL_COLOURS: dict[Label, str] = {

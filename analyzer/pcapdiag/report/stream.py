@@ -11,23 +11,11 @@ import json
 import textwrap
 
 from pcapdiag.report.model import FlowReport, Report
+from pcapdiag.report.render_html import HtmlStream
 from pcapdiag.report.render_json import capture_dict, flow_dict, render_jsonl_flow, report_dict
+from pcapdiag.report.render_markdown import MarkdownStream
 from pcapdiag.report.render_text import capture_lines, flow_detail, flow_line, render_summary
-
-MAX_DETAILED_FAILURES = 200
-"""Failing connections whose evidence the text report prints in full; later ones are counted."""
-
-
-class StreamRenderer:
-    """The interface: text for each decided connection, then text that ends the report."""
-
-    def flow(self, f: FlowReport) -> str:
-        """Text to write as soon as ``f`` is decided."""
-        raise NotImplementedError
-
-    def end(self, r: Report) -> str:
-        """Text that closes the output (``r.flows`` may be empty: they were streamed)."""
-        raise NotImplementedError
+from pcapdiag.report.renderer import MAX_DETAILED_FAILURES, StreamRenderer
 
 
 class TextStream(StreamRenderer):
@@ -99,10 +87,6 @@ class JsonLinesStream(StreamRenderer):
         return json.dumps(last, separators=(",", ":")) + "\n"
 
 
-# The document renderers subclass StreamRenderer (above), so they are imported after it.
-from pcapdiag.report.render_html import HtmlStream  # noqa: E402
-from pcapdiag.report.render_markdown import MarkdownStream  # noqa: E402
-
 STREAMS: dict[str, type[StreamRenderer]] = {
     "text": TextStream,
     "json": JsonStream,
@@ -111,3 +95,14 @@ STREAMS: dict[str, type[StreamRenderer]] = {
     "html": HtmlStream,
 }
 """--format choices, each a renderer that writes connections as they are decided."""
+
+
+def make_renderer(fmt: str, *, color: bool = False, all_flows: bool = False) -> StreamRenderer:
+    """The renderer for a --format choice: colour applies to text, --all to the documents."""
+    if fmt == "text":
+        return TextStream(color=color)
+    if fmt == "html":
+        return HtmlStream(all_flows=all_flows)
+    if fmt == "markdown":
+        return MarkdownStream(all_flows=all_flows)
+    return STREAMS[fmt]()
