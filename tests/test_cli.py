@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from conftest import CAPTURES
+from conftest import CAPTURES, CONTRACT_LABELS, run_on_terminal
 
 REFUSED = CAPTURES / "refused" / "client-eth.pcap"
 OK = CAPTURES / "ok-tls13" / "client-eth.pcap"
@@ -143,21 +143,7 @@ def test_usage_error_exits_2() -> None:
 
 def test_labels_command_lists_the_vocabulary() -> None:
     text = pcapdiag("labels").stdout.decode()
-    for label in (
-        "ok",
-        "refused",
-        "syn-timeout",
-        "unreachable",
-        "tls-handshake-timeout",
-        "not-tls",
-        "cert-rejected",
-        "tls-failed",
-        "awaiting-headers",
-        "server-closed",
-        "http-error",
-        "incomplete",
-        "partial",
-    ):
+    for label in CONTRACT_LABELS:
         assert re.search(rf"^{label}$", text, re.M)
 
 
@@ -172,26 +158,9 @@ def test_unknown_link_type_is_named_once(tmp_path: pathlib.Path) -> None:
 
 
 def _run_on_terminal(env: dict[str, str]) -> bytes:
-    import os
-    import pty
-
-    main_fd, sub_fd = pty.openpty()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pcapdiag", "analyze", str(REFUSED)], stdout=sub_fd, stderr=sub_fd, env=env
+    return run_on_terminal(
+        [sys.executable, "-m", "pcapdiag", "analyze", str(REFUSED)], stdout_tty=True, env=env
     )
-    os.close(sub_fd)
-    out = b""
-    while True:
-        try:
-            chunk = os.read(main_fd, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        out += chunk
-    proc.wait(timeout=60)
-    os.close(main_fd)
-    return out
 
 
 def test_labels_are_coloured_on_a_terminal_unless_no_color() -> None:
@@ -204,41 +173,12 @@ def test_labels_are_coloured_on_a_terminal_unless_no_color() -> None:
 
 
 def test_progress_on_a_terminal_for_large_files(tmp_path: pathlib.Path) -> None:
-    import os
-    import pty
-
     data = OK.read_bytes()
     header, records = data[:24], data[24:]
     big = tmp_path / "big.pcap"
     big.write_bytes(header + records * (17 * 1024 * 1024 // len(records) + 1))
-    main_fd, sub_fd = pty.openpty()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pcapdiag",
-            "analyze",
-            "--format",
-            "json",
-            "-o",
-            str(tmp_path / "r.json"),
-            str(big),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=sub_fd,
-    )
-    os.close(sub_fd)
-    err = b""
-    while True:
-        try:
-            chunk = os.read(main_fd, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        err += chunk
-    proc.wait(timeout=300)
-    os.close(main_fd)
+    cmd = [sys.executable, "-m", "pcapdiag", "analyze", "--format", "json", "-o", str(tmp_path / "r.json")]
+    err = run_on_terminal([*cmd, str(big)], stdout_tty=False)
     assert b"MiB" in err and b"%" in err
     quiet = pcapdiag("analyze", "--format", "json", "-o", str(tmp_path / "q.json"), str(big))
     assert b"MiB" not in quiet.stderr  # not a terminal: no progress
