@@ -33,7 +33,7 @@ from pcapdiag.report.ladder import (
     wireshark_filter,
 )
 from pcapdiag.report.model import FlowReport, Report
-from pcapdiag.report.renderer import MAX_DETAILED_FAILURES, StreamRenderer
+from pcapdiag.report.renderer import DocumentStream
 from pcapdiag.report.timefmt import rfc3339
 
 LABEL_COLOURS: dict[Label, str] = {
@@ -559,23 +559,13 @@ def ladder_endpoints(f: FlowReport) -> str:
     return f"{endpoint(f.client.ip, f.client.port)} → {endpoint(f.server.ip, f.server.port)}"
 
 
-class HtmlStream(StreamRenderer):
+class HtmlStream(DocumentStream):
     """The --format html report: nothing while connections stream, one self-contained page at the end."""
 
-    def __init__(self, all_flows: bool = False) -> None:
-        self._kept = Kept(all_flows=all_flows, max_detailed=MAX_DETAILED_FAILURES)
-
-    def flow(self, f: FlowReport) -> str:
-        self._kept.add(f)
-        return ""
-
-    def end(self, r: Report) -> str:
-        return document(r, self._kept)
+    def document(self, r: Report, kept: Kept) -> str:
+        return document(r, kept)
 
 
 def render_html(r: Report, all_flows: bool = False) -> str:
     """A report whose connections are all in ``r.flows`` as one HTML page."""
-    stream = HtmlStream(all_flows)
-    for f in r.flows:
-        stream.flow(f)
-    return stream.end(r)
+    return HtmlStream(all_flows).render(r)

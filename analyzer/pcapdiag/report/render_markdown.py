@@ -28,7 +28,7 @@ from pcapdiag.report.ladder import (
     wireshark_filter,
 )
 from pcapdiag.report.model import FlowReport, Report
-from pcapdiag.report.renderer import MAX_DETAILED_FAILURES, StreamRenderer
+from pcapdiag.report.renderer import DocumentStream
 from pcapdiag.report.timefmt import rfc3339
 
 SPAN = 58
@@ -273,23 +273,13 @@ def document(r: Report, kept: Kept) -> str:
     return "\n".join(out).rstrip("\n") + "\n"
 
 
-class MarkdownStream(StreamRenderer):
+class MarkdownStream(DocumentStream):
     """The --format markdown report: nothing while connections stream, the whole document at the end."""
 
-    def __init__(self, all_flows: bool = False) -> None:
-        self._kept = Kept(all_flows=all_flows, max_detailed=MAX_DETAILED_FAILURES)
-
-    def flow(self, f: FlowReport) -> str:
-        self._kept.add(f)
-        return ""
-
-    def end(self, r: Report) -> str:
-        return document(r, self._kept)
+    def document(self, r: Report, kept: Kept) -> str:
+        return document(r, kept)
 
 
 def render_markdown(r: Report, all_flows: bool = False) -> str:
     """A report whose connections are all in ``r.flows`` as one Markdown document."""
-    stream = MarkdownStream(all_flows)
-    for f in r.flows:
-        stream.flow(f)
-    return stream.end(r)
+    return MarkdownStream(all_flows).render(r)
