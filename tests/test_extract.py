@@ -10,22 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CAPTURES
+from conftest import CAPTURES, CONTRACT_LABELS
 
 PCAPDIAG = [sys.executable, "-m", "pcapdiag"]
 CASES = sorted(p for p in CAPTURES.glob("*/client-eth.pcap"))
-FAILING_LABELS = {
-    "refused",
-    "syn-timeout",
-    "unreachable",
-    "tls-handshake-timeout",
-    "not-tls",
-    "cert-rejected",
-    "tls-failed",
-    "awaiting-headers",
-    "server-closed",
-    "http-error",
-}
+FAILING_LABELS = set(CONTRACT_LABELS) - {"ok", "incomplete", "partial"}
 WITH_FAILURES = [
     p
     for p in CASES
