@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import bisect
 import heapq
 import json
 import random
@@ -10,7 +11,7 @@ import struct
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -27,7 +28,7 @@ MSS4 = 1448
 MSS6 = 1428
 LINKTYPES = {"ethernet": 1, "sll2": 276}
 KINDS = ("long", "synflood", "mix")
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 """Bumped whenever the bytes a given command line writes change (bench/memory.py regenerates)."""
 
 # TLS record sizes (bodies) of a Go TLS 1.3 handshake, as in tests/conversation.py.
@@ -40,6 +41,8 @@ plaintext (1208 - 5 - 16 - 1) and grow by it per record until 128 KiB have been 
 GO_BOOST_THRESHOLD = 128 * 1024
 FINISHED_BODY = 53
 CLOSE_NOTIFY_BODY = 19
+BULK_WRITE = 64 * 1024
+"""Bulk transfers are written (and generated) this much plaintext at a time, so memory stays small."""
 
 _IP4 = struct.Struct("!BBHHHBBH4s4s")
 _IP6 = struct.Struct("!IHBB16s16s")
@@ -132,6 +135,8 @@ class Half:
     __slots__ = (
         "dport",
         "dst",
+        "hole_seq",
+        "hole_until",
         "ip_id",
         "ip_k",
         "isn",
@@ -172,6 +177,9 @@ class Half:
         self.rec_bytes = 0
         """Go dynamic record sizing state: application-data bytes and records written so far."""
         self.rec_count = 0
+        self.hole_seq = 0
+        """A lost segment's sequence number: the receiver's ACKs stop there until ``hole_until``."""
+        self.hole_until = 0
 
     def frame(self, t_ns: int, flags: int, seq: int, ack: int, payload: bytes, tsecr: int) -> bytes:
         """The whole frame, checksums right (IPv4 header and TCP)."""
@@ -252,11 +260,13 @@ class Conn:
         payload: bytes = b"",
         ack: int | None = None,
         seq: int | None = None,
+        captured: bool = True,
     ) -> int:
         """Queue one segment at capture time ``t`` (ns) and advance the sender's sequence number.
 
         ``ack`` defaults to everything the peer has sent so far (queue segments in causal order);
-        ``seq`` given means a retransmission or a RST's own number: nothing advances.
+        ``seq`` given means a retransmission or a RST's own number: nothing advances; a segment not
+        ``captured`` (lost before the capture point) advances the sequence number but is not written.
         """
         me, peer = (self.c, self.s) if to_server else (self.s, self.c)
         if ack is None:
@@ -264,14 +274,20 @@ class Conn:
         if seq is None:
             seq = me.nxt
             me.nxt = (seq + len(payload) + (1 if flags & (SYN | FIN) else 0)) & MASK32
+        if not captured:
+            return t
         self._order += 1
         self.events.append((t, self._order, to_server, flags, seq, ack, payload))
         return t
 
-    def flush(self) -> Iterator[tuple[int, bytes]]:
-        """The queued packets as (time, frame), in time order."""
-        events, self.events = self.events, []
-        events.sort()
+    def flush(self, until: int | None = None) -> Iterator[tuple[int, bytes]]:
+        """The queued packets as (time, frame), in time order; with ``until``, only those sent by then
+        (the caller queues nothing earlier afterwards)."""
+        self.events.sort()
+        cut = (
+            len(self.events) if until is None else bisect.bisect_right(self.events, until, key=lambda e: e[0])
+        )
+        events, self.events = self.events[:cut], self.events[cut:]
         c, s = self.c, self.s
         for t, _, to_server, flags, seq, ack, payload in events:
             if to_server:
@@ -388,7 +404,10 @@ def send_data(
     conn: Conn, t: int, to_server: bool, data: bytes, path: Route, ack_last: bool = True, retrans: float = 0.0
 ) -> int:
     """``data`` cut into full segments (PSH on the last), paced by path.gap; the receiver ACKs every
-    second segment (and the last when ``ack_last``). Returns the time of the last segment."""
+    second segment (and the last when ``ack_last``). With probability ``retrans`` a segment is lost:
+    the client's own segments after the capture point (captured, then the server's ACKs stop at the
+    hole), the server's before it (a hole in the capture, the client's ACKs stop there); either way
+    the sender repeats it once the duplicate ACKs reach it. Returns the time of the last segment."""
     rng = conn.rng
     me = conn.half(to_server)
     mss = me.mss
@@ -402,15 +421,33 @@ def send_data(
         pos += len(chunk)
         count += 1
         seq = me.nxt
-        conn.send(t, to_server, ACK | PSH if pos >= n else ACK, chunk)
-        if retrans and rng.random() < retrans:
-            # Lost beyond the capture point: the sender repeats it after the duplicate ACKs come back.
-            conn.send(t + path.rtt + rng.randrange(50 * US, 300 * US), to_server, ACK, chunk, seq=seq)
+        lost = retrans and me.hole_until <= t and rng.random() < retrans
+        conn.send(t, to_server, ACK | PSH if pos >= n else ACK, chunk, captured=not lost or to_server)
+        if lost:
+            again = t + path.rtt + 3 * path.gap + rng.randrange(20 * US, 200 * US)
+            conn.send(again, to_server, ACK, chunk, seq=seq)
+            me.hole_seq, me.hole_until = seq, again + ack_delay
         if count % 2 == 0 or (pos >= n and ack_last):
             last_ack = max(t + ack_delay + path.ack_delay(rng), last_ack + US)  # ACKs leave in order
-            conn.send(last_ack, not to_server, ACK, ack=me.nxt)
+            conn.send(last_ack, not to_server, ACK, ack=me.hole_seq if last_ack < me.hole_until else me.nxt)
         if pos < n:
             t += path.gap // 2 + rng.randrange(path.gap + 1)
+    return t
+
+
+def send_bulk(
+    conn: Conn, t: int, to_server: bool, plaintext: int, path: Route, tls: Ciphertext, retrans: float = 0.0
+) -> Generator[tuple[int, bytes], None, int]:
+    """A bulk transfer of ``plaintext`` bytes in BULK_WRITE writes, yielding packets as it goes;
+    returns the time of the last segment."""
+    half = conn.half(to_server)
+    while plaintext > 0:
+        n = min(plaintext, BULK_WRITE)
+        plaintext -= n
+        t = send_data(conn, t, to_server, tls.message(half, n), path, retrans=retrans)
+        yield from conn.flush(until=t)  # the ACKs still to come stay queued
+        if plaintext:
+            t += path.gap // 2 + conn.rng.randrange(path.gap + 1)
     return t
 
 
@@ -563,11 +600,11 @@ def long_source(link: Link, rng: random.Random, connections: int, rate: float) -
         t = tls13_handshake(conn, t, path, tls, f"bulk-{i}.pcd-bench.svc", rng.randrange(700, 2500))
         while True:
             t += path.rtt + rng.randrange(1 * MS, 5 * MS)  # after the last retransmission and ACK
-            upload = tls.message(conn.c, rng.choice((2_000, 64_000, 1_000_000)))
-            t = send_data(conn, t, True, upload, path, retrans=5e-5)
+            upload = rng.choice((2_000, 64_000, 1_000_000))
+            t = yield from send_bulk(conn, t, True, upload, path, tls, retrans=5e-5)
             t += path.rtt + rng.randrange(1 * MS, 10 * MS)
-            download = tls.message(conn.s, rng.choice((64_000, 1_000_000, 4_000_000)))
-            t = send_data(conn, t, False, download, path, retrans=5e-5)
+            download = rng.choice((64_000, 1_000_000, 4_000_000))
+            t = yield from send_bulk(conn, t, False, download, path, tls, retrans=5e-5)
             yield from conn.flush()
 
     start = START_NS
