@@ -331,3 +331,16 @@ def test_next_steps_never_carry_shell_syntax_from_the_capture() -> None:
         assert not any("rm -rf" in step or "$(id)" in step for step in next_steps(label, evil))
     good = Target("198.19.0.2", 443, "webhook.pcd-system.svc")
     assert good.service == ("pcd-system", "webhook")
+
+
+def test_response_in_equal_large_records_is_an_answer(tmp_path: pathlib.Path) -> None:
+    conv = Conversation()
+    conv.handshake(0)
+    conv.send(0.001, True, client_hello())
+    conv.send(0.002, False, server_hello() + CCS + app_data(38) + app_data(800) + app_data(96) + app_data(53))
+    conv.send(0.003, True, CCS + app_data(53))
+    conv.send(0.004, True, app_data(900))
+    conv.send(0.005, False, app_data(16401) + app_data(16401))  # two full records, not tickets
+    conv.fin(2.0, to_server=True)
+    f = only(run(tmp_path, conv))
+    assert f.label.value == "ok"

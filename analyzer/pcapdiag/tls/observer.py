@@ -38,6 +38,10 @@ from pcapdiag.tls.hello import (
 )
 from pcapdiag.tls.records import HandshakeReader, NotTls, Record, RecordReader, check_header
 
+MAX_TICKET_RECORD = 1024
+"""Largest record taken for a NewSessionTicket: a ticket (lifetime, nonce, an opaque ticket of a
+few hundred bytes) fits well under 1 KiB; runs of equal, larger records are a response split into
+records (full 16 KiB records, or a Go response written in equal halves)."""
 MAX_NOTES = 48
 """TLS/HTTP notes kept per connection for evidence."""
 
@@ -352,7 +356,9 @@ class AppObserver:
         request in between (a response to one request is not repeated); the first record
         counts as an answer only until that second record proves it a ticket.
         """
-        if not self._run_open:
+        if not self._run_open or r.length > MAX_TICKET_RECORD:
+            self._run_open = False
+            self._undo = None
             return False
         pending = self.pending
         answers = pending is not None and (r.ack_offset < 0 or r.ack_offset > pending.start)
