@@ -183,13 +183,18 @@ def certificate(der_chain: list[bytes]) -> bytes:
     return record(22, handshake(11, len(certs).to_bytes(3, "big") + certs))
 
 
-def tls13_ok(conv: Conversation, t: float = 0.0, request: int = 900, response: int = 300) -> float:
-    """A complete TLS 1.3 exchange (Go-style: tickets in the server flight); returns the end time."""
+def tls13_server_flight(conv: Conversation, t: float = 0.0) -> None:
+    """TCP handshake, ClientHello, and the server's TLS 1.3 flight (ServerHello, CCS, 4 encrypted records)."""
     conv.handshake(t)
     conv.send(t + 0.001, True, client_hello())
     conv.send(
         t + 0.002, False, server_hello() + CCS + app_data(38) + app_data(800) + app_data(96) + app_data(53)
     )
+
+
+def tls13_ok(conv: Conversation, t: float = 0.0, request: int = 900, response: int = 300) -> float:
+    """A complete TLS 1.3 exchange (Go-style: tickets in the server flight); returns the end time."""
+    tls13_server_flight(conv, t)
     conv.send(t + 0.003, True, CCS + app_data(53))
     conv.send(t + 0.004, True, app_data(request))
     conv.send(t + 0.005, False, app_data(response))

@@ -26,6 +26,7 @@ from conversation import (
     client_hello,
     server_hello,
     tls13_ok,
+    tls13_server_flight,
 )
 from pcapdiag.report import FlowReport
 
@@ -178,9 +179,7 @@ def test_server_alert_is_tls_failed(tmp_path: pathlib.Path) -> None:
 
 def test_tls13_short_record_instead_of_finished_is_cert_rejected(tmp_path: pathlib.Path) -> None:
     conv = Conversation()
-    conv.handshake(0)
-    conv.send(0.001, True, client_hello())
-    conv.send(0.002, False, server_hello() + CCS + app_data(38) + app_data(800) + app_data(96) + app_data(53))
+    tls13_server_flight(conv)
     conv.send(0.003, True, CCS + app_data(19))  # Go: one 30-byte segment
     conv.fin(0.0031, to_server=True)
     f = only(run(tmp_path, conv))
@@ -288,9 +287,7 @@ def test_plain_http_500_is_http_error(tmp_path: pathlib.Path) -> None:
 
 def test_request_then_server_reset_is_server_closed(tmp_path: pathlib.Path) -> None:
     conv = Conversation()
-    conv.handshake(0)
-    conv.send(0.001, True, client_hello())
-    conv.send(0.002, False, server_hello() + CCS + app_data(38) + app_data(800) + app_data(96) + app_data(53))
+    tls13_server_flight(conv)
     conv.send(0.003, True, CCS + app_data(53))
     conv.send(0.004, True, app_data(900))
     conv.rst(0.5, to_server=False)
@@ -335,9 +332,7 @@ def test_next_steps_never_carry_shell_syntax_from_the_capture() -> None:
 
 def test_response_in_equal_large_records_is_an_answer(tmp_path: pathlib.Path) -> None:
     conv = Conversation()
-    conv.handshake(0)
-    conv.send(0.001, True, client_hello())
-    conv.send(0.002, False, server_hello() + CCS + app_data(38) + app_data(800) + app_data(96) + app_data(53))
+    tls13_server_flight(conv)
     conv.send(0.003, True, CCS + app_data(53))
     conv.send(0.004, True, app_data(900))
     conv.send(0.005, False, app_data(16401) + app_data(16401))  # two full records, not tickets
