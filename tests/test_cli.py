@@ -91,7 +91,11 @@ def test_jsonl_one_object_per_connection() -> None:
     lines = [json.loads(line) for line in result.stdout.decode().splitlines()]
     doc = json.loads(pcapdiag("analyze", "--format", "json", str(REFUSED), str(OK)).stdout)
     assert lines[:-1] == doc["flows"]
-    assert lines[-1] == {"summary": doc["summary"], "captures": doc["captures"]}
+    assert lines[-1] == {
+        "summary": doc["summary"],
+        "captures": doc["captures"],
+        "clock_offsets": doc["clock_offsets"],
+    }
     assert {f["label"] for f in doc["flows"]} == {"refused", "ok"}
 
 

@@ -26,8 +26,8 @@ from pcapdiag.classify import LABELS
 from pcapdiag.decode import IcmpError, TcpSegment, decode
 from pcapdiag.flow import DEFAULT_MAX_FLOWS
 from pcapdiag.flow.key import FlowKey, canonical
-from pcapdiag.pipeline import CaptureAnalysis, Options, ServerFilter, assemble
-from pcapdiag.report import CaptureReport, FlowReport
+from pcapdiag.pipeline import CaptureAnalysis, Options, ServerFilter, assemble, pair
+from pcapdiag.report import CaptureReport, ClockOffset, FlowReport
 from pcapdiag.report.redact import Redactor
 from pcapdiag.report.stream import STREAMS, make_renderer
 from pcapdiag.tls.scrub import StreamScrubber
@@ -232,7 +232,15 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("captures", nargs=-1, required=True, metavar="CAPTURE...")
+@click.argument("captures", nargs=-1, metavar="CAPTURE...")
+@click.option(
+    "--side",
+    "sides",
+    multiple=True,
+    metavar="NAME=FILE",
+    help="A capture taken at a named point (repeatable; 'apiserver', 'webhook'...). Several captures "
+    "of the same traffic are matched connection by connection to say where each one failed.",
+)
 @click.option(
     "--format",
     "fmt",
@@ -278,6 +286,7 @@ def main() -> None:
 @click.option("--duration", type=click.FloatRange(min=0.001), help="Stop after this many seconds of capture.")
 def analyze(
     captures: tuple[str, ...],
+    sides: tuple[str, ...],
     fmt: str,
     output: str | None,
     ports: tuple[int, ...],
@@ -291,6 +300,20 @@ def analyze(
 ) -> NoReturn:
     """Read CAPTURE files (pcap, pcapng, gzip; '-' for stdin) and label every connection."""
     redactor = Redactor() if redact else None
+    named: list[tuple[str, str, bool]] = [(path, path.rsplit("/", 1)[-1], False) for path in captures]
+    for side in sides:
+        name, eq, path = side.partition("=")
+        if not eq or not name or not path:
+            raise click.BadParameter(f"{side!r} is not NAME=FILE", param_hint="--side")
+        named.append((path, name, True))
+    if not named:
+        raise click.UsageError("give at least one CAPTURE (or --side NAME=FILE)")
+    if len({name for _, name, _ in named}) < len(named):  # the same file name in two directories
+        named = [
+            (path, path if sum(n == name for _, n, _ in named) > 1 else name, given)
+            for path, name, given in named
+        ]
+    paired_mode = len(named) > 1
     try:
         server_filters = tuple(ServerFilter.parse(s) for s in servers)
     except ValueError as exc:
@@ -319,10 +342,13 @@ def analyze(
             stop.reason = "stdout closed"
 
     reports: list[CaptureReport] = []
+    analyses: list[CaptureAnalysis] = []
+    names: list[str] = []
+    given: list[bool] = []
     by_label: Counter[str] = Counter()
     untracked = duplicates = 0
     bad_input = False
-    for path in captures:
+    for path, name, user_named in named:
         if stop.reason is not None:
             break
         try:
@@ -334,7 +360,10 @@ def analyze(
         try:
             capture = open_capture(stream, path)
             live = _is_live(stream)
-            analysis = CaptureAnalysis(path, options, on_flow=emit, keep_flows=False)
+            if paired_mode:  # matched against the other captures once all are read
+                analysis = CaptureAnalysis(path, options, keep_flows=True, facts=[], index=len(analyses))
+            else:
+                analysis = CaptureAnalysis(path, options, on_flow=emit, keep_flows=False)
             try:
                 if live:
                     _read_live(analysis, capture, stop)
@@ -357,6 +386,9 @@ def analyze(
             if stream is not sys.stdin.buffer:
                 stream.close()
         reports.append(report)
+        analyses.append(analysis)
+        names.append(name)
+        given.append(user_named)
         by_label.update(analysis.by_label)
         untracked += analysis.table.untracked_flows
         duplicates += analysis.table.duplicates
@@ -370,10 +402,33 @@ def analyze(
             bad_input = True
         elif report.truncated_at is not None:
             _error(f"{path}: last record cut off at byte offset {report.truncated_at} (ignored)")
+    offsets: tuple[ClockOffset, ...] = ()
+    by_where: Counter[str] = Counter()
+    if paired_mode and stop.reason != "stdout closed":
+        if len(analyses) > 1:
+            paired = pair(analyses, reports, names, given)
+            flows, reports, offsets = paired.flows, paired.captures, paired.offsets
+            by_label = Counter(f.label.value for f in flows)
+            by_where = Counter(f.where for f in flows if f.where and f.label.failing)
+        else:
+            flows = [f for a in analyses for f in a.flows]
+        for flow in flows:
+            emit(flow)
+            if stop.reason == "stdout closed":
+                break
     if redactor:
         reports = [redactor.capture(r) for r in reports]
+        offsets = tuple(redactor.offset(o) for o in offsets)
     result = assemble(
-        reports, [], options, untracked=untracked, duplicates=duplicates, by_label=by_label, redacted=redact
+        reports,
+        [],
+        options,
+        untracked=untracked,
+        duplicates=duplicates,
+        by_label=by_label,
+        redacted=redact,
+        offsets=offsets,
+        by_where=by_where,
     )
     out.write(renderer.end(result))
     out.close()

@@ -7,6 +7,7 @@ the capture runs; it never opens files, prints or exits (that is the CLI's job).
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -15,10 +16,12 @@ from dataclasses import dataclass, field
 from pcapdiag.capture import Capture, CaptureError, Frame
 from pcapdiag.classify import Context, classify
 from pcapdiag.classify.vantage import capture_vantage, connection_vantage
+from pcapdiag.correlate import CaptureInfo, FlowFacts, flow_facts, match_captures
 from pcapdiag.decode import decode
 from pcapdiag.decode.packet import FIN, RST, IcmpError, Skipped, TcpSegment
 from pcapdiag.flow import DEFAULT_MAX_FLOWS, Connection, FlowTable
-from pcapdiag.report import CaptureReport, FlowReport, Report, build_flow
+from pcapdiag.report import CaptureReport, ClockOffset, FlowReport, Report, build_flow
+from pcapdiag.report.paired import clock_offsets, paired_flows
 from pcapdiag.tls import AppObserver
 
 NS = 1_000_000_000
@@ -114,6 +117,10 @@ class CaptureAnalysis:
     by_label: Counter[str] = field(default_factory=Counter)
     vantage: Counter[str] = field(default_factory=Counter)
     """Connections whose TTLs and handshake timing say the capture was taken at the client / server."""
+    facts: list[FlowFacts] | None = None
+    """When a list: the facts of every kept connection, for matching it against other captures."""
+    index: int = 0
+    """This capture's place among several analysed together."""
     table: FlowTable = field(init=False)
     _next_sweep: int = 0
     _checked: dict[int, int] = field(default_factory=dict)
@@ -252,10 +259,64 @@ class CaptureAnalysis:
                 self.vantage[side] += 1
             flow = build_flow(self.path, conn, app, classify(conn, app, ctx))
             self.by_label[flow.label.value] += 1
+            if self.facts is not None:
+                self.facts.append(flow_facts(self.index, conn, flow.label))
             if self.keep_flows:
                 self.flows.append(flow)
             if self.on_flow is not None:
                 self.on_flow(flow)
+
+
+CLIENT_WORDS = ("apiserver", "api-server", "kube-api", "client", "control-plane", "master")
+SERVER_WORDS = ("webhook", "server", "pod", "backend")
+
+
+def declared_role(name: str) -> str | None:
+    """'client' or 'server' when a --side name says which end it is ('apiserver', 'webhook-pod')."""
+    low = name.lower()
+    if any(w in low for w in CLIENT_WORDS):
+        return "client"
+    if any(w in low for w in SERVER_WORDS):
+        return "server"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Paired:
+    """Several captures analysed as views of the same traffic."""
+
+    flows: list[FlowReport]
+    captures: list[CaptureReport]
+    offsets: tuple[ClockOffset, ...]
+
+
+def pair(
+    analyses: list[CaptureAnalysis],
+    reports: list[CaptureReport],
+    names: list[str],
+    named: list[bool] | None = None,
+) -> Paired:
+    """Match the connections of several analysed captures (kept flows and facts) into one view each;
+    ``named`` says which names the user gave (--side), so they may declare the capture's role."""
+    infos = [
+        CaptureInfo(
+            index=i,
+            name=names[i],
+            first_ns=r.first_ns,
+            last_ns=r.last_ns,
+            point=r.capture_point,
+            declared=declared_role(names[i]) if named and named[i] else None,
+        )
+        for i, r in enumerate(reports)
+    ]
+    corr = match_captures(infos, [a.facts or [] for a in analyses])
+    flows = {(i, f.id): f for i, a in enumerate(analyses) for f in a.flows}
+    paths = [r.path for r in reports]
+    captures = [
+        dataclasses.replace(r, side=names[i], role=corr.roles[i], role_basis=corr.role_basis[i])
+        for i, r in enumerate(reports)
+    ]
+    return Paired(paired_flows(corr, flows, paths), captures, clock_offsets(corr))
 
 
 def assemble(
@@ -266,6 +327,8 @@ def assemble(
     duplicates: int = 0,
     by_label: Counter[str] | None = None,
     redacted: bool = False,
+    offsets: tuple[ClockOffset, ...] = (),
+    by_where: Counter[str] | None = None,
 ) -> Report:
     """One report from the analyses of one or more captures (counts from ``by_label`` when the
     flows themselves were streamed out and not kept)."""
@@ -278,4 +341,6 @@ def assemble(
         duplicates=duplicates,
         timeout_s=options.timeout_s,
         redacted=redacted,
+        clock_offsets=offsets,
+        by_where=dict(sorted((by_where or Counter()).items())),
     )

@@ -7,9 +7,11 @@ from pcapdiag.report.model import (
     SCHEMA_VERSION,
     Address,
     CaptureReport,
+    ClockOffset,
     EvidenceRow,
     FlowReport,
     Report,
+    SideReport,
 )
 from pcapdiag.report.render_json import render_json, render_jsonl_flow
 from pcapdiag.report.render_text import flow_line, render_text
@@ -25,9 +27,11 @@ __all__ = [
     "SCHEMA_VERSION",
     "Address",
     "CaptureReport",
+    "ClockOffset",
     "EvidenceRow",
     "FlowReport",
     "Report",
+    "SideReport",
     "build_flow",
     "flow_line",
     "render_json",

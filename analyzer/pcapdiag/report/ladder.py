@@ -326,6 +326,13 @@ def summary_notes(r: Report) -> str:
     if r.untracked_connections:
         notes.append(f"{r.untracked_connections} connections not tracked (--max-flows reached)")
     notes.append(f"silence taken as a timeout after {r.timeout_s:g} s")
+    if r.by_where:
+        notes.append("failing by where: " + ", ".join(f"{w} {n}" for w, n in sorted(r.by_where.items())))
+    for o in r.clock_offsets:
+        notes.append(
+            f"clock of {o.capture} vs {o.reference}: {o.offset_s:+.6f} s from {o.connections} "
+            f"connection{'s' * (o.connections != 1)}"
+        )
     return "; ".join(notes) + "."
 
 
@@ -336,9 +343,26 @@ def capture_span(c: CaptureReport) -> str:
     return seconds((c.last_ns - c.first_ns) / 1e9)
 
 
+def side_notes(f: FlowReport) -> list[str]:
+    """What each capture point saw of a connection, one line each (several captures only)."""
+    out = []
+    for side in f.sides:
+        if side.seen and side.client and side.server:
+            label = side.label.value if side.label else "-"
+            out.append(
+                f"{side.name} ({side.role} side): {side.packets} packets, {label}, "
+                f"{side.client.ip}:{side.client.port} -> {side.server.ip}:{side.server.port}"
+            )
+        else:
+            out.append(f"{side.name} ({side.role} side): no packet of this connection")
+    return out
+
+
 def capture_notes(c: CaptureReport) -> str:
     """What cut a capture short or spoiled part of it, or ''."""
     notes = []
+    if c.side is not None:
+        notes.append(f"side {c.side}: the {c.role} end (by {c.role_basis})")
     if c.malformed:
         notes.append(f"{c.malformed} malformed packets")
     if c.drops:

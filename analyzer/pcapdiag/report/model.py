@@ -36,6 +36,29 @@ class Address:
 
 
 @dataclass(frozen=True, slots=True)
+class SideReport:
+    """One capture's view of a connection seen (or looked for) at several capture points."""
+
+    capture: str
+    """Path of the capture."""
+    name: str
+    """The capture's --side name (its file name when not named)."""
+    role: str
+    """'client' (the capture point nearer the client) or 'server'."""
+    seen: bool
+    """False when this capture holds no packet of the connection."""
+    client: Address | None = None
+    """The client's address as seen at this point (NAT may change it)."""
+    server: Address | None = None
+    packets: int = 0
+    label: Label | None = None
+    """The label this capture alone gives the connection."""
+    flow_id: int | None = None
+    first_frame: int = 0
+    last_frame: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class FlowReport:
     """One labelled connection."""
 
@@ -64,6 +87,13 @@ class FlowReport:
     """Frame number of the connection's first packet in its capture."""
     last_frame: int = 0
     """Frame number of its last packet (the connection's packets lie between the two)."""
+    sides: tuple[SideReport, ...] = ()
+    """Every paired capture's view, when several captures of the same traffic were analysed."""
+    match: str | None = None
+    """How the views were matched: 'isn', 'isn+synack', 'ports+time' or 'single'."""
+    where: str | None = None
+    """'in-between', 'return-path', 'server', 'client', 'none' or 'unknown' (several captures only)."""
+    where_explanation: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +122,26 @@ class CaptureReport:
     capture_point: str | None = None
     """'client' (taken on the client's host, e.g. the API server's node), 'server' (the webhook's),
     or None when TTLs and handshake timing do not tell."""
+    side: str | None = None
+    """The --side name of this capture (several captures only)."""
+    role: str | None = None
+    """'client' or 'server': which end of the path this capture sits at (several captures only)."""
+    role_basis: str | None = None
+    """How the role was decided, in words."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClockOffset:
+    """How far one capture's clock runs ahead of another's, measured on shared connections."""
+
+    capture: str
+    """Name of the capture whose clock is measured."""
+    reference: str
+    """Name of the capture it is measured against."""
+    offset_s: float
+    connections: int
+    one_way_delay_s: float | None = None
+    spread_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +156,10 @@ class Report:
     timeout_s: float = 10.0
     redacted: bool = False
     """Addresses and names were replaced by pseudonyms (--redact)."""
+    clock_offsets: tuple[ClockOffset, ...] = ()
+    """Several captures of the same traffic: their clocks compared."""
+    by_where: dict[str, int] = field(default_factory=dict)
+    """Failing connections per ``where`` (several captures only)."""
 
     @property
     def failing(self) -> tuple[FlowReport, ...]:

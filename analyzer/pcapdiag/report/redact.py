@@ -13,7 +13,7 @@ import dataclasses
 import ipaddress
 import re
 
-from pcapdiag.report.model import Address, CaptureReport, FlowReport
+from pcapdiag.report.model import Address, CaptureReport, ClockOffset, FlowReport, SideReport
 from pcapdiag.tls import CertificateFacts
 
 _V4_POOLS = ("192.0.2.", "198.51.100.", "203.0.113.")
@@ -96,6 +96,14 @@ class Redactor:
         for address in re.findall(r"from ([0-9A-Fa-f:.]+)", " ".join(e.summary for e in f.evidence)):
             with contextlib.suppress(ValueError):  # "from" followed by something else
                 self.ip(address.rstrip("."))
+        for side in f.sides:
+            for seen in (side.client, side.server):
+                if seen is not None:
+                    self.ip(seen.ip)
+        if f.where_explanation:
+            for address in re.findall(r"from ([0-9A-Fa-f:.]+)", f.where_explanation):
+                with contextlib.suppress(ValueError):
+                    self.ip(address.rstrip(".,)"))
         t = self.text
         return dataclasses.replace(
             f,
@@ -108,6 +116,26 @@ class Redactor:
             next_steps=tuple(t(s) for s in f.next_steps),
             evidence=tuple(dataclasses.replace(e, summary=t(e.summary)) for e in f.evidence),
             certificate=self._certificate(cert) if cert is not None else None,
+            sides=tuple(self._side(side) for side in f.sides),
+            where_explanation=t(f.where_explanation) if f.where_explanation else None,
+        )
+
+    def _address(self, a: Address | None) -> Address | None:
+        return None if a is None else Address(self.ip(a.ip), a.port)
+
+    def _side(self, s: SideReport) -> SideReport:
+        return dataclasses.replace(
+            s,
+            capture=self.capture_path(s.capture),
+            name=self.capture_path(s.name),
+            client=self._address(s.client),
+            server=self._address(s.server),
+        )
+
+    def offset(self, o: ClockOffset) -> ClockOffset:
+        """``o`` with capture names shortened like paths."""
+        return dataclasses.replace(
+            o, capture=self.capture_path(o.capture), reference=self.capture_path(o.reference)
         )
 
     def _certificate(self, cert: CertificateFacts) -> CertificateFacts:
@@ -129,7 +157,8 @@ class Redactor:
 
     def capture(self, c: CaptureReport) -> CaptureReport:
         """``c`` with its path shortened."""
-        return dataclasses.replace(c, path=self.capture_path(c.path))
+        side = self.capture_path(c.side) if c.side is not None else None
+        return dataclasses.replace(c, path=self.capture_path(c.path), side=side)
 
 
 __all__ = ["Redactor"]

@@ -28,6 +28,7 @@ from pcapdiag.report.ladder import (
     ladder,
     printable,
     seconds,
+    side_notes,
     summary_notes,
     unsafe_commands,
     wireshark_filter,
@@ -339,6 +340,13 @@ def _flow(n: int, f: FlowReport, redacted: bool) -> str:
     out.append(f'<p class="verdict">{h(f.explanation)}</p>')
     if f.kubernetes_error:
         out.append("<h4>Kubernetes/Go error</h4>" + _pre([h(f.kubernetes_error)], "error"))
+    if f.where:
+        out.append(
+            f'<h4>Where</h4><p class="where"><b>{h(f.where)}</b>: {h(f.where_explanation or "")}</p>'
+            + "<ul>"
+            + "".join(f"<li>{h(note)}</li>" for note in side_notes(f))
+            + "</ul>"
+        )
     facts = [
         f.tls_version or "no TLS version seen",
         f"history {f.history or '-'}",

@@ -6,8 +6,29 @@ import json
 from typing import Any
 
 from pcapdiag.capture import linktype_name
-from pcapdiag.report.model import SCHEMA_VERSION, CaptureReport, FlowReport, Report
+from pcapdiag.report.model import SCHEMA_VERSION, Address, CaptureReport, FlowReport, Report, SideReport
 from pcapdiag.report.timefmt import rfc3339
+
+
+def _address(a: Address | None) -> dict[str, Any] | None:
+    return None if a is None else {"ip": a.ip, "port": a.port}
+
+
+def side_dict(s: SideReport) -> dict[str, Any]:
+    """One capture's view of a connection."""
+    return {
+        "capture": s.capture,
+        "name": s.name,
+        "role": s.role,
+        "seen": s.seen,
+        "client": _address(s.client),
+        "server": _address(s.server),
+        "packets": s.packets,
+        "label": s.label.value if s.label is not None else None,
+        "flow_id": s.flow_id,
+        "first_frame": s.first_frame,
+        "last_frame": s.last_frame,
+    }
 
 
 def flow_dict(f: FlowReport) -> dict[str, Any]:
@@ -57,6 +78,10 @@ def flow_dict(f: FlowReport) -> dict[str, Any]:
             "self_signed": cert.self_signed,
             "problems": list(cert.problems),
         },
+        "sides": [side_dict(s) for s in f.sides],
+        "match": f.match,
+        "where": f.where,
+        "where_explanation": f.where_explanation,
     }
 
 
@@ -77,6 +102,9 @@ def capture_dict(c: CaptureReport) -> dict[str, Any]:
         "kernel_drops": c.drops,
         "stopped": c.stopped,
         "capture_point": c.capture_point,
+        "side": c.side,
+        "role": c.role,
+        "role_basis": c.role_basis,
         "skipped_frames": dict(c.skipped),
         "undecoded_link_types": [
             {"link_type": lt, "name": linktype_name(lt), "frames": n}
@@ -98,8 +126,20 @@ def report_dict(r: Report) -> dict[str, Any]:
             "untracked_connections": r.untracked_connections,
             "duplicate_packets": r.duplicates,
             "timeout_s": r.timeout_s,
+            "by_where": dict(r.by_where),
         },
         "captures": [capture_dict(c) for c in r.captures],
+        "clock_offsets": [
+            {
+                "capture": o.capture,
+                "reference": o.reference,
+                "offset_s": o.offset_s,
+                "one_way_delay_s": o.one_way_delay_s,
+                "spread_s": o.spread_s,
+                "connections": o.connections,
+            }
+            for o in r.clock_offsets
+        ],
     }
 
 

@@ -23,6 +23,7 @@ from pcapdiag.report.ladder import (
     ladder,
     printable,
     seconds,
+    side_notes,
     summary_notes,
     unsafe_commands,
     wireshark_filter,
@@ -162,6 +163,9 @@ def _flow(n: int, f: FlowReport, redacted: bool) -> list[str]:
     out = [title, "", f"**Verdict:** {md(f.explanation)}", ""]
     if f.kubernetes_error:
         out += ["**Kubernetes/Go error:**", "", *fenced([printable(f.kubernetes_error)]), ""]
+    if f.where:
+        out += [f"**Where:** `{f.where}`: {md(f.where_explanation or '')}", ""]
+        out += [f"- {md(note)}" for note in side_notes(f)] + [""]
     facts = [
         f.tls_version or "no TLS version seen",
         f"history {f.history or '-'}",

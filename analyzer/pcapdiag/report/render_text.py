@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pcapdiag.capture import linktype_name
 from pcapdiag.classify import Label
+from pcapdiag.report.ladder import side_notes
 from pcapdiag.report.model import FlowReport, Report
 from pcapdiag.report.timefmt import rfc3339
 
@@ -48,6 +49,7 @@ def flow_detail(f: FlowReport, color: bool = False) -> list[str]:
     ]
     if f.kubernetes_error:
         lines.append(f"  error: {f.kubernetes_error}")
+    lines.extend(side_lines(f))
     if f.certificate is not None:
         c = f.certificate
         names = ", ".join(c.dns_names + c.ip_addresses) or "-"
@@ -66,6 +68,15 @@ def flow_detail(f: FlowReport, color: bool = False) -> list[str]:
     return lines
 
 
+def side_lines(f: FlowReport) -> list[str]:
+    """Where the connection failed and what each capture point saw (several captures only)."""
+    lines = []
+    if f.where:
+        lines.append(f"  where: {f.where}: {f.where_explanation}")
+    lines.extend(f"  seen at {note}" for note in side_notes(f))
+    return lines
+
+
 def render_summary(r: Report) -> list[str]:
     """The closing summary lines."""
     counts = ", ".join(f"{label} {n}" for label, n in sorted(r.by_label.items())) or "none"
@@ -75,6 +86,23 @@ def render_summary(r: Report) -> list[str]:
         lines.append("  redacted: addresses and names are pseudonyms (consistent within this report)")
     if r.untracked_connections:
         lines.append(f"  {r.untracked_connections} connections not tracked (--max-flows reached)")
+    if r.by_where:
+        lines.append(
+            "  failing connections by where: " + ", ".join(f"{w} {n}" for w, n in sorted(r.by_where.items()))
+        )
+    lines.extend(offset_lines(r))
+    return lines
+
+
+def offset_lines(r: Report) -> list[str]:
+    """The measured clock offsets between captures."""
+    lines = []
+    for o in r.clock_offsets:
+        delay = f", one-way delay {o.one_way_delay_s * 1000:.3f} ms" if o.one_way_delay_s is not None else ""
+        lines.append(
+            f"  clock of {o.capture} vs {o.reference}: {o.offset_s:+.6f} s "
+            f"(from {o.connections} connection{'s' * (o.connections != 1)}, spread {o.spread_s:.6f} s{delay})"
+        )
     return lines
 
 
@@ -87,6 +115,8 @@ def capture_lines(r: Report) -> list[str]:
         extra += f", cut off at byte {c.truncated_at}" if c.truncated_at is not None else ""
         extra += f", stopped: {c.stopped}" if c.stopped else ""
         extra += f", taken at the {c.capture_point} side" if c.capture_point else ""
+        if c.side is not None:
+            extra += f"; side {c.side!r}, the {c.role} end (by {c.role_basis})"
         out.append(f"Capture {c.path}: {c.format}, {kinds}, {c.packets} packets{extra}")
     return out
 

@@ -12,7 +12,7 @@ import textwrap
 
 from pcapdiag.report.model import FlowReport, Report
 from pcapdiag.report.render_html import HtmlStream
-from pcapdiag.report.render_json import capture_dict, flow_dict, render_jsonl_flow, report_dict
+from pcapdiag.report.render_json import flow_dict, render_jsonl_flow, report_dict
 from pcapdiag.report.render_markdown import MarkdownStream
 from pcapdiag.report.render_text import capture_lines, flow_detail, flow_line, render_summary
 from pcapdiag.report.renderer import MAX_DETAILED_FAILURES, StreamRenderer
@@ -68,10 +68,12 @@ class JsonStream(StreamRenderer):
     def end(self, r: Report) -> str:
         doc = report_dict(r)
         head = self._head() if self._count == 0 else "\n  "
-        redacted = json.dumps(doc["redacted"])
-        summary = textwrap.indent(json.dumps(doc["summary"], indent=2), "  ").lstrip()
-        captures = textwrap.indent(json.dumps([capture_dict(c) for c in r.captures], indent=2), "  ").lstrip()
-        return f'{head}],\n  "redacted": {redacted},\n  "summary": {summary},\n  "captures": {captures}\n}}\n'
+        rest = [
+            f'  "{key}": ' + textwrap.indent(json.dumps(value, indent=2), "  ").lstrip()
+            for key, value in doc.items()
+            if key not in ("schema_version", "flows")
+        ]
+        return f"{head}],\n" + ",\n".join(rest) + "\n}\n"
 
 
 class JsonLinesStream(StreamRenderer):
@@ -83,7 +85,7 @@ class JsonLinesStream(StreamRenderer):
 
     def end(self, r: Report) -> str:
         doc = report_dict(r)
-        last = {"summary": doc["summary"], "captures": doc["captures"]}
+        last = {"summary": doc["summary"], "captures": doc["captures"], "clock_offsets": doc["clock_offsets"]}
         return json.dumps(last, separators=(",", ":")) + "\n"
 
 

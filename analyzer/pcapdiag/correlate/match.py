@@ -1,0 +1,290 @@
+"""Match connections across captures by initial sequence numbers, ports and time, and estimate clock offsets.
+
+NAT rewrites addresses and ports but not sequence numbers, so the client's ISN names a connection
+at every capture point: kube-proxy's DNAT (ClusterIP:443 on the API server's side, podIP:10250 at
+the pod) and a CNI's SNAT leave it alone. An ISN is 32 random bits, so among tens of thousands of
+connections two can share one by chance; a match therefore also needs the same client port (no
+SNAT between) or the same server ISN (the SYN-ACK seen at both points). Clock offsets come from
+those matches the way NTP computes them: the SYN travels one way and the SYN-ACK the other, so the
+mean of the two time differences cancels the transit delay.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pcapdiag.correlate.facts import FlowFacts
+
+NS = 1_000_000_000
+SKEW_LIMIT_NS = 24 * 3600 * NS
+"""Two captures' clocks further apart than a day are taken as unrelated captures."""
+SLACK_NS = 2 * NS
+"""How far apart, after the offset, a connection's first packets may be at two points and still
+be taken for the same connection when only ports and time match. The client's first SYNs may be
+lost before the second point, so its first packet there can be one initial RTO (1 s) later; two
+RTOs of slack cover that and clock jitter, and ephemeral client ports do not repeat that fast."""
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureInfo:
+    """One capture of a correlated set."""
+
+    index: int
+    name: str
+    """The --side name, or the capture's file name."""
+    first_ns: int | None
+    last_ns: int | None
+    point: str | None = None
+    """'client' or 'server' when the capture's own TTLs and timing said so."""
+    declared: str | None = None
+    """'client' or 'server' when the user's name for the capture says so."""
+
+
+@dataclass(frozen=True, slots=True)
+class Offset:
+    """How far capture ``b``'s clock is ahead of capture ``a``'s."""
+
+    a: int
+    b: int
+    offset_ns: int
+    matches: int
+    """Connections the estimate rests on."""
+    delay_ns: int | None
+    """One-way transit time between the two points, when SYN-ACKs let it be separated out."""
+    spread_ns: int
+    """Largest difference between one connection's estimate and the median."""
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """One connection and its views, one per capture that saw it."""
+
+    members: tuple[FlowFacts, ...]
+    method: str
+    """'isn' (client ISN and client port), 'isn+synack' (client and server ISNs; ports differ),
+    'ports+time' (no SYN at one point), or 'single' (seen in one capture only)."""
+
+    def at(self, capture: int) -> FlowFacts | None:
+        """The view from one capture, if it saw the connection."""
+        return next((m for m in self.members if m.capture == capture), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Correlation:
+    """Every connection of several captures, matched."""
+
+    captures: tuple[CaptureInfo, ...]
+    groups: tuple[Group, ...]
+    offsets: tuple[Offset, ...]
+    roles: tuple[str, ...]
+    """Per capture: 'client' (nearer the client) or 'server'."""
+    role_basis: tuple[str, ...]
+    """Per capture: how its role was decided, in words."""
+    paired: frozenset[tuple[int, int]]
+    """Capture pairs that watched the same traffic (shared connections or overlapping time)."""
+
+    def offset(self, a: int, b: int) -> int:
+        """Clock of ``b`` minus clock of ``a`` (0 when no connection let it be measured)."""
+        for o in self.offsets:
+            if (o.a, o.b) == (a, b):
+                return o.offset_ns
+            if (o.a, o.b) == (b, a):
+                return -o.offset_ns
+        return 0
+
+    def covers(self, capture: int, other: FlowFacts) -> bool:
+        """Whether ``capture`` was running when ``other`` (seen in another capture) began."""
+        info = self.captures[capture]
+        if (capture, other.capture) not in self.paired:
+            return False
+        if info.first_ns is None or info.last_ns is None:
+            return True  # an empty capture given with the others: nothing at all reached it
+        t = other.first_ns + self.offset(other.capture, capture)
+        return info.first_ns <= t <= info.last_ns
+
+
+def _isn_pairs(a: Sequence[FlowFacts], b: Sequence[FlowFacts]) -> list[tuple[FlowFacts, FlowFacts, str]]:
+    by_isn: dict[int, list[FlowFacts]] = defaultdict(list)
+    for f in b:
+        if f.client_isn is not None:
+            by_isn[f.client_isn].append(f)
+    pairs = []
+    for f in a:
+        if f.client_isn is None:
+            continue
+        for g in by_isn.get(f.client_isn, ()):
+            if f.client_port == g.client_port:
+                pairs.append((f, g, "isn"))
+            elif f.server_isn is not None and f.server_isn == g.server_isn:
+                pairs.append((f, g, "isn+synack"))
+            else:
+                continue
+            break
+    return pairs
+
+
+def _estimate(a: int, b: int, pairs: list[tuple[FlowFacts, FlowFacts, str]]) -> Offset | None:
+    """NTP-style offset from matched connections' SYN and SYN-ACK times."""
+    both: list[tuple[int, int]] = []
+    one: list[int] = []
+    for f, g, _ in pairs:
+        if f.syn_ns is None or g.syn_ns is None:
+            continue
+        forward = g.syn_ns - f.syn_ns
+        if f.synack_ns is not None and g.synack_ns is not None:
+            backward = g.synack_ns - f.synack_ns
+            both.append(((forward + backward) // 2, (forward - backward) // 2))
+        else:
+            one.append(forward)
+    if both:
+        offsets = [o for o, _ in both]
+        offset = int(statistics.median(offsets))
+        delay: int | None = int(statistics.median(abs(d) for _, d in both))
+    elif one:
+        offsets = one
+        offset = int(statistics.median(one))
+        delay = None
+    else:
+        return None
+    if abs(offset) > SKEW_LIMIT_NS:
+        return None
+    spread = max(abs(o - offset) for o in offsets)
+    return Offset(a, b, offset, len(offsets), delay, spread)
+
+
+def _port_time_pairs(
+    a: Sequence[FlowFacts],
+    b: Sequence[FlowFacts],
+    offset_ns: int,
+    servers: dict[tuple[str, int], set[tuple[str, int]]],
+) -> list[tuple[FlowFacts, FlowFacts, str]]:
+    """Connections without a usable ISN: same client port, a server address known to map (or the
+    same), and first packets within SLACK_NS once the clock offset is applied."""
+    by_port: dict[int, list[FlowFacts]] = defaultdict(list)
+    for g in b:
+        by_port[g.client_port].append(g)
+    pairs = []
+    taken: set[int] = set()
+    for f in a:
+        mapped = servers.get((f.server_ip, f.server_port), set()) | {(f.server_ip, f.server_port)}
+        best: tuple[int, FlowFacts] | None = None
+        for g in by_port.get(f.client_port, ()):
+            if id(g) in taken or (g.server_ip, g.server_port) not in mapped:
+                continue
+            gap = abs(g.first_ns - offset_ns - f.first_ns)
+            if gap <= SLACK_NS and (best is None or gap < best[0]):
+                best = (gap, g)
+        if best is not None:
+            taken.add(id(best[1]))
+            pairs.append((f, best[1], "ports+time"))
+    return pairs
+
+
+def _roles(
+    captures: Sequence[CaptureInfo], matched: list[tuple[FlowFacts, FlowFacts, str]]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Which capture is nearer the client: routers lower the TTL of what they forward, so the point
+    nearer the client sees the client's packets with the higher TTL (and the server's with the lower)."""
+    votes: dict[int, int] = defaultdict(int)
+    for f, g, _ in matched:
+        if f.client.ttl and g.client.ttl and f.client.ttl != g.client.ttl:
+            near, far = (f, g) if f.client.ttl > g.client.ttl else (g, f)
+        elif f.server.ttl and g.server.ttl and f.server.ttl != g.server.ttl:
+            near, far = (f, g) if f.server.ttl < g.server.ttl else (g, f)
+        else:
+            continue
+        votes[near.capture] += 1
+        votes[far.capture] -= 1
+    roles, basis = [], []
+    for info in captures:
+        v = votes.get(info.index, 0)
+        if v:
+            roles.append("client" if v > 0 else "server")
+            basis.append("TTLs of the connections it shares with the other captures")
+        elif info.declared is not None:
+            roles.append(info.declared)
+            basis.append("the name it was given")
+        elif info.point is not None:
+            roles.append(info.point)
+            basis.append("its own TTLs and handshake timing")
+        else:
+            roles.append("client" if info.index == 0 else "server")
+            basis.append("the order the captures were given in (first = client side)")
+    return tuple(roles), tuple(basis)
+
+
+def match_captures(captures: Sequence[CaptureInfo], facts: Sequence[Sequence[FlowFacts]]) -> Correlation:
+    """Match every connection across captures; unmatched connections become single-view groups."""
+    n = len(captures)
+    offsets: list[Offset] = []
+    matched: list[tuple[FlowFacts, FlowFacts, str]] = []
+    for i in range(n):
+        for j in range(i + 1, n):
+            pairs = _isn_pairs(facts[i], facts[j])
+            estimate = _estimate(i, j, pairs)
+            if estimate is not None:
+                offsets.append(estimate)
+                # Weak (SNAT) matches must agree with the clock the strong ones gave.
+                pairs = [
+                    p
+                    for p in pairs
+                    if p[2] == "isn"
+                    or p[0].syn_ns is None
+                    or p[1].syn_ns is None
+                    or abs(p[1].syn_ns - p[0].syn_ns - estimate.offset_ns) <= SLACK_NS + estimate.spread_ns
+                ]
+            servers: dict[tuple[str, int], set[tuple[str, int]]] = defaultdict(set)
+            for f, g, _ in pairs:
+                servers[(f.server_ip, f.server_port)].add((g.server_ip, g.server_port))
+            done = {id(f) for f, _, _ in pairs} | {id(g) for _, g, _ in pairs}
+            rest_a = [f for f in facts[i] if id(f) not in done]
+            rest_b = [g for g in facts[j] if id(g) not in done]
+            offset_ns = estimate.offset_ns if estimate is not None else 0
+            matched.extend(pairs)
+            matched.extend(_port_time_pairs(rest_a, rest_b, offset_ns, servers))
+    paired = set()
+    for f, g, _ in matched:
+        paired.add((f.capture, g.capture))
+        paired.add((g.capture, f.capture))
+    for a in captures:
+        for b in captures:
+            if a.index != b.index and (a.first_ns is None or b.first_ns is None):
+                paired.add((a.index, b.index))  # an empty capture is evidence for every other
+            elif a.index != b.index and None not in (a.first_ns, a.last_ns, b.first_ns, b.last_ns):
+                assert a.first_ns is not None and a.last_ns is not None
+                assert b.first_ns is not None and b.last_ns is not None
+                if a.first_ns <= b.last_ns and b.first_ns <= a.last_ns:
+                    paired.add((a.index, b.index))
+    # Union the pairwise matches into groups (one view per capture).
+    parent: dict[int, int] = {}
+
+    def find(x: int) -> int:
+        while parent.get(x, x) != x:
+            parent[x] = parent.get(parent[x], parent[x])
+            x = parent[x]
+        return x
+
+    method: dict[int, str] = {}
+    for f, g, how in matched:
+        ra, rb = find(id(f)), find(id(g))
+        if ra != rb:
+            parent[rb] = ra
+        method[id(f)] = method[id(g)] = how
+    members: dict[int, list[FlowFacts]] = defaultdict(list)
+    for per_capture in facts:
+        for f in per_capture:
+            members[find(id(f))].append(f)
+    groups = []
+    for views in members.values():
+        seen: dict[int, FlowFacts] = {}
+        for v in views:
+            seen.setdefault(v.capture, v)
+        ordered = tuple(sorted(seen.values(), key=lambda v: v.capture))
+        how = "single" if len(ordered) == 1 else min(method[id(v)] for v in ordered if id(v) in method)
+        groups.append(Group(ordered, how))
+    groups.sort(key=lambda g: (g.members[0].first_ns, g.members[0].capture, g.members[0].flow_id))
+    roles, basis = _roles(captures, matched)
+    return Correlation(tuple(captures), tuple(groups), tuple(offsets), roles, basis, frozenset(paired))
