@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from pcapdiag.capture import open_capture
-from pcapdiag.pipeline import CaptureAnalysis, Options
+from pcapdiag.pipeline import CaptureAnalysis, Options, Paired, pair
 from pcapdiag.report import CaptureReport, FlowReport
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -39,6 +39,20 @@ def analyse(path: pathlib.Path, options: Options | None = None) -> tuple[Capture
         analysis = CaptureAnalysis(str(path), options or Options())
         report = analysis.run(open_capture(stream, str(path)))
     return report, analysis.flows
+
+
+def analyse_paired(
+    paths: list[pathlib.Path], names: list[str] | None = None, options: Options | None = None
+) -> Paired:
+    """Run the pipeline over several captures of the same traffic and match them, in process."""
+    analyses, reports = [], []
+    for i, path in enumerate(paths):
+        with path.open("rb") as stream:
+            analysis = CaptureAnalysis(str(path), options or Options(), facts=[], index=i)
+            reports.append(analysis.run(open_capture(stream, str(path))))
+        analyses.append(analysis)
+    given = names is not None
+    return pair(analyses, reports, names or [p.name for p in paths], [given] * len(paths))
 
 
 @pytest.fixture

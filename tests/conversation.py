@@ -37,6 +37,9 @@ class Conversation:
     cseq: int = 0
     sseq: int = 0
     ip_id: int = 1
+    ttl_to_server: int = 64
+    """TTL (hop limit) of the client's packets where this conversation is captured."""
+    ttl_to_client: int = 64
 
     def __post_init__(self) -> None:
         self.cseq = self.client_isn + 1
@@ -44,13 +47,14 @@ class Conversation:
 
     def _l3(self, to_server: bool) -> Any:
         src, dst = (self.client[0], self.server[0]) if to_server else (self.server[0], self.client[0])
+        ttl = self.ttl_to_server if to_server else self.ttl_to_client
         self.ip_id += 1
         if ":" in src:
-            ip = IPv6(src=src, dst=dst)
+            ip = IPv6(src=src, dst=dst, hlim=ttl)
             if self.ipv6_ext:
                 ip = ip / IPv6ExtHdrHopByHop() / IPv6ExtHdrDestOpt()
             return ip
-        return IP(src=src, dst=dst, id=self.ip_id)
+        return IP(src=src, dst=dst, id=self.ip_id, ttl=ttl)
 
     def packet(self, t: float, to_server: bool, flags: str, seq: int, ack: int, payload: bytes = b"") -> Any:
         """Append one raw packet (no sequence bookkeeping)."""

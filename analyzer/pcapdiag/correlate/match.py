@@ -96,14 +96,24 @@ class Correlation:
         return 0
 
     def covers(self, capture: int, other: FlowFacts) -> bool:
-        """Whether ``capture`` was running when ``other`` (seen in another capture) began."""
+        """Whether ``capture`` was running when ``other`` (seen in another capture) began.
+
+        A capture's first packet bounds when it started; its last packet does not bound when it
+        stopped (a capture point that nothing reached any more records nothing), so a capture is
+        taken to run on to the end once started.
+        """
         info = self.captures[capture]
         if (capture, other.capture) not in self.paired:
             return False
-        if info.first_ns is None or info.last_ns is None:
+        if info.first_ns is None:
             return True  # an empty capture given with the others: nothing at all reached it
+        return other.first_ns + self.offset(other.capture, capture) >= info.first_ns - SLACK_NS
+
+    def after_last_packet(self, capture: int, other: FlowFacts) -> bool:
+        """``other`` began after ``capture``'s last packet (was it still running?)."""
+        info = self.captures[capture]
         t = other.first_ns + self.offset(other.capture, capture)
-        return info.first_ns <= t <= info.last_ns
+        return info.last_ns is not None and t > info.last_ns
 
 
 def _isn_pairs(a: Sequence[FlowFacts], b: Sequence[FlowFacts]) -> list[tuple[FlowFacts, FlowFacts, str]]:

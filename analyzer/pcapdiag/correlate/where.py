@@ -82,8 +82,20 @@ def localise(group: Group, corr: Correlation) -> Location | None:
         others = [i for i in server_caps if (c.capture, i) in corr.paired]
         if not others:
             return None
-        empty = {i.index for i in corr.captures if i.first_ns is None}
-        return _server_side_missing(c, [i for i in others if corr.covers(i, c)], name, empty)
+        covering = [i for i in others if corr.covers(i, c)]
+        notes = {
+            i.index: " (which holds no packet at all: check it captured the right interface)"
+            for i in corr.captures
+            if i.first_ns is None
+        }
+        notes.update(
+            {
+                i: " (whose last packet came earlier: check it was still capturing)"
+                for i in covering
+                if corr.after_last_packet(i, c)
+            }
+        )
+        return _server_side_missing(c, covering, name, notes)
     if c is None:
         others = [i for i in client_caps if (s.capture, i) in corr.paired]
         if not others:
@@ -101,7 +113,7 @@ def localise(group: Group, corr: Correlation) -> Location | None:
 
 
 def _server_side_missing(
-    c: FlowFacts, covering: list[int], name: dict[int, str], empty: set[int]
+    c: FlowFacts, covering: list[int], name: dict[int, str], notes: dict[int, str]
 ) -> Location:
     where_c = name[c.capture]
     if not c.failing:
@@ -112,11 +124,9 @@ def _server_side_missing(
     if not covering:
         return Location(
             Where.UNKNOWN,
-            f"Only {where_c} saw this connection, and no server-side capture was running at the time.",
+            f"Only {where_c} saw this connection, and the server-side capture had not started yet.",
         )
-    where_s = name[covering[0]]
-    if covering[0] in empty:
-        where_s += " (which holds no packet at all: check it was capturing the right interface)"
+    where_s = name[covering[0]] + notes.get(covering[0], "")
     if c.server.syn or c.server.data_bytes:
         return Location(
             Where.UNKNOWN,
