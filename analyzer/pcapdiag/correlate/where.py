@@ -17,6 +17,7 @@ the client-side view (C) with the server-side view (S), in this order:
 from __future__ import annotations
 
 import enum
+import ipaddress
 from dataclasses import dataclass
 
 from pcapdiag.classify import Label
@@ -45,6 +46,22 @@ class Location:
 
     where: Where
     explanation: str
+
+    def checks(self, client_ip: str, server_port: int) -> tuple[str, ...]:
+        """What to look at next, given where it failed (addresses as the server side sees them)."""
+        ip = ipaddress.ip_address(client_ip)  # a parsed address: safe inside a command
+        if self.where is Where.IN_BETWEEN:
+            return (
+                "kubectl get networkpolicy -A    # a policy around the webhook must admit the API server",
+                f"# firewall / security group / GKE firewall rule: allow TCP {server_port} from the "
+                f"control plane ({ip}) to the webhook's nodes",
+            )
+        if self.where is Where.RETURN_PATH:
+            return (
+                f"ip route get {ip}    # on the webhook's node: the answer must route back the way "
+                f"the request came (asymmetric routing, rp_filter, missing SNAT)",
+            )
+        return ()
 
 
 def _answers(view: FlowFacts) -> str:

@@ -57,6 +57,8 @@ def paired_flows(
             out.append(flow)
             continue
         location = localise(group, corr)
+        server_view = next((m for m in group.members if corr.roles[m.capture] == "server"), primary)
+        checks = location.checks(server_view.client_ip, server_view.server_port) if location else ()
         out.append(
             dataclasses.replace(
                 flow,
@@ -64,6 +66,7 @@ def paired_flows(
                 match=group.method,
                 where=location.where.value if location else None,
                 where_explanation=location.explanation if location else None,
+                next_steps=checks + flow.next_steps,
             )
         )
     return out
