@@ -3,7 +3,7 @@
 A packet that one point saw leave and the next point never saw was lost between them; a point that
 saw everything arrive and nothing come back puts the fault on the host beyond it. The rules compare
 the client-side view (C) with the server-side view (S), in this order:
-1. healthy at the client side: ``none``;
+1. healthy at the client side: ``none``; not a proven failure (incomplete, partial): ``unknown``;
 2. S holds nothing while S's capture was running: the client's packets never reached the server
    side (``in-between``), unless C shows the server's own answers (then S is not on the path);
 3. C received a RST or ICMP error that S shows the server never sent: a hop in between answered
@@ -118,7 +118,7 @@ def localise(group: Group, corr: Correlation) -> Location | None:
         if not others:
             return None
         if not s.failing:
-            return Location(Where.NONE, "Healthy at the server side; the client-side capture did not see it.")
+            return _not_failing(s, f"{name[s.capture]} alone saw it")
         covering = [i for i in others if corr.covers(i, s)]
         seen = f"{name[covering[0]]} (running at the time)" if covering else "the client-side capture"
         return Location(
@@ -129,15 +129,23 @@ def localise(group: Group, corr: Correlation) -> Location | None:
     return _both(c, s, name)
 
 
+def _not_failing(view: FlowFacts, seen: str) -> Location:
+    """A connection that did not fail: healthy, or undecided (then nothing can be localised)."""
+    if view.label is Label.OK:
+        return Location(Where.NONE, f"Healthy ({seen}).")
+    return Location(
+        Where.UNKNOWN,
+        f"Not a proven failure ({view.label.value}: the captures do not show how it ended), so there is "
+        f"nothing to localise ({seen}).",
+    )
+
+
 def _server_side_missing(
     c: FlowFacts, covering: list[int], name: dict[int, str], notes: dict[int, str]
 ) -> Location:
     where_c = name[c.capture]
     if not c.failing:
-        return Location(
-            Where.NONE,
-            f"Healthy at {where_c}; the server-side capture did not see it (another path or time).",
-        )
+        return _not_failing(c, f"{where_c} alone saw it")
     if not covering:
         return Location(
             Where.UNKNOWN,
@@ -172,7 +180,7 @@ def _server_side_missing(
 def _both(c: FlowFacts, s: FlowFacts, name: dict[int, str]) -> Location:
     wc, ws = name[c.capture], name[s.capture]
     if not c.failing:
-        return Location(Where.NONE, f"Healthy: every packet crossed between {wc} and {ws}.")
+        return _not_failing(c, f"seen at {wc} and {ws}")
     if c.server.rst and not s.server.rst:
         return Location(
             Where.IN_BETWEEN,
