@@ -1324,6 +1324,76 @@ def case_ipv6(r: CaseRun) -> None:
            where_why="healthy: the server answered the POST")
 
 
+def case_return_path(r: CaseRun) -> None:
+    p1, p2 = r.port(1), r.port(2)
+    r.go_server(S0, 443, "ok")
+    # p1: every server->client packet of the connection dies at the router (the SYN-ACKs);
+    # p2: server->client segments that carry payload die at the router, so the handshake,
+    # pure ACKs and FINs pass but the server's TLS flight never reaches the client.  A
+    # segment carries payload when its IP total length exceeds the IP header (20: Linux sends
+    # no IP options) plus the TCP header (4 * data offset); nft has no arithmetic, so one
+    # rule per data offset.
+    payload = "\n    ".join(
+        f"ip saddr {S0} tcp sport 443 tcp dport {p2} ip hdrlength 5 tcp doff {doff} "
+        f"ip length > {20 + 4 * doff} drop" for doff in range(5, 16))
+    r.nft("router", f"""
+table inet pcd {{
+  chain pcdforward {{ type filter hook forward priority 0; policy accept;
+    ip saddr {S0} tcp sport 443 tcp dport {p1} drop
+    {payload}
+  }}
+}}""")
+    r.notes.append("client SYN retransmission schedule: linear (kernel default "
+                   "tcp_syn_linear_timeouts=4)")
+    r.start_captures([443])
+    c1 = r.go_client(1, S0)
+    c2 = r.go_client(2, S0)
+    r.wait_clients([c1, c2], WAIT)
+    # as in syn-timeout: run past the SYN that would be due at 11 s
+    r.stop_captures(settle=11.0 - CLIENT_TIMEOUT + 1.5)
+    r.notes.append("capture kept running until about 12.5 s after the first SYN: the SYN due "
+                   "at 11 s is absent")
+    r.conn(c1, "syn-timeout", BOTH,
+           "Go server listens and answers every SYN with a SYN-ACK; the router drops every "
+           "server->client packet of this connection, so the client sees only its own SYNs "
+           "(linear schedule) and the server sees SYNs answered by SYN-ACKs, retransmitted; "
+           "Go client gives up at 10 s", "go",
+           where="return-path",
+           where_why="the server answered the SYNs; the router drops the SYN-ACKs on their "
+                     "way back to the client")
+    r.conn(c2, "tls-handshake-timeout", BOTH,
+           "TCP handshake completes; the router drops server->client segments that carry "
+           "payload, so the server's TLS flight (ServerHello..Finished) never reaches the "
+           "client: the client sees the handshake and ACKs but no ServerHello, the server "
+           "sees its flight retransmitted; Go client gives up at 10 s", "go",
+           where="return-path",
+           where_why="the server answered the ClientHello; the router drops the server's "
+                     "TLS flight on its way back to the client")
+
+
+def case_dnat_refused(r: CaseRun) -> None:
+    r.nft("router", f"""
+table ip pcdnat {{
+  chain pre {{ type nat hook prerouting priority -100; policy accept;
+    ip daddr {SERVICE4} tcp dport 443 dnat to {S0}:10250
+  }}
+}}""")
+    r.start_captures([443, 10250])
+    c1 = r.go_client(1, SERVICE4, 443)
+    r.wait_clients([c1], WAIT)
+    c2 = r.py_client(2, SERVICE4, 443)
+    r.wait_clients([c2], WAIT)
+    r.stop_captures()
+    what = (f"client dials the service address {SERVICE4}:443; router DNATs to the pod "
+            f"{S0}:10250, where nothing listens: the pod's kernel answers with RST,ACK")
+    why = ("nothing listens on the pod's port behind the router's DNAT: the server host's "
+           "own kernel answers the SYN with RST")
+    r.conn(c1, "refused", BOTH, what + " (Go client)", "none", server_view=(S0, 10250),
+           where="server", where_why=why)
+    r.conn(c2, "refused", BOTH, what + " (Python client)", "none", server_view=(S0, 10250),
+           where="server", where_why=why)
+
+
 CASES: list[CaseSpec] = [
     CaseSpec(1, "ok-tls13", "Go client POSTs to a Go TLS 1.3 webhook, answered 200",
              case_ok_tls13),
@@ -1372,6 +1442,11 @@ CASES: list[CaseSpec] = [
              case_dnat),
     CaseSpec(22, "ipv6", "IPv6 (2001:db8::/32) Go and Python clients to a Go TLS 1.3 server, 200",
              case_ipv6),
+    CaseSpec(23, "return-path", "the server answers but the router drops the answer: the "
+             "SYN-ACKs of one connection, the TLS flight (segments with payload) of another",
+             case_return_path),
+    CaseSpec(24, "dnat-refused", f"router DNATs the service {SERVICE4}:443 to the pod "
+             f"{S0}:10250 where nothing listens: the pod's kernel answers RST", case_dnat_refused),
 ]
 
 
@@ -1389,9 +1464,9 @@ def write_readme(truths: dict[str, dict[str, Any]], elapsed: float | None) -> No
             t = json.loads(p.read_text())
         for i, c in enumerate(t["connections"]):
             sip = f"[{c['server_ip']}]" if ":" in c["server_ip"] else c["server_ip"]
-            rows.append("| {} | {} | {} | `{}` | {}/{} | {} | {} |".format(
+            rows.append("| {} | {} | {} | `{}` | `{}` | {}/{} | {} | {} |".format(
                 f"`{spec.name}`" if i == 0 else "", c["client_port"],
-                f"{sip}:{c['server_port']}", c["label"], c["client_impl"],
+                f"{sip}:{c['server_port']}", c["label"], c.get("where", "?"), c["client_impl"],
                 c["server_impl"], ", ".join(c["points"]), c["what"].replace("|", "/")))
     if elapsed is None:  # partial re-record: keep the figure of the last full run
         old = (HERE / "README.md").read_text() if (HERE / "README.md").exists() else ""
@@ -1432,8 +1507,8 @@ the shapes and the truth do not.
 ```
 
 * The router forwards, and is where SYNs are dropped or rejected (nft, and one
-  iptables rule) and where the "service" {SERVICE4}:443 is DNATed to the
-  "pod" {S0}:10250.
+  iptables rule), where answers are dropped on their way back (`return-path`),
+  and where the "service" {SERVICE4}:443 is DNATed to the "pod" {S0}:10250.
 * Addresses are only from **198.18.0.0/15** (IPv4) and **2001:db8::/32** (IPv6).
   No namespace has a default route; IPv6 link-local addresses, DAD and router
   solicitations are disabled, so no other address appears in any file.
@@ -1475,16 +1550,40 @@ same single scenario run, with `-U`/immediate mode and the filter
 The multi-IDB files exist for `ok-tls13` and `ipv6`.
 
 `truth.json` lists the files with their point, encoding, link types and
-packet counts and the client ports seen in each, and every connection with
-`client_port`, `server_port`, `label`, `points` (the capture points where the
-connection is visible: a SYN dropped or rejected at the router is seen only at
-the client), `server_ip_at`/`server_port_at` (the server address as each point
-shows it; they differ under DNAT), the implementations, what
-was done, and what the client itself reported (`client_result`: status or the
-exact Go/Python error string and the elapsed time) plus the matching server log
-lines. The label vocabulary is: ok, refused, syn-timeout, unreachable,
-tls-handshake-timeout, not-tls, cert-rejected, tls-failed, awaiting-headers,
-server-closed, http-error, incomplete, partial.
+packet counts and the client ports seen in each, and every connection with:
+
+* `client_port`, `server_port`, `client_ip`, `server_ip`, `ip_version`: the
+  connection as the client dialed it.
+* `label`: the outcome, one of ok, refused, syn-timeout, unreachable,
+  tls-handshake-timeout, not-tls, cert-rejected, tls-failed, awaiting-headers,
+  server-closed, http-error, incomplete, partial; the same at every point that
+  sees the connection.
+* `points`: the capture points where the connection is visible (a SYN dropped
+  or rejected at the router is seen only at the client).
+* `server_ip_at`, `server_port_at`: the server address and port as each point
+  in `points` shows them (they differ under DNAT; `note` says so).
+* `where`: where the scenario made the connection fail (issue 5's vocabulary):
+  * `in-between`: the client's packets never reached the server side (the
+    router drops them, or rejects them with a RST or ICMP);
+  * `return-path`: the server answered; the answer never reached the client
+    side;
+  * `server`: the server host itself refused (its kernel's RST: nothing
+    listens), dropped (its own firewall), rejected the handshake, stalled TLS
+    or HTTP, closed, or answered with an error;
+  * `client`: the client aborted (rejected the server's certificate);
+  * `none`: healthy;
+  * `unknown`: the scenario itself cannot say (no case needs it yet).
+* `where_why`: which part of the scenario decides `where`, in words.
+* `client_impl`, `server_impl`, `what`: the implementations and what was done.
+* `client_result`: what the client itself reported: status, or the exact
+  Go/Python error string, and the elapsed time; `server_log`: the matching
+  server log lines.
+
+`label`, `points` and `where` are written from what the case configured (the
+`r.conn(...)` call next to the scenario), never from the captures or pcapdiag.
+Where the scenario decides `where` although the capture does not decide the
+label: `incomplete` connections (a stalled server, capture stopped at 2 s) are
+`server`, `partial` ones (answered before the capture began) are `none`.
 
 ## What the recordings showed (Go 1.19, OpenSSL 3.0, Linux 6.18)
 
@@ -1509,11 +1608,22 @@ server-closed, http-error, incomplete, partial.
   next scheduled SYN (11 s / 15 s) so its absence is visible.
 * Go 1.19 reports a webhook deadline during the dial either as
   `context deadline exceeded` or as `dial tcp ...: i/o timeout` (a race).
+* Return path, SYN-ACKs dropped (`return-path`, first connection): the client
+  capture is the same as a SYN dropped on the way in (SYNs at 0, 1, 2, 3, 4,
+  5, 7 s, nothing back); the server capture shows every SYN answered by a
+  SYN-ACK with the same sequence number, plus the server's own SYN-ACK
+  retransmissions (1, 3, 7 s after the first and one at ~11 s, after the
+  client has given up), and never the handshake's final ACK.
+* Return path, server flight dropped (`return-path`, second connection): the
+  TCP handshake completes and the client sees the server's pure ACK of the
+  ClientHello, then nothing; the server capture shows its flight (ServerHello
+  .. Finished, one segment) retransmitted with exponential backoff (~0.2, 0.4,
+  0.8, 1.7, 3.3, 6.8 s), then the client's FIN at 10 s, which it ACKs.
 
 ## Cases
 
-| case | client port | server | label | client/server | points | what was done |
-|---|---|---|---|---|---|---|
+| case | client port | server | label | where | client/server | points | what was done |
+|---|---|---|---|---|---|---|---|
 {chr(10).join(rows)}
 """
     (HERE / "README.md").write_text(text)
