@@ -1611,14 +1611,15 @@ label: `incomplete` connections (a stalled server, capture stopped at 2 s) are
 * Return path, SYN-ACKs dropped (`return-path`, first connection): the client
   capture is the same as a SYN dropped on the way in (SYNs at 0, 1, 2, 3, 4,
   5, 7 s, nothing back); the server capture shows every SYN answered by a
-  SYN-ACK with the same sequence number, plus the server's own SYN-ACK
-  retransmissions (1, 3, 7 s after the first and one at ~11 s, after the
-  client has given up), and never the handshake's final ACK.
+  SYN-ACK with the same sequence number, SYN-ACKs retransmitted on the server's
+  own timer too (at ~1, 7 and 11 s, the last after the client has given up),
+  and never the handshake's final ACK.
 * Return path, server flight dropped (`return-path`, second connection): the
   TCP handshake completes and the client sees the server's pure ACK of the
   ClientHello, then nothing; the server capture shows its flight (ServerHello
-  .. Finished, one segment) retransmitted with exponential backoff (~0.2, 0.4,
-  0.8, 1.7, 3.3, 6.8 s), then the client's FIN at 10 s, which it ACKs.
+  .. Finished, one 840-byte segment) retransmitted with exponential backoff
+  (at ~0.2, 0.4, 0.9, 1.7, 3.4, 6.7 s), then the client's FIN at 10 s, which it
+  ACKs; the server's own FIN stays queued behind the unacknowledged flight.
 
 ## Cases
 
