@@ -701,10 +701,19 @@ class CaseRun:
 
     # ---- truth ----
     def conn(self, c: Conn, label: str, points: list[str], what: str, server_impl: str,
-             server_view: tuple[str, int] | None = None, **extra: Any) -> None:
+             server_view: tuple[str, int] | None = None, *, where: str, where_why: str,
+             **extra: Any) -> None:
+        """Record one connection's truth.
+
+        `where` says where the scenario made the connection fail (issue 5's vocabulary, see
+        WHERE) and `where_why` which part of the scenario decides it: both come from what the
+        case configured, never from the captures."""
         assert label in LABELS, label
+        assert where in WHERE, where
+        assert where_why, "where_why must say which part of the scenario decides `where`"
         d: dict[str, Any] = {
             "client_port": c.lport, "server_port": c.tport, "label": label, "points": points,
+            "where": where, "where_why": where_why,
             "client_ip": c.laddr, "server_ip": c.target,
             "ip_version": 6 if ":" in c.target else 4,
             "client_impl": c.impl, "server_impl": server_impl, "what": what,
@@ -813,6 +822,11 @@ class CaseRun:
 LABELS = {"ok", "refused", "syn-timeout", "unreachable", "tls-handshake-timeout", "not-tls",
           "cert-rejected", "tls-failed", "awaiting-headers", "server-closed", "http-error",
           "incomplete", "partial"}
+# Where a connection failed, from the scenario (issue 5): in-between (the client's packets
+# never reached the server side), return-path (the server answered, the answer never reached
+# the client side), server (the server host itself refused, reset, rejected, dropped or stayed
+# silent), client (the client aborted), none (healthy), unknown (the scenario cannot say).
+WHERE = {"in-between", "return-path", "server", "client", "none", "unknown"}
 BOTH = ["client", "server"]
 CLIENT_ONLY = ["client"]
 S0, S1, S2, S3 = SERVER4[:4]
@@ -835,7 +849,9 @@ def case_ok_tls13(r: CaseRun) -> None:
     c = r.go_client(1, S0)
     r.wait_clients([c], WAIT)
     r.stop_captures()
-    r.conn(c, "ok", BOTH, "POST answered 200 over TLS 1.3", "go")
+    r.conn(c, "ok", BOTH, "POST answered 200 over TLS 1.3", "go",
+           where="none",
+           where_why="healthy: the server answered the POST")
 
 
 def case_ok_tls12(r: CaseRun) -> None:
@@ -846,8 +862,12 @@ def case_ok_tls12(r: CaseRun) -> None:
     c2 = r.py_client(2, S0)
     r.wait_clients([c2], WAIT)
     r.stop_captures()
-    r.conn(c1, "ok", BOTH, "Go client, server max TLS 1.2, 200", "go")
-    r.conn(c2, "ok", BOTH, "Python client, server max TLS 1.2, 200", "go")
+    r.conn(c1, "ok", BOTH, "Go client, server max TLS 1.2, 200", "go",
+           where="none",
+           where_why="healthy: the server answered the POST")
+    r.conn(c2, "ok", BOTH, "Python client, server max TLS 1.2, 200", "go",
+           where="none",
+           where_why="healthy: the server answered the POST")
 
 
 def case_ok_python(r: CaseRun) -> None:
@@ -857,7 +877,9 @@ def case_ok_python(r: CaseRun) -> None:
     r.wait_clients([c], WAIT)
     r.stop_captures()
     r.conn(c, "ok", BOTH, "Python client, Python/OpenSSL server, TLS 1.3, 200 "
-           "(server sends NewSessionTickets after the client Finished)", "python")
+           "(server sends NewSessionTickets after the client Finished)", "python",
+           where="none",
+           where_why="healthy: the server answered the POST")
 
 
 def case_refused(r: CaseRun) -> None:
@@ -877,10 +899,17 @@ table inet pcd {{
     r.wait_clients([c3], WAIT)
     r.stop_captures()
     r.conn(c1, "refused", BOTH, "nothing listens on the server: kernel answers SYN with RST,ACK",
-           "none")
+           "none",
+           where="server",
+           where_why="nothing listens on the server host: its own kernel answers the SYN with RST")
     r.conn(c2, "refused", CLIENT_ONLY, "router nft 'reject with tcp reset' answers the SYN "
-           "(RST,ACK from the server address); the server never sees it", "none")
-    r.conn(c3, "refused", BOTH, "Python client, nothing listening: RST,ACK", "none")
+           "(RST,ACK from the server address); the server never sees it", "none",
+           where="in-between",
+           where_why="the router between client and server answers the SYN with a TCP RST; the SYN "
+                     "never reaches the server side")
+    r.conn(c3, "refused", BOTH, "Python client, nothing listening: RST,ACK", "none",
+           where="server",
+           where_why="nothing listens on the server host: its own kernel answers the SYN with RST")
 
 
 def _syn_timeout(r: CaseRun, classic: bool) -> None:
@@ -915,10 +944,15 @@ table inet pcd {{
                    f"the SYN due at {nxt:.0f} s is absent")
     r.conn(c1, "syn-timeout", CLIENT_ONLY,
            f"router drops every packet of this connection; SYN schedule {sched}; "
-           "Go client gives up at 10 s", "go")
+           "Go client gives up at 10 s", "go",
+           where="in-between",
+           where_why="the router drops the client's packets; the SYNs never reach the server side")
     r.conn(c2, "syn-timeout", BOTH,
            f"server-side nft input drop (the server capture still sees the SYNs); "
-           f"SYN schedule {sched}; Go client gives up at 10 s", "go")
+           f"SYN schedule {sched}; Go client gives up at 10 s", "go",
+           where="server",
+           where_why="a firewall on the server host itself (nft input) drops the SYNs after they "
+                     "reached the server side")
 
 
 def case_syn_timeout(r: CaseRun) -> None:
@@ -949,14 +983,23 @@ table inet pcd {{
     r.wait_clients([c1, c2, c3], WAIT)
     r.stop_captures()
     r.conn(c1, "unreachable", CLIENT_ONLY,
-           "router (nft) answers the SYN with ICMP host-unreachable (type 3 code 1)", "go")
+           "router (nft) answers the SYN with ICMP host-unreachable (type 3 code 1)", "go",
+           where="in-between",
+           where_why="the router between client and server rejects the SYN with ICMP; the SYN never "
+                     "reaches the server side")
     r.conn(c2, "unreachable", CLIENT_ONLY,
            "router (iptables REJECT) answers the SYN with ICMP admin-prohibited "
-           "(type 3 code 13)", "go")
+           "(type 3 code 13)", "go",
+           where="in-between",
+           where_why="the router between client and server rejects the SYN with ICMP; the SYN never "
+                     "reaches the server side")
     r.conn(c3, "unreachable", CLIENT_ONLY,
            "IPv6: router (nft) answers the SYN with ICMPv6 admin-prohibited (type 1 code 1); "
            "as recorded here connect() failed (EACCES) only on the second ICMPv6 error, "
-           "after the SYN retransmission at ~1 s", "go")
+           "after the SYN retransmission at ~1 s", "go",
+           where="in-between",
+           where_why="the router between client and server rejects the SYN with ICMPv6; the SYN never "
+                     "reaches the server side")
 
 
 def case_tls_handshake_timeout(r: CaseRun) -> None:
@@ -970,12 +1013,21 @@ def case_tls_handshake_timeout(r: CaseRun) -> None:
     what = "server accepts TCP but never reads or answers the ClientHello; "
     r.conn(c1, "tls-handshake-timeout", BOTH,
            what + "Go client, webhook timeout 10 s (context and 10 s TLSHandshakeTimeout race)",
-           "python-silent")
+           "python-silent",
+           where="server",
+           where_why="the server accepted TCP and stalls the TLS handshake (never reads the "
+                     "ClientHello)")
     r.conn(c2, "tls-handshake-timeout", BOTH,
            what + "Go client, webhook timeout 15 s: the 10 s TLSHandshakeTimeout fires first",
-           "python-silent")
+           "python-silent",
+           where="server",
+           where_why="the server accepted TCP and stalls the TLS handshake (never reads the "
+                     "ClientHello)")
     r.conn(c3, "tls-handshake-timeout", BOTH, what + "Python client, 10 s deadline",
-           "python-silent")
+           "python-silent",
+           where="server",
+           where_why="the server accepted TCP and stalls the TLS handshake (never reads the "
+                     "ClientHello)")
 
 
 def case_not_tls(r: CaseRun) -> None:
@@ -987,8 +1039,12 @@ def case_not_tls(r: CaseRun) -> None:
     r.wait_clients([c2], WAIT)
     r.stop_captures()
     r.conn(c1, "not-tls", BOTH, "plain-HTTP Go server on 443 answers the ClientHello with "
-           "'HTTP/1.1 400 Bad Request'", "go-plain-http")
-    r.conn(c2, "not-tls", BOTH, "same with the Python/OpenSSL client", "go-plain-http")
+           "'HTTP/1.1 400 Bad Request'", "go-plain-http",
+           where="server",
+           where_why="the server speaks plain HTTP on the TLS port and answers with an HTTP 400")
+    r.conn(c2, "not-tls", BOTH, "same with the Python/OpenSSL client", "go-plain-http",
+           where="server",
+           where_why="the server speaks plain HTTP on the TLS port and answers with an HTTP 400")
 
 
 def case_cert_rejected_tls13(r: CaseRun) -> None:
@@ -1000,9 +1056,18 @@ def case_cert_rejected_tls13(r: CaseRun) -> None:
     r.wait_clients(cs, WAIT)
     r.stop_captures()
     r.conn(cs[0], "cert-rejected", BOTH,
-           f"TLS 1.3, server cert is for {WRONG_HOST} (SNI {SVC_HOST})", "go")
-    r.conn(cs[1], "cert-rejected", BOTH, "TLS 1.3, server cert signed by an unknown CA", "go")
-    r.conn(cs[2], "cert-rejected", BOTH, "TLS 1.3, server cert expired", "go")
+           f"TLS 1.3, server cert is for {WRONG_HOST} (SNI {SVC_HOST})", "go",
+           where="client",
+           where_why="the server's certificate flight reached the client, which rejected the "
+                     "certificate (wrong name) and aborted")
+    r.conn(cs[1], "cert-rejected", BOTH, "TLS 1.3, server cert signed by an unknown CA", "go",
+           where="client",
+           where_why="the server's certificate flight reached the client, which rejected the "
+                     "certificate (unknown CA) and aborted")
+    r.conn(cs[2], "cert-rejected", BOTH, "TLS 1.3, server cert expired", "go",
+           where="client",
+           where_why="the server's certificate flight reached the client, which rejected the "
+                     "certificate (expired) and aborted")
 
 
 def case_cert_rejected_tls12(r: CaseRun) -> None:
@@ -1017,7 +1082,10 @@ def case_cert_rejected_tls12(r: CaseRun) -> None:
     for c, what in zip(cs, ["expired", "expired", "unknown CA", "unknown CA", "wrong name",
                             "wrong name"], strict=True):
         r.conn(c, "cert-rejected", BOTH,
-               f"TLS 1.2 server, cert {what}; {c.impl} client sends a cleartext alert", "go")
+               f"TLS 1.2 server, cert {what}; {c.impl} client sends a cleartext alert", "go",
+               where="client",
+               where_why="the server's certificate flight reached the client, which rejected the "
+                         "certificate and aborted with an alert")
 
 
 def case_cert_rejected_python(r: CaseRun) -> None:
@@ -1029,10 +1097,19 @@ def case_cert_rejected_python(r: CaseRun) -> None:
     r.wait_clients(cs, WAIT)
     r.stop_captures()
     r.conn(cs[0], "cert-rejected", BOTH, "Python client, TLS 1.3 Go server, wrong-name cert",
-           "go")
+           "go",
+           where="client",
+           where_why="the server's certificate flight reached the client, which rejected the "
+                     "certificate (wrong name) and aborted")
     r.conn(cs[1], "cert-rejected", BOTH, "Python client, TLS 1.3 Python server, unknown-CA cert",
-           "python")
-    r.conn(cs[2], "cert-rejected", BOTH, "Python client, TLS 1.3 Go server, expired cert", "go")
+           "python",
+           where="client",
+           where_why="the server's certificate flight reached the client, which rejected the "
+                     "certificate (unknown CA) and aborted")
+    r.conn(cs[2], "cert-rejected", BOTH, "Python client, TLS 1.3 Go server, expired cert", "go",
+           where="client",
+           where_why="the server's certificate flight reached the client, which rejected the "
+                     "certificate (expired) and aborted")
 
 
 def case_tls_failed(r: CaseRun) -> None:
@@ -1050,16 +1127,26 @@ def case_tls_failed(r: CaseRun) -> None:
     r.stop_captures()
     r.conn(c1, "tls-failed", BOTH, "client offers at most TLS 1.2, Python/OpenSSL server "
            "is TLS 1.3-only: server answers the ClientHello with a protocol_version alert",
-           "python")
+           "python",
+           where="server",
+           where_why="the server rejects the handshake (TLS 1.3 only; protocol_version alert)")
     r.conn(c2, "tls-failed", BOTH, "TLS 1.2 Go server requires a client certificate, client "
-           "has none: cleartext alert from the server after the client's second flight", "go")
+           "has none: cleartext alert from the server after the client's second flight", "go",
+           where="server",
+           where_why="the server rejects the handshake (requires a client certificate; alert)")
     r.conn(c3, "tls-failed", BOTH, "TLS 1.3 Go server requires a client certificate, client "
            "has none: the client sends CCS + empty Certificate + Finished, the server answers "
-           "with an encrypted alert (one 24-byte record) and FIN", "go")
+           "with an encrypted alert (one 24-byte record) and FIN", "go",
+           where="server",
+           where_why="the server rejects the handshake (requires a client certificate; alert)")
     r.conn(c4, "tls-failed", BOTH, "server reads the ClientHello and, 0.2 s later, closes "
-           "the connection (FIN) without sending a byte", "python-raw")
+           "the connection (FIN) without sending a byte", "python-raw",
+           where="server",
+           where_why="the server closes the connection after reading the ClientHello")
     r.conn(c5, "tls-failed", BOTH, "Python client max TLS 1.2 vs TLS 1.3-only Python server: "
-           "protocol_version alert", "python")
+           "protocol_version alert", "python",
+           where="server",
+           where_why="the server rejects the handshake (TLS 1.3 only; protocol_version alert)")
 
 
 def case_awaiting_headers(r: CaseRun) -> None:
@@ -1072,13 +1159,19 @@ def case_awaiting_headers(r: CaseRun) -> None:
     r.wait_clients([c1, c2, c3], WAIT)
     r.stop_captures()
     r.conn(c1, "awaiting-headers", BOTH, "Go server handler reads the POST and sleeps 30 s; "
-           "Go client gives up at 10 s (close_notify + FIN; the server only ACKs)", "go")
+           "Go client gives up at 10 s (close_notify + FIN; the server only ACKs)", "go",
+           where="server",
+           where_why="the server read the request and stalls instead of answering")
     r.conn(c2, "awaiting-headers", BOTH, "Python/OpenSSL TLS 1.3 server reads the POST and never "
            "answers, but sends two NewSessionTicket records (266 bytes each) after the client "
-           "Finished; Go client gives up at 10 s (close_notify + FIN)", "python")
+           "Finished; Go client gives up at 10 s (close_notify + FIN)", "python",
+           where="server",
+           where_why="the server read the request and stalls instead of answering")
     r.conn(c3, "awaiting-headers", BOTH, "same with the Python client: the second "
            "NewSessionTicket record can follow the POST; at 10 s the client FINs, the OpenSSL "
-           "server answers the unexpected EOF with an encrypted decode_error alert", "python")
+           "server answers the unexpected EOF with an encrypted decode_error alert", "python",
+           where="server",
+           where_why="the server read the request and stalls instead of answering")
 
 
 def case_server_closed(r: CaseRun) -> None:
@@ -1090,11 +1183,17 @@ def case_server_closed(r: CaseRun) -> None:
     r.wait_clients(cs, WAIT)
     r.stop_captures()
     r.conn(cs[0], "server-closed", BOTH, "Go server reads the POST, hijacks and closes the TCP "
-           "socket: FIN, no close_notify, no response", "go")
+           "socket: FIN, no close_notify, no response", "go",
+           where="server",
+           where_why="the server read the request and closed the connection (FIN) without answering")
     r.conn(cs[1], "server-closed", BOTH, "Go server reads the POST, hijacks, SO_LINGER 0 and "
-           "closes: RST, no response", "go")
+           "closes: RST, no response", "go",
+           where="server",
+           where_why="the server read the request and reset the connection (RST) without answering")
     r.conn(cs[2], "server-closed", BOTH, "Go handler panics: net/http closes the connection "
-           "(encrypted close_notify then FIN), no response", "go")
+           "(encrypted close_notify then FIN), no response", "go",
+           where="server",
+           where_why="the server's handler panicked; it closed the connection without answering")
 
 
 def case_http_error(r: CaseRun) -> None:
@@ -1104,7 +1203,9 @@ def case_http_error(r: CaseRun) -> None:
     r.wait_clients([c], WAIT)
     r.stop_captures()
     r.conn(c, "http-error", BOTH, "kubelet-style readiness probe GET /healthz over plain HTTP "
-           "answered 500", "go-plain-http")
+           "answered 500", "go-plain-http",
+           where="server",
+           where_why="the server answered the probe, with HTTP 500")
 
 
 def case_keepalive(r: CaseRun) -> None:
@@ -1126,12 +1227,18 @@ def case_keepalive(r: CaseRun) -> None:
                    "handshake and first POST before the capture started; only their second POST "
                    "is on the wire")
     r.conn(full, "ok", BOTH, "one TLS 1.3 connection carries two POSTs; both answered 200 "
-           "(the second reuses the idle connection)", "go")
+           "(the second reuses the idle connection)", "go",
+           where="none",
+           where_why="healthy: the server answered both POSTs")
     r.conn(late_ok, "ok", BOTH, "capture starts on an established idle keep-alive "
-           "connection (no SYN, no handshake); the next POST is answered 200", "go")
+           "connection (no SYN, no handshake); the next POST is answered 200", "go",
+           where="none",
+           where_why="healthy: the server answered the POST")
     r.conn(late_stall, "awaiting-headers", BOTH, "capture starts on an established idle "
            "keep-alive connection; the next POST gets no answer (the server answers only the "
-           "first request of a connection); client gives up at 10 s", "go")
+           "first request of a connection); client gives up at 10 s", "go",
+           where="server",
+           where_why="the server read the second request on the connection and never answers it")
 
 
 def case_incomplete(r: CaseRun) -> None:
@@ -1144,8 +1251,14 @@ def case_incomplete(r: CaseRun) -> None:
     r.notes.append("capture stopped about 2 s after the connections started, before any "
                    "client timer fired; the clients were then killed")
     r.conn(c1, "incomplete", BOTH, "stalled TLS handshake (no ServerHello) seen for only 2 s",
-           "python-silent")
-    r.conn(c2, "incomplete", BOTH, "same with the Python client", "python-silent")
+           "python-silent",
+           where="server",
+           where_why="the server accepted TCP and stalls the TLS handshake (never reads the "
+                     "ClientHello); the capture ends before any client timer fires")
+    r.conn(c2, "incomplete", BOTH, "same with the Python client", "python-silent",
+           where="server",
+           where_why="the server accepted TCP and stalls the TLS handshake (never reads the "
+                     "ClientHello); the capture ends before any client timer fires")
 
 
 def case_partial(r: CaseRun) -> None:
@@ -1165,10 +1278,16 @@ def case_partial(r: CaseRun) -> None:
                    "connection teardown is on the wire")
     r.conn(c1, "partial", BOTH, "capture starts on an idle connection; the Go client closes "
            "it (close_notify + FIN), the server closes too (close_notify + FIN): nothing "
-           "decisive", "go")
+           "decisive", "go",
+           where="none",
+           where_why="healthy: the request was answered before the capture; both sides close an idle "
+                     "connection")
     r.conn(c2, "partial", BOTH, "capture starts on an idle connection; the Python client closes "
            "it (bare FIN, no close_notify), the OpenSSL server answers with one encrypted record "
-           "(decode_error alert on unexpected EOF), the client RSTs", "python")
+           "(decode_error alert on unexpected EOF), the client RSTs", "python",
+           where="none",
+           where_why="healthy: the request was answered before the capture; both sides close an idle "
+                     "connection")
 
 
 def case_dnat(r: CaseRun) -> None:
@@ -1184,7 +1303,9 @@ table ip pcdnat {{
     r.wait_clients([c], WAIT)
     r.stop_captures()
     r.conn(c, "ok", BOTH, f"client dials the service address {SERVICE4}:443; router DNATs to "
-           f"the pod {S0}:10250; 200", "go", server_view=(S0, 10250))
+           f"the pod {S0}:10250; 200", "go", server_view=(S0, 10250),
+           where="none",
+           where_why="healthy: the server (behind the router's DNAT) answered the POST")
 
 
 def case_ipv6(r: CaseRun) -> None:
@@ -1195,8 +1316,82 @@ def case_ipv6(r: CaseRun) -> None:
     c2 = r.py_client(2, SERVER6)
     r.wait_clients([c2], WAIT)
     r.stop_captures()
-    r.conn(c1, "ok", BOTH, "IPv6, Go client and server, TLS 1.3, 200", "go")
-    r.conn(c2, "ok", BOTH, "IPv6, Python client, Go server, TLS 1.3, 200", "go")
+    r.conn(c1, "ok", BOTH, "IPv6, Go client and server, TLS 1.3, 200", "go",
+           where="none",
+           where_why="healthy: the server answered the POST")
+    r.conn(c2, "ok", BOTH, "IPv6, Python client, Go server, TLS 1.3, 200", "go",
+           where="none",
+           where_why="healthy: the server answered the POST")
+
+
+def case_return_path(r: CaseRun) -> None:
+    p1, p2 = r.port(1), r.port(2)
+    r.go_server(S0, 443, "ok")
+    # p1: every server->client packet of the connection dies at the router (the SYN-ACKs);
+    # p2: server->client segments that carry payload die at the router, so the handshake,
+    # pure ACKs and FINs pass but the server's TLS flight never reaches the client.  A
+    # segment carries payload when its IP total length exceeds the IP header (20: Linux sends
+    # no IP options) plus the TCP header (4 * data offset); nft has no arithmetic, so one
+    # rule per data offset.
+    payload = "\n    ".join(
+        f"ip saddr {S0} tcp sport 443 tcp dport {p2} ip hdrlength 5 tcp doff {doff} "
+        f"ip length > {20 + 4 * doff} drop" for doff in range(5, 16))
+    r.nft("router", f"""
+table inet pcd {{
+  chain pcdforward {{ type filter hook forward priority 0; policy accept;
+    ip saddr {S0} tcp sport 443 tcp dport {p1} drop
+    {payload}
+  }}
+}}""")
+    r.notes.append("client SYN retransmission schedule: linear (kernel default "
+                   "tcp_syn_linear_timeouts=4)")
+    r.start_captures([443])
+    c1 = r.go_client(1, S0)
+    c2 = r.go_client(2, S0)
+    r.wait_clients([c1, c2], WAIT)
+    # as in syn-timeout: run past the SYN that would be due at 11 s
+    r.stop_captures(settle=11.0 - CLIENT_TIMEOUT + 1.5)
+    r.notes.append("capture kept running until about 12.5 s after the first SYN: the SYN due "
+                   "at 11 s is absent")
+    r.conn(c1, "syn-timeout", BOTH,
+           "Go server listens and answers every SYN with a SYN-ACK; the router drops every "
+           "server->client packet of this connection, so the client sees only its own SYNs "
+           "(linear schedule) and the server sees SYNs answered by SYN-ACKs, retransmitted; "
+           "Go client gives up at 10 s", "go",
+           where="return-path",
+           where_why="the server answered the SYNs; the router drops the SYN-ACKs on their "
+                     "way back to the client")
+    r.conn(c2, "tls-handshake-timeout", BOTH,
+           "TCP handshake completes; the router drops server->client segments that carry "
+           "payload, so the server's TLS flight (ServerHello..Finished) never reaches the "
+           "client: the client sees the handshake and ACKs but no ServerHello, the server "
+           "sees its flight retransmitted; Go client gives up at 10 s", "go",
+           where="return-path",
+           where_why="the server answered the ClientHello; the router drops the server's "
+                     "TLS flight on its way back to the client")
+
+
+def case_dnat_refused(r: CaseRun) -> None:
+    r.nft("router", f"""
+table ip pcdnat {{
+  chain pre {{ type nat hook prerouting priority -100; policy accept;
+    ip daddr {SERVICE4} tcp dport 443 dnat to {S0}:10250
+  }}
+}}""")
+    r.start_captures([443, 10250])
+    c1 = r.go_client(1, SERVICE4, 443)
+    r.wait_clients([c1], WAIT)
+    c2 = r.py_client(2, SERVICE4, 443)
+    r.wait_clients([c2], WAIT)
+    r.stop_captures()
+    what = (f"client dials the service address {SERVICE4}:443; router DNATs to the pod "
+            f"{S0}:10250, where nothing listens: the pod's kernel answers with RST,ACK")
+    why = ("nothing listens on the pod's port behind the router's DNAT: the server host's "
+           "own kernel answers the SYN with RST")
+    r.conn(c1, "refused", BOTH, what + " (Go client)", "none", server_view=(S0, 10250),
+           where="server", where_why=why)
+    r.conn(c2, "refused", BOTH, what + " (Python client)", "none", server_view=(S0, 10250),
+           where="server", where_why=why)
 
 
 CASES: list[CaseSpec] = [
@@ -1247,6 +1442,11 @@ CASES: list[CaseSpec] = [
              case_dnat),
     CaseSpec(22, "ipv6", "IPv6 (2001:db8::/32) Go and Python clients to a Go TLS 1.3 server, 200",
              case_ipv6),
+    CaseSpec(23, "return-path", "the server answers but the router drops the answer: the "
+             "SYN-ACKs of one connection, the TLS flight (segments with payload) of another",
+             case_return_path),
+    CaseSpec(24, "dnat-refused", f"router DNATs the service {SERVICE4}:443 to the pod "
+             f"{S0}:10250 where nothing listens: the pod's kernel answers RST", case_dnat_refused),
 ]
 
 
@@ -1264,9 +1464,9 @@ def write_readme(truths: dict[str, dict[str, Any]], elapsed: float | None) -> No
             t = json.loads(p.read_text())
         for i, c in enumerate(t["connections"]):
             sip = f"[{c['server_ip']}]" if ":" in c["server_ip"] else c["server_ip"]
-            rows.append("| {} | {} | {} | `{}` | {}/{} | {} | {} |".format(
+            rows.append("| {} | {} | {} | `{}` | `{}` | {}/{} | {} | {} |".format(
                 f"`{spec.name}`" if i == 0 else "", c["client_port"],
-                f"{sip}:{c['server_port']}", c["label"], c["client_impl"],
+                f"{sip}:{c['server_port']}", c["label"], c.get("where", "?"), c["client_impl"],
                 c["server_impl"], ", ".join(c["points"]), c["what"].replace("|", "/")))
     if elapsed is None:  # partial re-record: keep the figure of the last full run
         old = (HERE / "README.md").read_text() if (HERE / "README.md").exists() else ""
@@ -1307,8 +1507,8 @@ the shapes and the truth do not.
 ```
 
 * The router forwards, and is where SYNs are dropped or rejected (nft, and one
-  iptables rule) and where the "service" {SERVICE4}:443 is DNATed to the
-  "pod" {S0}:10250.
+  iptables rule), where answers are dropped on their way back (`return-path`),
+  and where the "service" {SERVICE4}:443 is DNATed to the "pod" {S0}:10250.
 * Addresses are only from **198.18.0.0/15** (IPv4) and **2001:db8::/32** (IPv6).
   No namespace has a default route; IPv6 link-local addresses, DAD and router
   solicitations are disabled, so no other address appears in any file.
@@ -1350,16 +1550,40 @@ same single scenario run, with `-U`/immediate mode and the filter
 The multi-IDB files exist for `ok-tls13` and `ipv6`.
 
 `truth.json` lists the files with their point, encoding, link types and
-packet counts and the client ports seen in each, and every connection with
-`client_port`, `server_port`, `label`, `points` (the capture points where the
-connection is visible: a SYN dropped or rejected at the router is seen only at
-the client), `server_ip_at`/`server_port_at` (the server address as each point
-shows it; they differ under DNAT), the implementations, what
-was done, and what the client itself reported (`client_result`: status or the
-exact Go/Python error string and the elapsed time) plus the matching server log
-lines. The label vocabulary is: ok, refused, syn-timeout, unreachable,
-tls-handshake-timeout, not-tls, cert-rejected, tls-failed, awaiting-headers,
-server-closed, http-error, incomplete, partial.
+packet counts and the client ports seen in each, and every connection with:
+
+* `client_port`, `server_port`, `client_ip`, `server_ip`, `ip_version`: the
+  connection as the client dialed it.
+* `label`: the outcome, one of ok, refused, syn-timeout, unreachable,
+  tls-handshake-timeout, not-tls, cert-rejected, tls-failed, awaiting-headers,
+  server-closed, http-error, incomplete, partial; the same at every point that
+  sees the connection.
+* `points`: the capture points where the connection is visible (a SYN dropped
+  or rejected at the router is seen only at the client).
+* `server_ip_at`, `server_port_at`: the server address and port as each point
+  in `points` shows them (they differ under DNAT; `note` says so).
+* `where`: where the scenario made the connection fail (issue 5's vocabulary):
+  * `in-between`: the client's packets never reached the server side (the
+    router drops them, or rejects them with a RST or ICMP);
+  * `return-path`: the server answered; the answer never reached the client
+    side;
+  * `server`: the server host itself refused (its kernel's RST: nothing
+    listens), dropped (its own firewall), rejected the handshake, stalled TLS
+    or HTTP, closed, or answered with an error;
+  * `client`: the client aborted (rejected the server's certificate);
+  * `none`: healthy;
+  * `unknown`: the scenario itself cannot say (no case needs it yet).
+* `where_why`: which part of the scenario decides `where`, in words.
+* `client_impl`, `server_impl`, `what`: the implementations and what was done.
+* `client_result`: what the client itself reported: status, or the exact
+  Go/Python error string, and the elapsed time; `server_log`: the matching
+  server log lines.
+
+`label`, `points` and `where` are written from what the case configured (the
+`r.conn(...)` call next to the scenario), never from the captures or pcapdiag.
+Where the scenario decides `where` although the capture does not decide the
+label: `incomplete` connections (a stalled server, capture stopped at 2 s) are
+`server`, `partial` ones (answered before the capture began) are `none`.
 
 ## What the recordings showed (Go 1.19, OpenSSL 3.0, Linux 6.18)
 
@@ -1384,11 +1608,23 @@ server-closed, http-error, incomplete, partial.
   next scheduled SYN (11 s / 15 s) so its absence is visible.
 * Go 1.19 reports a webhook deadline during the dial either as
   `context deadline exceeded` or as `dial tcp ...: i/o timeout` (a race).
+* Return path, SYN-ACKs dropped (`return-path`, first connection): the client
+  capture is the same as a SYN dropped on the way in (SYNs at 0, 1, 2, 3, 4,
+  5, 7 s, nothing back); the server capture shows every SYN answered by a
+  SYN-ACK with the same sequence number, SYN-ACKs retransmitted on the server's
+  own timer too (at ~1, 7 and 11 s, the last after the client has given up),
+  and never the handshake's final ACK.
+* Return path, server flight dropped (`return-path`, second connection): the
+  TCP handshake completes and the client sees the server's pure ACK of the
+  ClientHello, then nothing; the server capture shows its flight (ServerHello
+  .. Finished, one 840-byte segment) retransmitted with exponential backoff
+  (at ~0.2, 0.4, 0.9, 1.7, 3.4, 6.7 s), then the client's FIN at 10 s, which it
+  ACKs; the server's own FIN stays queued behind the unacknowledged flight.
 
 ## Cases
 
-| case | client port | server | label | client/server | points | what was done |
-|---|---|---|---|---|---|---|
+| case | client port | server | label | where | client/server | points | what was done |
+|---|---|---|---|---|---|---|---|
 {chr(10).join(rows)}
 """
     (HERE / "README.md").write_text(text)
