@@ -152,8 +152,17 @@ def test_bytes_read_and_link_types_grow_while_iterating() -> None:
 
 @pytest.mark.parametrize(
     ("linktype", "name"),
-    [(0, "NULL"), (1, "EN10MB"), (101, "RAW"), (108, "LOOP"), (113, "LINUX_SLL"),
-     (228, "IPV4"), (229, "IPV6"), (276, "LINUX_SLL2"), (4242, "UNKNOWN")],
+    [
+        (0, "NULL"),
+        (1, "EN10MB"),
+        (101, "RAW"),
+        (108, "LOOP"),
+        (113, "LINUX_SLL"),
+        (228, "IPV4"),
+        (229, "IPV6"),
+        (276, "LINUX_SLL2"),
+        (4242, "UNKNOWN"),
+    ],
 )
 def test_linktype_names(linktype: int, name: str) -> None:
     assert linktype_name(linktype) == name
@@ -177,8 +186,14 @@ SAMPLES = [
     pcapng_section(RECORDS[:4], interfaces=[Interface(tsresol=9)]),
     pcapng_section(RECORDS[:4], big_endian=True),
 ]
-MAGICS = [b"\xa1\xb2\xc3\xd4", b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\x3c\x4d", b"\x4d\x3c\xb2\xa1",
-          b"\x0a\x0d\x0d\x0a", b"\x1f\x8b"]
+MAGICS = [
+    b"\xa1\xb2\xc3\xd4",
+    b"\xd4\xc3\xb2\xa1",
+    b"\xa1\xb2\x3c\x4d",
+    b"\x4d\x3c\xb2\xa1",
+    b"\x0a\x0d\x0d\x0a",
+    b"\x1f\x8b",
+]
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -201,9 +216,7 @@ def test_arbitrary_bytes_after_a_valid_magic(magic: bytes, rest: bytes) -> None:
     st.integers(0, 10_000),
     st.booleans(),
 )
-def test_mutated_captures(
-    sample: bytes, flips: list[tuple[int, int]], cut: int, gzipped: bool
-) -> None:
+def test_mutated_captures(sample: bytes, flips: list[tuple[int, int]], cut: int, gzipped: bool) -> None:
     data = bytearray(sample)
     for position, value in flips:
         data[position % len(data)] = value

@@ -33,9 +33,7 @@ def read_all(data: bytes) -> tuple[list[Frame], TruncatedRecord | None]:
 def test_reads_exact_timestamps_in_each_variant(
     tmp_path: Path, nsec: bool, fmt: str, stamps: list[int], big_endian: bool
 ) -> None:
-    packets = [
-        Record(bytes(tcp(seq=i, payload=b"x" * i)), ts) for i, ts in enumerate(stamps)
-    ]
+    packets = [Record(bytes(tcp(seq=i, payload=b"x" * i)), ts) for i, ts in enumerate(stamps)]
     path = write_pcap(tmp_path / "a.pcap", packets, nsec=nsec, big_endian=big_endian)
     with path.open("rb") as stream:
         capture = open_capture(stream, str(path))

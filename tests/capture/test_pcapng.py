@@ -99,8 +99,9 @@ def test_new_section_switches_byte_order_and_resets_interfaces() -> None:
         [Record(b"a", T0), Record(b"b", T0 + 1000, interface=1)],
         interfaces=[Interface(), Interface(linktype=RAW)],
     )
-    second = pcapng_section([Record(b"c", T0 + 2000)], interfaces=[Interface(linktype=LINUX_SLL2)],
-                            big_endian=True)
+    second = pcapng_section(
+        [Record(b"c", T0 + 2000)], interfaces=[Interface(linktype=LINUX_SLL2)], big_endian=True
+    )
     frames, capture = read_all(first + second)
     assert [(f.number, f.linktype, f.interface, f.data) for f in frames] == [
         (1, 1, 0, b"a"),
@@ -204,9 +205,7 @@ def test_truncated_first_section_header_is_an_error(length: int) -> None:
     assert err.value.offset == 0
 
 
-@pytest.mark.parametrize(
-    "length", [13, 8, 0, 16 * 1024 * 1024 + 4, 0xFFFFFFFC], ids=lambda n: f"len{n}"
-)
+@pytest.mark.parametrize("length", [13, 8, 0, 16 * 1024 * 1024 + 4, 0xFFFFFFFC], ids=lambda n: f"len{n}")
 def test_impossible_block_length_is_an_error(length: int) -> None:
     head = shb() + idb(Interface())
     bad = block(6, bytes(24), total_length=length)

@@ -84,7 +84,9 @@ def _conversation() -> list[Any]:
         ETH / client / TCP(sport=40000, dport=443, flags="PA", seq=1001, ack=9001) / bytes(517),
         ETH / Dot1Q(vlan=20) / server / TCP(sport=443, dport=40000, flags="A", ack=1518),
         ETH / server / TCP(sport=443, dport=40000, flags="PA", seq=9001, ack=1518) / bytes(1400),
-        ETH / IPv6(src="2001:db8::1", dst="2001:db8::2") / IPv6ExtHdrDestOpt()
+        ETH
+        / IPv6(src="2001:db8::1", dst="2001:db8::2")
+        / IPv6ExtHdrDestOpt()
         / TCP(sport=5, dport=6, flags="FA", seq=2**32 - 2, ack=77, window=0),
         ETH / client / TCP(sport=40000, dport=443, flags="RA", seq=1518, ack=10401),
         ETH / client / TCP(sport=40000, dport=443, flags="FSRPAUEC", urgptr=3) / b"all",
@@ -157,9 +159,7 @@ def test_decode_never_raises_on_arbitrary_bytes(linktype: int, data: bytes) -> N
     st.lists(st.tuples(st.integers(0, 2000), st.integers(0, 255)), min_size=1, max_size=8),
     st.integers(0, 2000),
 )
-def test_decode_never_raises_on_mutated_packets(
-    seed: bytes, flips: list[tuple[int, int]], cut: int
-) -> None:
+def test_decode_never_raises_on_mutated_packets(seed: bytes, flips: list[tuple[int, int]], cut: int) -> None:
     data = bytearray(seed)
     for position, value in flips:
         data[position % len(data)] = value

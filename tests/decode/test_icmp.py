@@ -32,7 +32,8 @@ def packed(address: str) -> bytes:
 
 
 @pytest.mark.parametrize(
-    ("icmp_type", "code"), [(3, 1), (3, 3), (3, 13), (11, 0), (12, 0)],
+    ("icmp_type", "code"),
+    [(3, 1), (3, 3), (3, 13), (11, 0), (12, 0)],
     ids=["host-unreachable", "port-unreachable", "admin-prohibited", "ttl-exceeded", "param"],
 )
 def test_icmp_error_quoting_a_syn(icmp_type: int, code: int) -> None:
@@ -69,8 +70,12 @@ def test_scapy_error_layers_agree() -> None:
 
 @pytest.mark.parametrize(
     "icmp6",
-    [ICMPv6DestUnreach(code=1), ICMPv6DestUnreach(code=4), ICMPv6TimeExceeded(),
-     ICMPv6PacketTooBig(mtu=1280)],
+    [
+        ICMPv6DestUnreach(code=1),
+        ICMPv6DestUnreach(code=4),
+        ICMPv6TimeExceeded(),
+        ICMPv6PacketTooBig(mtu=1280),
+    ],
     ids=["admin-prohibited", "port-unreachable", "time-exceeded", "packet-too-big"],
 )
 def test_icmpv6_error_quoting_a_syn(icmp6: Any) -> None:

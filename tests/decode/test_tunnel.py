@@ -14,8 +14,7 @@ from scapy.layers.vxlan import VXLAN
 
 from pcapdiag.decode import MAX_TUNNEL_DEPTH, Skipped, TcpSegment, decode
 
-NODE_A = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / IP(src="198.18.1.1",
-                                                                     dst="198.18.1.2")
+NODE_A = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / IP(src="198.18.1.1", dst="198.18.1.2")
 POD_ETH = Ether(src="0a:58:0a:f4:00:01", dst="0a:58:0a:f4:01:01")
 POD_SYN = IP(src="198.19.244.5", dst="198.19.245.7") / TCP(sport=51000, dport=8443, flags="S", seq=99)
 POD_SYN6 = IPv6(src="2001:db8:244::5", dst="2001:db8:244:1::7") / TCP(
@@ -60,9 +59,11 @@ def test_ip_in_ip_and_6in4_and_4in6() -> None:
 
 @pytest.mark.parametrize(
     "gre",
-    [GRE(proto=0x0800), GRE(key_present=1, key=5, seqnum_present=1, sequence_number=9,
-                            proto=0x0800),
-     GRE(chksum_present=1, proto=0x0800)],
+    [
+        GRE(proto=0x0800),
+        GRE(key_present=1, key=5, seqnum_present=1, sequence_number=9, proto=0x0800),
+        GRE(chksum_present=1, proto=0x0800),
+    ],
     ids=["plain", "key-and-seq", "checksum"],
 )
 def test_gre_carrying_ip(gre: Any) -> None:

@@ -119,6 +119,16 @@ def _classify(conn: Connection, app: AppObserver, ctx: Context) -> Verdict:
     if not s.synack_frame and not s.first_data_frame and not c.first_data_frame and not s.rst_frame:
         # The server never accepted the SYN (whatever bare ACKs it sent): still the dial.
         return _syn_stage(conn, ctx, server_hp)
+    if (
+        s.synack_frame
+        and c.syn_count
+        and c.packets == c.syn_count
+        and not s.first_data_frame
+        and not s.rst_frame
+    ):
+        verdict = _synack_lost(conn, ctx, server_hp)
+        if verdict is not None:
+            return verdict
     if s.rst_frame and not s.synack_frame and not s.first_data_frame:
         return Verdict(
             Label.REFUSED,
@@ -130,6 +140,32 @@ def _classify(conn: Connection, app: AppObserver, ctx: Context) -> Verdict:
     if app.mode is Mode.TLS and not app.midstream:
         return _tls(conn, app, ctx, server_hp)
     return _exchanges(conn, app, ctx, server_hp, tls=app.mode is Mode.TLS)
+
+
+def _synack_lost(conn: Connection, ctx: Context, server_hp: str) -> Verdict | None:
+    """The server answered with a SYN-ACK, yet the client only ever sent SYNs: the SYN-ACK never
+    reached it (a capture on the server's side of a lossy return path). A client that got it would
+    have acknowledged it at once; one that keeps resending its SYN after the SYN-ACK, or silence past
+    one initial RTO, proves it did not."""
+    c, s = conn.client_side, conn.server_side
+    resent_after = c.syn_count >= 2 and c.last_ts > s.synack_ts
+    waited = (ctx.now_ns if not c.fin_ts else c.fin_ts) - s.synack_ts
+    if not resent_after and waited < SYN_SILENCE_NS:
+        return None
+    return Verdict(
+        Label.SYN_TIMEOUT,
+        f"dial tcp {server_hp}: i/o timeout",
+        "The server answered the SYN with a SYN-ACK, but the client never acknowledged it"
+        + (
+            f" and kept resending its SYN ({c.syn_count} SYNs over {_s(c.last_ts - c.syn_ts)})"
+            if resent_after
+            else ""
+        )
+        + ": the SYN-ACK never reached the client (lost on the way back), so its dial timed out. "
+        "When the webhook timeout fires before the dialer's, the error reads 'context deadline "
+        "exceeded' instead.",
+        (c.syn_frame, s.synack_frame),
+    )
 
 
 def _syn_stage(conn: Connection, ctx: Context, server_hp: str) -> Verdict:
@@ -253,6 +289,22 @@ def _tls(conn: Connection, app: AppObserver, ctx: Context, server_hp: str) -> Ve
             )
         if client_close and client_close - last_server < QUICK_ABORT_NS and app.server_hello:
             return _client_abort(conn, app, ch_frame, closed_frame=client_close_frame)
+        if s.bytes and c.acked_off <= 0 and s.retransmissions:
+            # Seen at the server's side: the flight went out and was resent, the client never
+            # acknowledged a byte of it, so it never arrived; time runs from its first sending.
+            return _silence(
+                Label.TLS_HANDSHAKE_TIMEOUT,
+                "net/http: TLS handshake timeout",
+                "the server first sent it",
+                ch_frame,
+                app.server_hello_ts or s.first_data_ts,
+                client_close,
+                client_close_frame,
+                ctx,
+                f"The server sent its handshake flight ({s.bytes} bytes) and resent it "
+                f"{s.retransmissions} time{'s' * (s.retransmissions != 1)}, but the client never "
+                "acknowledged any of it: the flight never reached the client (lost on the way back)",
+            )
         return _silence(
             Label.TLS_HANDSHAKE_TIMEOUT,
             "net/http: TLS handshake timeout",

@@ -193,8 +193,29 @@ def _port_time_pairs(
     return pairs
 
 
+INITIAL_TTLS = frozenset({64, 128, 255})
+"""Initial TTLs of Linux/macOS (64), Windows (128) and network gear (255): a packet still carrying
+one was captured on the host that sent it."""
+
+
+def _local_end(facts: Sequence[FlowFacts]) -> str | None:
+    """'client' or 'server' when a capture's connections show one end's packets still at their
+    initial TTL (sent from this host) and the other's lowered (or absent): that end is local."""
+    votes = 0
+    for f in facts:
+        c_local = f.client.ttl in INITIAL_TTLS
+        s_local = f.server.ttl in INITIAL_TTLS
+        if c_local and not s_local:
+            votes += 1
+        elif s_local and not c_local:
+            votes -= 1
+    return "client" if votes > 0 else "server" if votes < 0 else None
+
+
 def _roles(
-    captures: Sequence[CaptureInfo], matched: list[tuple[FlowFacts, FlowFacts, str]]
+    captures: Sequence[CaptureInfo],
+    facts: Sequence[Sequence[FlowFacts]],
+    matched: list[tuple[FlowFacts, FlowFacts, str]],
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Which capture is nearer the client: routers lower the TTL of what they forward, so the point
     nearer the client sees the client's packets with the higher TTL (and the server's with the lower)."""
@@ -208,9 +229,11 @@ def _roles(
             continue
         votes[near.capture] += 1
         votes[far.capture] -= 1
-    roles, basis = [], []
+    roles: list[str | None] = []
+    basis: list[str] = []
     for info in captures:
         v = votes.get(info.index, 0)
+        local = _local_end(facts[info.index])
         if v:
             roles.append("client" if v > 0 else "server")
             basis.append("TTLs of the connections it shares with the other captures")
@@ -220,10 +243,24 @@ def _roles(
         elif info.point is not None:
             roles.append(info.point)
             basis.append("its own TTLs and handshake timing")
+        elif local is not None:
+            roles.append(local)
+            basis.append(f"the {local}'s packets still carrying their initial TTL (sent from this host)")
         else:
-            roles.append("client" if info.index == 0 else "server")
-            basis.append("the order the captures were given in (first = client side)")
-    return tuple(roles), tuple(basis)
+            roles.append(None)
+            basis.append("")
+    taken = {r for r in roles if r is not None}
+    missing = {"client", "server"} - taken
+    out: list[str] = []
+    for info, role in zip(captures, roles, strict=True):
+        if role is None and len(missing) == 1:
+            role = next(iter(missing))
+            basis[info.index] = "the other captures' roles"
+        elif role is None:
+            role = "client" if info.index == 0 else "server"
+            basis[info.index] = "the order the captures were given in (first = client side)"
+        out.append(role)
+    return tuple(out), tuple(basis)
 
 
 def match_captures(captures: Sequence[CaptureInfo], facts: Sequence[Sequence[FlowFacts]]) -> Correlation:
@@ -296,5 +333,5 @@ def match_captures(captures: Sequence[CaptureInfo], facts: Sequence[Sequence[Flo
         how = "single" if len(ordered) == 1 else min(method[id(v)] for v in ordered if id(v) in method)
         groups.append(Group(ordered, how))
     groups.sort(key=lambda g: (g.members[0].first_ns, g.members[0].capture, g.members[0].flow_id))
-    roles, basis = _roles(captures, matched)
+    roles, basis = _roles(captures, facts, matched)
     return Correlation(tuple(captures), tuple(groups), tuple(offsets), roles, basis, frozenset(paired))

@@ -3,7 +3,8 @@
 A packet that one point saw leave and the next point never saw was lost between them; a point that
 saw everything arrive and nothing come back puts the fault on the host beyond it. The rules compare
 the client-side view (C) with the server-side view (S), in this order:
-1. healthy at the client side: ``none``; not a proven failure (incomplete, partial): ``unknown``;
+1. healthy at the client side (ok, or partial: the part captured was healthy): ``none``; not a
+   proven failure (incomplete): ``unknown``;
 2. S holds nothing while S's capture was running: the client's packets never reached the server
    side (``in-between``), unless C shows the server's own answers (then S is not on the path);
 3. C received a RST or ICMP error that S shows the server never sent: a hop in between answered
@@ -131,8 +132,8 @@ def localise(group: Group, corr: Correlation) -> Location | None:
 
 def _not_failing(view: FlowFacts, seen: str) -> Location:
     """A connection that did not fail: healthy, or undecided (then nothing can be localised)."""
-    if view.label is Label.OK:
-        return Location(Where.NONE, f"Healthy ({seen}).")
+    if view.label in (Label.OK, Label.PARTIAL):
+        return Location(Where.NONE, f"Nothing failed ({view.label.value}; {seen}).")
     return Location(
         Where.UNKNOWN,
         f"Not a proven failure ({view.label.value}: the captures do not show how it ended), so there is "
