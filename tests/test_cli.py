@@ -95,6 +95,7 @@ def test_jsonl_one_object_per_connection() -> None:
         "summary": doc["summary"],
         "captures": doc["captures"],
         "clock_offsets": doc["clock_offsets"],
+        "kubernetes": doc["kubernetes"],
     }
     assert {f["label"] for f in doc["flows"]} == {"refused", "ok"}
 

@@ -6,6 +6,7 @@ import enum
 import errno
 import ipaddress
 import itertools
+import json
 import os
 import queue
 import signal
@@ -26,6 +27,7 @@ from pcapdiag.classify import LABELS
 from pcapdiag.decode import IcmpError, TcpSegment, decode
 from pcapdiag.flow import DEFAULT_MAX_FLOWS
 from pcapdiag.flow.key import FlowKey, canonical
+from pcapdiag.k8s import Inventory, K8sDataError
 from pcapdiag.pipeline import CaptureAnalysis, Options, ServerFilter, assemble, pair
 from pcapdiag.report import CaptureReport, ClockOffset, FlowReport
 from pcapdiag.report.redact import Redactor
@@ -49,6 +51,43 @@ class ExitStatus(enum.IntEnum):
 def _error(message: str) -> None:
     """One line on stderr."""
     click.echo(f"pcapdiag: {message}", err=True)
+
+
+def _json_documents(text: str) -> list[object]:
+    """Every JSON document in a file (kubectl outputs may be concatenated); ValueError if not JSON."""
+    decoder = json.JSONDecoder()
+    docs: list[object] = []
+    pos = 0
+    while True:
+        while pos < len(text) and text[pos].isspace():
+            pos += 1
+        if pos >= len(text):
+            return docs
+        doc, pos = decoder.raw_decode(text, pos)
+        docs.append(doc)
+
+
+def _load_k8s(paths: tuple[str, ...], redactor: Redactor | None) -> Inventory | None:
+    """The --k8s files as one inventory; one line on stderr and exit 2 if one cannot be read."""
+    if not paths:
+        return None
+    docs: list[object] = []
+    for path in paths:
+        try:
+            with open(path, encoding="utf-8") as f:
+                found = _json_documents(f.read())
+        except OSError as exc:
+            _error(f"{path}: {exc.strerror or exc}")
+            sys.exit(ExitStatus.ERROR)
+        except (ValueError, UnicodeDecodeError) as exc:
+            _error(f"{path}: not JSON (kubectl get ... -o json output expected): {exc}")
+            sys.exit(ExitStatus.ERROR)
+        docs.extend(redactor.k8s_document(d) for d in found) if redactor else docs.extend(found)
+    try:
+        return Inventory.from_documents(docs)
+    except K8sDataError as exc:
+        _error(f"{', '.join(paths)}: {exc}")
+        sys.exit(ExitStatus.ERROR)
 
 
 def _open(path: str) -> IO[bytes]:
@@ -280,6 +319,15 @@ def main() -> None:
     show_default=True,
     help="Connections tracked at once; more are counted, not tracked.",
 )
+@click.option(
+    "--k8s",
+    "k8s_files",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="kubectl get svc,endpoints,endpointslices,pods -A -o json (and validating/mutating webhook "
+    "configurations) output: name every address, tie connections to their webhook (repeatable).",
+)
 @click.option("--redact", is_flag=True, help="Replace addresses and names by consistent pseudonyms.")
 @click.option("--all", "all_flows", is_flag=True, help="markdown/html: draw healthy connections too.")
 @click.option("--count", type=click.IntRange(min=1), help="Stop after this many packets.")
@@ -287,6 +335,7 @@ def main() -> None:
 def analyze(
     captures: tuple[str, ...],
     sides: tuple[str, ...],
+    k8s_files: tuple[str, ...],
     fmt: str,
     output: str | None,
     ports: tuple[int, ...],
@@ -314,6 +363,7 @@ def analyze(
             for path, name, given in named
         ]
     paired_mode = len(named) > 1
+    inventory = _load_k8s(k8s_files, redactor)
     try:
         server_filters = tuple(ServerFilter.parse(s) for s in servers)
     except ValueError as exc:
@@ -361,9 +411,11 @@ def analyze(
             capture = open_capture(stream, path)
             live = _is_live(stream)
             if paired_mode:  # matched against the other captures once all are read
-                analysis = CaptureAnalysis(path, options, keep_flows=True, facts=[], index=len(analyses))
+                analysis = CaptureAnalysis(
+                    path, options, keep_flows=True, facts=[], index=len(analyses), k8s=inventory
+                )
             else:
-                analysis = CaptureAnalysis(path, options, on_flow=emit, keep_flows=False)
+                analysis = CaptureAnalysis(path, options, on_flow=emit, keep_flows=False, k8s=inventory)
             try:
                 if live:
                     _read_live(analysis, capture, stop)
@@ -416,8 +468,10 @@ def analyze(
             emit(flow)
             if stop.reason == "stdout closed":
                 break
+    findings = inventory.checks() if inventory is not None else None
     if redactor:
         reports = [redactor.capture(r) for r in reports]
+        findings = redactor.findings(findings) if findings is not None else None
         offsets = tuple(redactor.offset(o) for o in offsets)
     result = assemble(
         reports,
@@ -429,6 +483,7 @@ def analyze(
         redacted=redact,
         offsets=offsets,
         by_where=by_where,
+        kubernetes_findings=findings,
     )
     out.write(renderer.end(result))
     out.close()

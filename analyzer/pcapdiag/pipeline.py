@@ -20,6 +20,7 @@ from pcapdiag.correlate import CaptureInfo, FlowFacts, flow_facts, match_capture
 from pcapdiag.decode import decode
 from pcapdiag.decode.packet import FIN, RST, IcmpError, Skipped, TcpSegment
 from pcapdiag.flow import DEFAULT_MAX_FLOWS, Connection, FlowTable
+from pcapdiag.k8s import Finding, Inventory
 from pcapdiag.report import CaptureReport, ClockOffset, FlowReport, Report, build_flow
 from pcapdiag.report.paired import clock_offsets, paired_flows
 from pcapdiag.tls import AppObserver
@@ -121,6 +122,8 @@ class CaptureAnalysis:
     """When a list: the facts of every kept connection, for matching it against other captures."""
     index: int = 0
     """This capture's place among several analysed together."""
+    k8s: Inventory | None = None
+    """--k8s: names for addresses and the webhooks connections call."""
     table: FlowTable = field(init=False)
     _next_sweep: int = 0
     _checked: dict[int, int] = field(default_factory=dict)
@@ -257,7 +260,7 @@ class CaptureAnalysis:
             side = connection_vantage(conn)
             if side is not None:
                 self.vantage[side] += 1
-            flow = build_flow(self.path, conn, app, classify(conn, app, ctx))
+            flow = build_flow(self.path, conn, app, classify(conn, app, ctx), self.k8s)
             self.by_label[flow.label.value] += 1
             if self.facts is not None:
                 self.facts.append(flow_facts(self.index, conn, flow.label))
@@ -329,6 +332,7 @@ def assemble(
     redacted: bool = False,
     offsets: tuple[ClockOffset, ...] = (),
     by_where: Counter[str] | None = None,
+    kubernetes_findings: tuple[Finding, ...] | None = None,
 ) -> Report:
     """One report from the analyses of one or more captures (counts from ``by_label`` when the
     flows themselves were streamed out and not kept)."""
@@ -343,4 +347,5 @@ def assemble(
         redacted=redacted,
         clock_offsets=offsets,
         by_where=dict(sorted((by_where or Counter()).items())),
+        kubernetes_findings=kubernetes_findings,
     )

@@ -6,7 +6,8 @@ from pcapdiag.classify import Label, Verdict
 from pcapdiag.classify.errors import icmp_meaning
 from pcapdiag.classify.next_steps import Target, next_steps
 from pcapdiag.flow import Connection, PacketRecord, format_ip
-from pcapdiag.report.model import Address, EvidenceRow, FlowReport
+from pcapdiag.k8s import Inventory, WebhookMatch
+from pcapdiag.report.model import Address, EvidenceRow, FlowReport, KubeContext
 from pcapdiag.tls import AppObserver
 
 NS = 1_000_000_000
@@ -76,11 +77,56 @@ def evidence_rows(
     )
 
 
-def build_flow(capture: str, conn: Connection, app: AppObserver, verdict: Verdict) -> FlowReport:
-    """The report of one connection."""
+def _backend_text(match: WebhookMatch) -> tuple[str, ...]:
+    out = []
+    for b in match.backends:
+        who = b.pod or "endpoint"
+        where = f" on node {b.node}" if b.node else ""
+        addr = f"[{b.ip}]" if ":" in b.ip and b.port is not None else b.ip
+        port = f":{b.port}" if b.port is not None else ""
+        out.append(f"{who} {addr}{port}{where} ({'ready' if b.ready else 'not ready'})")
+    return tuple(out)
+
+
+def kube_context(
+    inv: Inventory, client_ip: str, server_ip: str, port: int, sni: str | None
+) -> tuple[KubeContext, WebhookMatch | None]:
+    """What the Kubernetes data says about a connection (and the webhook match, for next steps)."""
+    client, server = inv.describe_ip(client_ip), inv.describe_ip(server_ip)
+    match = inv.webhook_for(sni=sni, ip=server_ip, port=port)
+    names = (str(client) if client else None, str(server) if server else None)
+    if match is None:
+        return KubeContext(*names), None
+    w = match.webhook
+    return (
+        KubeContext(
+            *names,
+            webhooks=match.names,
+            configuration=f"{w.kind.resource} {w.configuration}",
+            service=match.service,
+            service_port=match.service_port,
+            target_port=match.target_port,
+            timeout_s=min(match.timeouts_s) if match.timeouts_s else None,
+            failure_policy=w.failure_policy.value,
+            path=w.path,
+            pods=_backend_text(match),
+            matched_by=match.matched_by.value,
+            findings=inv.checks(match),
+        ),
+        match,
+    )
+
+
+def build_flow(
+    capture: str, conn: Connection, app: AppObserver, verdict: Verdict, k8s: Inventory | None = None
+) -> FlowReport:
+    """The report of one connection (named from the Kubernetes data when it is given)."""
     c, s = conn.client_side, conn.server_side
     server_ip = format_ip(conn.server[0])
     sni = app.sni
+    kube, match = (
+        kube_context(k8s, format_ip(conn.client[0]), server_ip, conn.server[1], sni) if k8s else (None, None)
+    )
     return FlowReport(
         id=conn.id,
         capture=capture,
@@ -90,7 +136,7 @@ def build_flow(capture: str, conn: Connection, app: AppObserver, verdict: Verdic
         label=verdict.label,
         kubernetes_error=verdict.error,
         explanation=verdict.explanation,
-        next_steps=next_steps(verdict.label, Target(server_ip, conn.server[1], sni)),
+        next_steps=next_steps(verdict.label, Target(server_ip, conn.server[1], sni), match),
         sni=sni,
         alpn=app.client_hello.alpn if app.client_hello else (),
         tls_version=app.version_text,
@@ -105,4 +151,5 @@ def build_flow(capture: str, conn: Connection, app: AppObserver, verdict: Verdic
         certificate=verdict.certificate,
         first_frame=conn.first_frame,
         last_frame=conn.last_frame,
+        kubernetes=kube,
     )

@@ -358,6 +358,25 @@ def side_notes(f: FlowReport) -> list[str]:
     return out
 
 
+def kube_notes(f: FlowReport) -> list[str]:
+    """What --k8s says about a connection, one line each: its ends, its webhook, the pods, the checks."""
+    k = f.kubernetes
+    if k is None:
+        return []
+    unknown = "not in the Kubernetes data"
+    out = [f"client: {k.client or unknown}; server: {k.server or unknown}"]
+    if k.webhooks:
+        ports = f"port {k.service_port}" + (f" -> targetPort {k.target_port}" if k.target_port else "")
+        out.append(
+            f"webhook {', '.join(k.webhooks)} ({k.configuration}): service {k.service or '-'} {ports}, "
+            f"path {k.path}, timeoutSeconds {k.timeout_s}, failurePolicy {k.failure_policy} "
+            f"(matched by {k.matched_by})"
+        )
+        out.append("endpoints: " + ("; ".join(k.pods) if k.pods else "none"))
+    out.extend(str(finding) for finding in k.findings)
+    return out
+
+
 def capture_notes(c: CaptureReport) -> str:
     """What cut a capture short or spoiled part of it, or ''."""
     notes = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pcapdiag.classify import Label
+from pcapdiag.k8s import Finding
 from pcapdiag.tls import CertificateFacts
 
 SCHEMA_VERSION = 1
@@ -59,6 +60,33 @@ class SideReport:
 
 
 @dataclass(frozen=True, slots=True)
+class KubeContext:
+    """What the --k8s data says about a connection's two ends and the webhook it called."""
+
+    client: str | None
+    """What the client address is ('pod kube-system/kube-apiserver-node-a on node node-a'), if known."""
+    server: str | None
+    webhooks: tuple[str, ...] = ()
+    """Names of the webhooks that call this service port."""
+    configuration: str | None = None
+    """'validatingwebhookconfiguration NAME' of the first webhook."""
+    service: str | None = None
+    """'namespace/name' of the webhook's service."""
+    service_port: int | None = None
+    target_port: int | None = None
+    timeout_s: int | None = None
+    """The webhook's effective timeoutSeconds (the smallest, when several webhooks share the port)."""
+    failure_policy: str | None = None
+    path: str | None = None
+    pods: tuple[str, ...] = ()
+    """The service's endpoints: 'ns/name ip:port on node N (ready|not ready)'."""
+    matched_by: str | None = None
+    """'sni', 'service-address', 'endpoint-address' or 'url-address'."""
+    findings: tuple[Finding, ...] = ()
+    """The cross-checks that concern this webhook."""
+
+
+@dataclass(frozen=True, slots=True)
 class FlowReport:
     """One labelled connection."""
 
@@ -94,6 +122,8 @@ class FlowReport:
     where: str | None = None
     """'in-between', 'return-path', 'server', 'client', 'none' or 'unknown' (several captures only)."""
     where_explanation: str | None = None
+    kubernetes: KubeContext | None = None
+    """From --k8s: the names of both ends and the webhook called."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +190,8 @@ class Report:
     """Several captures of the same traffic: their clocks compared."""
     by_where: dict[str, int] = field(default_factory=dict)
     """Failing connections per ``where`` (several captures only)."""
+    kubernetes_findings: tuple[Finding, ...] | None = None
+    """From --k8s: every cross-check of every webhook (None without --k8s)."""
 
     @property
     def failing(self) -> tuple[FlowReport, ...]:

@@ -9,14 +9,31 @@ commands still line up), any other name `host-N.example`.
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import ipaddress
 import re
+from typing import Any
 
-from pcapdiag.report.model import Address, CaptureReport, ClockOffset, FlowReport, SideReport
+from pcapdiag.k8s import Finding
+from pcapdiag.report.model import Address, CaptureReport, ClockOffset, FlowReport, KubeContext, SideReport
 from pcapdiag.tls import CertificateFacts
 
 _V4_POOLS = ("192.0.2.", "198.51.100.", "203.0.113.")
+_IP_TOKEN = re.compile(
+    r"(?<![\w.:])(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7})(?![\w.:])"
+)
+"""Something that may be an IPv4 or IPv6 address in free text (checked with ipaddress)."""
+_K8S_KINDS = {
+    "Service": "service",
+    "Endpoints": "service",
+    "EndpointSlice": "endpointslice",
+    "Pod": "pod",
+    "Node": "node",
+    "ValidatingWebhookConfiguration": "configuration",
+    "MutatingWebhookConfiguration": "configuration",
+}
+"""What an object's metadata.name names, per kind (an Endpoints object is named after its service)."""
 _NAME = re.compile(r"^[A-Za-z0-9*]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+\.?$")
 
 
@@ -42,8 +59,11 @@ class Redactor:
             else:
                 fake = str(ipaddress.ip_address(f"2001:db8:ffff::{n + 1:x}"))
             self._ips[text] = fake
-            boundary = r"(?<![0-9A-Fa-f:.])" if addr.version == 6 else r"(?<![\d.])"
-            self._patterns.append((re.compile(boundary + re.escape(text) + r"(?![0-9A-Fa-f:]|\.\d)"), fake))
+            if addr.version == 6:
+                before, after = r"(?<![0-9A-Fa-f:.])", r"(?![0-9A-Fa-f:]|\.\d)"
+            else:  # an IPv4 address may be followed by :port
+                before, after = r"(?<![\d.])", r"(?![\d]|\.\d)"
+            self._patterns.append((re.compile(before + re.escape(text) + after), fake))
         return self._ips[text]
 
     def ip_packed(self, packed: bytes) -> bytes:
@@ -71,6 +91,99 @@ class Redactor:
             self._names[text] = fake
             self._patterns.append((re.compile(r"(?<![\w.-])" + re.escape(text) + r"(?![\w-]|\.\w)"), fake))
         return self._names[text]
+
+    def scrub(self, value: str) -> str:
+        """Free text that may hold addresses not seen before: each one gets its pseudonym too."""
+        for token in _IP_TOKEN.findall(value):
+            with contextlib.suppress(ValueError):
+                self.ip(token)
+        return self.text(value)
+
+    def k8s_name(self, kind: str, value: str) -> str:
+        """The pseudonym of a Kubernetes object name: 'service-1', 'namespace-2', 'pod-1'..."""
+        return self._label(kind, value)
+
+    def k8s_document(self, doc: object) -> object:
+        """kubectl JSON with every object, namespace, node and webhook name replaced by its pseudonym,
+        consistently with the SNI pseudonyms (a service 'webhook' in 'ns' is 'service-1.namespace-1.svc'
+        in both). Addresses stay: reports replace them later. Annotations, owner references and CA
+        bundles are dropped."""
+        if isinstance(doc, dict):
+            if isinstance(doc.get("items"), list):
+                return {**doc, "items": [self.k8s_document(item) for item in doc["items"]]}
+            return self._k8s_object(copy.deepcopy(doc))
+        return doc
+
+    def _ref(self, ref: Any) -> None:
+        if isinstance(ref, dict):
+            if isinstance(ref.get("name"), str):
+                ref["name"] = self.k8s_name(_K8S_KINDS.get(str(ref.get("kind")), "object"), ref["name"])
+            if isinstance(ref.get("namespace"), str):
+                ref["namespace"] = self.k8s_name("namespace", ref["namespace"])
+
+    def _k8s_object(self, obj: dict[str, Any]) -> dict[str, Any]:
+        kind = str(obj.get("kind"))
+        meta = obj.get("metadata")
+        if isinstance(meta, dict):
+            if isinstance(meta.get("name"), str):
+                meta["name"] = self.k8s_name(_K8S_KINDS.get(kind, "object"), meta["name"])
+            if isinstance(meta.get("namespace"), str):
+                meta["namespace"] = self.k8s_name("namespace", meta["namespace"])
+            for key in ("annotations", "ownerReferences", "generateName", "managedFields"):
+                meta.pop(key, None)
+            labels = meta.get("labels")
+            if isinstance(labels, dict):
+                for key in ("kubernetes.io/service-name", "kubernetes.io/hostname"):
+                    if isinstance(labels.get(key), str):
+                        what = "service" if key.endswith("service-name") else "node"
+                        labels[key] = self.k8s_name(what, labels[key])
+        spec = obj.get("spec")
+        if isinstance(spec, dict) and isinstance(spec.get("nodeName"), str):
+            spec["nodeName"] = self.k8s_name("node", spec["nodeName"])
+        for subset in obj.get("subsets") or ():
+            for key in ("addresses", "notReadyAddresses"):
+                for a in (subset.get(key) or ()) if isinstance(subset, dict) else ():
+                    if isinstance(a, dict):
+                        self._ref(a.get("targetRef"))
+                        if isinstance(a.get("nodeName"), str):
+                            a["nodeName"] = self.k8s_name("node", a["nodeName"])
+                        a.pop("hostname", None)
+        for e in obj.get("endpoints") or ():
+            if isinstance(e, dict):
+                self._ref(e.get("targetRef"))
+                if isinstance(e.get("nodeName"), str):
+                    e["nodeName"] = self.k8s_name("node", e["nodeName"])
+                e.pop("hostname", None)
+        for w in obj.get("webhooks") or ():
+            if not isinstance(w, dict):
+                continue
+            if isinstance(w.get("name"), str):
+                w["name"] = (
+                    self.name(w["name"]) if _NAME.match(w["name"]) else self.k8s_name("webhook", w["name"])
+                )
+            cc = w.get("clientConfig")
+            if isinstance(cc, dict):
+                cc.pop("caBundle", None)
+                svc = cc.get("service")
+                if isinstance(svc, dict):
+                    if isinstance(svc.get("name"), str):
+                        svc["name"] = self.k8s_name("service", svc["name"])
+                    if isinstance(svc.get("namespace"), str):
+                        svc["namespace"] = self.k8s_name("namespace", svc["namespace"])
+                if isinstance(cc.get("url"), str):
+                    cc["url"] = self._url(cc["url"])
+        return obj
+
+    def _url(self, url: str) -> str:
+        """A url webhook's address with its host name replaced (an IP literal is left for later)."""
+        m = re.match(r"^(https?://)(\[[^\]]*\]|[^/:]+)(.*)$", url)
+        if m is None:
+            return "https://host.example/"
+        host = m.group(2)
+        with contextlib.suppress(ValueError):
+            ipaddress.ip_address(host.strip("[]"))
+            return url
+        return m.group(1) + self.name(host) + m.group(3)
 
     def text(self, value: str) -> str:
         """Free text with every address and name seen so far replaced by its pseudonym."""
@@ -118,6 +231,23 @@ class Redactor:
             certificate=self._certificate(cert) if cert is not None else None,
             sides=tuple(self._side(side) for side in f.sides),
             where_explanation=t(f.where_explanation) if f.where_explanation else None,
+            kubernetes=self._kube(f.kubernetes) if f.kubernetes is not None else None,
+        )
+
+    def _kube(self, k: KubeContext) -> KubeContext:
+        s = self.scrub
+        return dataclasses.replace(
+            k,
+            client=s(k.client) if k.client else None,
+            server=s(k.server) if k.server else None,
+            pods=tuple(s(p) for p in k.pods),
+            findings=self.findings(k.findings),
+        )
+
+    def findings(self, found: tuple[Finding, ...]) -> tuple[Finding, ...]:
+        """Kubernetes cross-checks with every address in them replaced."""
+        return tuple(
+            dataclasses.replace(f, subject=self.scrub(f.subject), text=self.scrub(f.text)) for f in found
         )
 
     def _address(self, a: Address | None) -> Address | None:

@@ -24,6 +24,7 @@ from pcapdiag.report.ladder import (
     headline,
     hidden_note,
     in_order,
+    kube_notes,
     label_counts,
     ladder,
     printable,
@@ -347,6 +348,8 @@ def _flow(n: int, f: FlowReport, redacted: bool) -> str:
             + "".join(f"<li>{h(note)}</li>" for note in side_notes(f))
             + "</ul>"
         )
+    if f.kubernetes is not None:
+        out.append("<h4>Kubernetes</h4><ul>" + "".join(f"<li>{h(n)}</li>" for n in kube_notes(f)) + "</ul>")
     facts = [
         f.tls_version or "no TLS version seen",
         f"history {f.history or '-'}",
@@ -463,6 +466,13 @@ def _summary(r: Report) -> str:
         "<th>what the wire shows"
         "</th><th>error it produces</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
         f'<p class="muted">{h(summary_notes(r))}</p>'
+        + (
+            "<h3>Kubernetes checks</h3><ul>"
+            + "".join(f"<li>{h(str(x))}</li>" for x in r.kubernetes_findings)
+            + "</ul>"
+            if r.kubernetes_findings
+            else ""
+        )
     )
 
 

@@ -6,7 +6,16 @@ import json
 from typing import Any
 
 from pcapdiag.capture import linktype_name
-from pcapdiag.report.model import SCHEMA_VERSION, Address, CaptureReport, FlowReport, Report, SideReport
+from pcapdiag.k8s import Finding
+from pcapdiag.report.model import (
+    SCHEMA_VERSION,
+    Address,
+    CaptureReport,
+    FlowReport,
+    KubeContext,
+    Report,
+    SideReport,
+)
 from pcapdiag.report.timefmt import rfc3339
 
 
@@ -28,6 +37,32 @@ def side_dict(s: SideReport) -> dict[str, Any]:
         "flow_id": s.flow_id,
         "first_frame": s.first_frame,
         "last_frame": s.last_frame,
+    }
+
+
+def finding_dict(f: Finding) -> dict[str, Any]:
+    """One Kubernetes cross-check."""
+    return {"severity": f.severity.value, "subject": f.subject, "text": f.text}
+
+
+def kube_dict(k: KubeContext | None) -> dict[str, Any] | None:
+    """What the --k8s data says about one connection."""
+    if k is None:
+        return None
+    return {
+        "client": k.client,
+        "server": k.server,
+        "webhooks": list(k.webhooks),
+        "configuration": k.configuration,
+        "service": k.service,
+        "service_port": k.service_port,
+        "target_port": k.target_port,
+        "timeout_s": k.timeout_s,
+        "failure_policy": k.failure_policy,
+        "path": k.path,
+        "pods": list(k.pods),
+        "matched_by": k.matched_by,
+        "findings": [finding_dict(x) for x in k.findings],
     }
 
 
@@ -82,6 +117,7 @@ def flow_dict(f: FlowReport) -> dict[str, Any]:
         "match": f.match,
         "where": f.where,
         "where_explanation": f.where_explanation,
+        "kubernetes": kube_dict(f.kubernetes),
     }
 
 
@@ -140,6 +176,9 @@ def report_dict(r: Report) -> dict[str, Any]:
             }
             for o in r.clock_offsets
         ],
+        "kubernetes": None
+        if r.kubernetes_findings is None
+        else {"findings": [finding_dict(x) for x in r.kubernetes_findings]},
     }
 
 

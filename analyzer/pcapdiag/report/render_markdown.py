@@ -19,6 +19,7 @@ from pcapdiag.report.ladder import (
     headline,
     hidden_note,
     in_order,
+    kube_notes,
     label_counts,
     ladder,
     printable,
@@ -114,7 +115,10 @@ def _summary(r: Report) -> list[str]:
         for label, n in label_counts(r)
     ]
     lines = _table(["label", "connections", "what the wire shows", "error it produces"], rows, frozenset({1}))
-    return [*lines, "", md(summary_notes(r))]
+    out = [*lines, "", md(summary_notes(r))]
+    if r.kubernetes_findings:
+        out += ["", "**Kubernetes checks:**", ""] + [f"- {md(str(x))}" for x in r.kubernetes_findings]
+    return out
 
 
 def text_ladder(lad: Ladder) -> list[str]:
@@ -166,6 +170,8 @@ def _flow(n: int, f: FlowReport, redacted: bool) -> list[str]:
     if f.where:
         out += [f"**Where:** `{f.where}`: {md(f.where_explanation or '')}", ""]
         out += [f"- {md(note)}" for note in side_notes(f)] + [""]
+    if f.kubernetes is not None:
+        out += ["**Kubernetes:**", ""] + [f"- {md(note)}" for note in kube_notes(f)] + [""]
     facts = [
         f.tls_version or "no TLS version seen",
         f"history {f.history or '-'}",

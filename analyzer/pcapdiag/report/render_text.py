@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pcapdiag.capture import linktype_name
 from pcapdiag.classify import Label
-from pcapdiag.report.ladder import side_notes
+from pcapdiag.report.ladder import kube_notes, side_notes
 from pcapdiag.report.model import FlowReport, Report
 from pcapdiag.report.timefmt import rfc3339
 
@@ -50,6 +50,7 @@ def flow_detail(f: FlowReport, color: bool = False) -> list[str]:
     if f.kubernetes_error:
         lines.append(f"  error: {f.kubernetes_error}")
     lines.extend(side_lines(f))
+    lines.extend(f"  k8s: {note}" for note in kube_notes(f))
     if f.certificate is not None:
         c = f.certificate
         names = ", ".join(c.dns_names + c.ip_addresses) or "-"
@@ -91,6 +92,9 @@ def render_summary(r: Report) -> list[str]:
             "  failing connections by where: " + ", ".join(f"{w} {n}" for w, n in sorted(r.by_where.items()))
         )
     lines.extend(offset_lines(r))
+    if r.kubernetes_findings is not None:
+        lines.append(f"  Kubernetes checks: {len(r.kubernetes_findings) or 'nothing found'}")
+        lines.extend(f"    {finding}" for finding in r.kubernetes_findings)
     return lines
 
 

@@ -85,7 +85,7 @@ class JsonLinesStream(StreamRenderer):
 
     def end(self, r: Report) -> str:
         doc = report_dict(r)
-        last = {"summary": doc["summary"], "captures": doc["captures"], "clock_offsets": doc["clock_offsets"]}
+        last = {key: doc[key] for key in ("summary", "captures", "clock_offsets", "kubernetes")}
         return json.dumps(last, separators=(",", ":")) + "\n"
 
 
