@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pcapdiag.classify import Label
+from pcapdiag.classify import Label, Timing
 from pcapdiag.tls import CertificateFacts
 
 SCHEMA_VERSION = 1
@@ -64,6 +64,10 @@ class FlowReport:
     """Frame number of the connection's first packet in its capture."""
     last_frame: int = 0
     """Frame number of its last packet (the connection's packets lie between the two)."""
+    timing: Timing | None = None
+    """SYN schedule, when the client gave up and the timer that most likely fired (timeouts, SYN retries)."""
+    capture_limits: tuple[str, ...] = ()
+    """Capture-quality limits that change what can be said about this connection, in plain words."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -108,6 +108,13 @@ class Redactor:
             next_steps=tuple(t(s) for s in f.next_steps),
             evidence=tuple(dataclasses.replace(e, summary=t(e.summary)) for e in f.evidence),
             certificate=self._certificate(cert) if cert is not None else None,
+            timing=dataclasses.replace(
+                f.timing,
+                go_error=t(f.timing.go_error) if f.timing.go_error else None,
+                because=t(f.timing.because),
+            )
+            if f.timing is not None
+            else None,
         )
 
     def _certificate(self, cert: CertificateFacts) -> CertificateFacts:

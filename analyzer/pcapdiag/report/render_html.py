@@ -339,6 +339,10 @@ def _flow(n: int, f: FlowReport, redacted: bool) -> str:
     out.append(f'<p class="verdict">{h(f.explanation)}</p>')
     if f.kubernetes_error:
         out.append("<h4>Kubernetes/Go error</h4>" + _pre([h(f.kubernetes_error)], "error"))
+    if f.timing is not None:
+        out.append(f'<p class="timing"><b>Timing:</b> {h(f.timing.because)}</p>')
+    if f.capture_limits:
+        out.append(f'<p class="warn"><b>Capture limits:</b> {h("; ".join(f.capture_limits))}</p>')
     facts = [
         f.tls_version or "no TLS version seen",
         f"history {f.history or '-'}",

@@ -48,6 +48,10 @@ def flow_detail(f: FlowReport, color: bool = False) -> list[str]:
     ]
     if f.kubernetes_error:
         lines.append(f"  error: {f.kubernetes_error}")
+    if f.timing is not None:
+        lines.append(f"  timing: {f.timing.because}")
+    if f.capture_limits:
+        lines.append(f"  capture limits: {'; '.join(f.capture_limits)}")
     if f.certificate is not None:
         c = f.certificate
         names = ", ".join(c.dns_names + c.ip_addresses) or "-"
