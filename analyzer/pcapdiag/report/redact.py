@@ -42,8 +42,13 @@ class Redactor:
             else:
                 fake = str(ipaddress.ip_address(f"2001:db8:ffff::{n + 1:x}"))
             self._ips[text] = fake
-            boundary = r"(?<![0-9A-Fa-f:.])" if addr.version == 6 else r"(?<![\d.])"
-            self._patterns.append((re.compile(boundary + re.escape(text) + r"(?![0-9A-Fa-f:]|\.\d)"), fake))
+            # An IPv6 address goes on while hex digits or colons follow; an IPv4 one only while digits
+            # (or a dot and a digit) do: "198.51.100.1:443" in a Go dial error is the address and a port.
+            if addr.version == 6:
+                boundary, after = r"(?<![0-9A-Fa-f:.])", r"(?![0-9A-Fa-f:]|\.\d)"
+            else:
+                boundary, after = r"(?<![\d.])", r"(?!\d|\.\d)"
+            self._patterns.append((re.compile(boundary + re.escape(text) + after), fake))
         return self._ips[text]
 
     def ip_packed(self, packed: bytes) -> bytes:
