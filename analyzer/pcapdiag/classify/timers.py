@@ -318,24 +318,31 @@ def _decide_point(t_ns: int, fixed: list[_Clock], budget: _Budget) -> _Decision:
 
 
 def _one_of(hits: list[_Clock], budget_ns: int | None, source: BudgetSource | None) -> _Decision:
-    """The first of the matching timers to expire (equal expiries: the one armed first)."""
+    """The first of the matching timers to expire; those expiring within GIVE_UP_SLACK_NS of it race
+    (the wire cannot separate them), and among equals the one armed first wins."""
     hits.sort(key=lambda c: (c.expiry_ns, _ARMING_ORDER[c.timer]))
     text = _budget_text(budget_ns, source)
-    first = hits[0].timer
-    if len(hits) == 1:
-        return _Decision(first, (), budget_ns, source, f"{_name(first, text)} expired then")
-    names = " and ".join(_name(c.timer, text) for c in hits)
+    first = hits[0]
+    racing = [c for c in hits if c.expiry_ns - first.expiry_ns <= GIVE_UP_SLACK_NS]
+    if len(racing) == 1:
+        return _Decision(first.timer, (), budget_ns, source, f"{_name(first.timer, text)} expired first")
+    names = " and ".join(_name(c.timer, text) for c in racing)
     return _Decision(
-        first,
-        tuple(c.timer for c in hits),
+        first.timer,
+        tuple(c.timer for c in racing),
         budget_ns,
         source,
-        f"{names} expire together and race; {_name(first, text)} is armed or expires first",
+        f"{names} expire together and race; {_name(first.timer, text)} is armed first",
     )
 
 
 def _decide_window(lo_ns: int, hi_ns: int, fixed: list[_Clock], budget: _Budget) -> _Decision:
-    """The timer behind a dial given up in (lo, hi]: after the last SYN, before the next one was due."""
+    """The timer behind a dial given up in (lo, hi]: after the last SYN, before the next one was due.
+
+    Every timer runs from the call's start, so the first to expire in the window ended the call. With
+    the budget unknown, any whole-second webhook timeout (1..30 s) in the window fits; it is armed
+    first and never longer than the 30 s timers, so it ends the call (at 30 s, racing them).
+    """
     hits = [c for c in fixed if lo_ns < c.expiry_ns <= hi_ns]
     window = budget.window()
     if window is not None:
@@ -349,31 +356,26 @@ def _decide_window(lo_ns: int, hi_ns: int, fixed: list[_Clock], budget: _Budget)
             (),
             budget.ns,
             budget.source,
-            f"neither {text} nor any other timer of its client expires in that window (newer Go keeps "
-            "dialing after the request's deadline, up to the 30 s dialer)",
+            f"neither {text} nor any other timer of its client expires in that window (newer Go may "
+            "keep dialing after the request's deadline, up to the 30 s dialer)",
         )
     choices = _whole_seconds(lo_ns, hi_ns)
-    if hits and len(choices) == 1 and all(h.expiry_ns == choices[0] for h in hits):
-        # Only a 30 s webhook timeout fits, and the 30 s timers expire with it: a race at one instant.
+    if len(choices) == 1 and hits:
         return _one_of([_Clock(Timer.WEBHOOK, choices[0]), *hits], choices[0], BudgetSource.INFERRED)
-    if choices and hits:
-        names = " or ".join(_NAMES[c.timer] for c in hits)
-        return _Decision(
-            None,
-            (Timer.WEBHOOK, *(c.timer for c in hits)),
-            None,
-            None,
-            f"{_budget_text(None, None, choices)} or {names} fits that window",
-        )
     if choices:
         inferred = choices[0] if len(choices) == 1 else None
+        text = _budget_text(inferred, BudgetSource.INFERRED, choices)
+        tie = (
+            f" (at 30 s it would race {' and '.join(_NAMES[c.timer] for c in hits)})"
+            if hits
+            else " (the 30 s dialer and Client.Timeout do not)"
+        )
         return _Decision(
             Timer.WEBHOOK,
             (),
             inferred,
             BudgetSource.INFERRED if inferred else None,
-            f"only {_budget_text(inferred, BudgetSource.INFERRED, choices)} expires in that window "
-            "(the 30 s dialer and Client.Timeout do not)",
+            f"{text} expires in that window{tie}",
         )
     if hits:
         return _one_of(hits, None, None)
