@@ -163,10 +163,10 @@ _PHASES = {
     Label.TLS_HANDSHAKE_TIMEOUT: Phase.TLS_HANDSHAKE,
     Label.AWAITING_HEADERS: Phase.AWAITING_HEADERS,
 }
-_SCHEDULES: dict[SynSchedule, tuple[int, ...]] = {
-    SynSchedule.CLASSIC: CLASSIC_WAITS_S,
-    SynSchedule.LINEAR: LINEAR_WAITS_S,
-}
+_SCHEDULES: tuple[tuple[SynSchedule, tuple[int, ...]], ...] = (
+    (SynSchedule.CLASSIC, CLASSIC_WAITS_S),
+    (SynSchedule.LINEAR, LINEAR_WAITS_S),
+)
 _ARMING_ORDER = {timer: i for i, timer in enumerate(Timer)}
 _NAMES = {
     Timer.CLIENT_TIMEOUT: "the 30 s http.Client.Timeout",
@@ -209,22 +209,31 @@ def _late_limit(wait_s: int) -> int:
     return rto + rto // WHEEL_SLACK_DIVISOR + TICK_NS
 
 
-def fitting_schedules(times: Sequence[int]) -> list[SynSchedule]:
-    """The schedules whose RTOs the gaps between ``times`` fit (both, with fewer than 3 SYNs)."""
+def _fitting(times: Sequence[int]) -> list[tuple[int, ...]]:
+    """The RTO lists (``*_WAITS_S``) whose waits the gaps between ``times`` fit."""
     gaps = [b - a for a, b in itertools.pairwise(times)]
     return [
-        schedule
-        for schedule, waits in _SCHEDULES.items()
+        waits
+        for _, waits in _SCHEDULES
         if len(times) <= len(waits) and all(_gap_fits(g, w) for g, w in zip(gaps, waits, strict=False))
     ]
 
 
+def fitting_schedules(times: Sequence[int]) -> list[SynSchedule]:
+    """The schedules whose RTOs the gaps between ``times`` fit (both, with fewer than 3 SYNs)."""
+    fits = _fitting(times)
+    return [schedule for schedule, waits in _SCHEDULES if waits in fits]
+
+
 def infer_schedule(times: Sequence[int]) -> SynSchedule:
     """Classic or linear from three or more SYN times (the first two gaps differ: 1, 2 vs 1, 1)."""
-    fits = fitting_schedules(times)
+    return _schedule(times, _fitting(times))
+
+
+def _schedule(times: Sequence[int], fits: list[tuple[int, ...]]) -> SynSchedule:
     if len(times) < 3 or len(fits) != 1:
         return SynSchedule.UNKNOWN
-    return fits[0]
+    return next(schedule for schedule, waits in _SCHEDULES if waits is fits[0])
 
 
 # -- the budget ---------------------------------------------------------------------------------
@@ -383,16 +392,28 @@ def _decide_window(lo_ns: int, hi_ns: int, fixed: list[_Clock], budget: _Budget)
     return _Decision(None, (), None, None, nothing)
 
 
+_CLIENT_TIMEOUT_CLOCK = _Clock(Timer.CLIENT_TIMEOUT, CLIENT_TIMEOUT_NS)
+_DIALER_CLOCK = _Clock(Timer.DIALER, DIALER_TIMEOUT_NS)
+
+
+def _no_timer(budget: _Budget) -> _Decision:
+    """No give-up in the capture: nothing to decide."""
+    return _Decision(None, (), budget.ns, budget.source, "")
+
+
 def _go_error(timer: Timer | None, server_hp: str) -> str | None:
+    """The inner error string each timer produces (wire-facts §4.2)."""
     if timer is None:
         return None
-    return {
-        Timer.WEBHOOK: "context deadline exceeded",
-        Timer.CLIENT_TIMEOUT: "context deadline exceeded (Client.Timeout exceeded while awaiting headers)",
-        Timer.DIALER: f"dial tcp {server_hp}: i/o timeout",
-        Timer.TLS_HANDSHAKE: "net/http: TLS handshake timeout",
-        Timer.KERNEL: f"dial tcp {server_hp}: connect: connection timed out",
-    }[timer]
+    if timer is Timer.WEBHOOK:
+        return "context deadline exceeded"
+    if timer is Timer.CLIENT_TIMEOUT:
+        return "context deadline exceeded (Client.Timeout exceeded while awaiting headers)"
+    if timer is Timer.DIALER:
+        return f"dial tcp {server_hp}: i/o timeout"
+    if timer is Timer.TLS_HANDSHAKE:
+        return "net/http: TLS handshake timeout"
+    return f"dial tcp {server_hp}: connect: connection timed out"
 
 
 def _alternatives(decision: _Decision, server_hp: str) -> str:
@@ -425,7 +446,8 @@ def infer_timing(
     syns = syn_times(conn)
     if phase is None and len(syns) < 2:
         return None
-    schedule = infer_schedule(syns)
+    fits = _fitting(syns)
+    schedule = _schedule(syns, fits)
     times = tuple(round((t - syns[0]) / NS, 6) for t in syns)
     tried = times[-1] if syns else None
     budget = _known_budget(app, budget_s)
@@ -450,7 +472,7 @@ def infer_timing(
         )
     if phase is Phase.DIAL:
         anchor: Anchor | None = Anchor.FIRST_SYN
-        gave_up, wire, decision = _dial(conn, syns, now_ns, budget, sched_text)
+        gave_up, wire, decision = _dial(conn, syns, fits, now_ns, budget, sched_text)
     else:
         anchor, gave_up, wire, decision = _connected(conn, app, phase, now_ns, budget)
         if syns and len(syns) > 1:
@@ -493,15 +515,19 @@ def _schedule_text(syns: Sequence[int], schedule: SynSchedule) -> str:
 
 
 def _dial(
-    conn: Connection, syns: list[int], now_ns: int, budget: _Budget, sched_text: str
+    conn: Connection,
+    syns: list[int],
+    fits: list[tuple[int, ...]],
+    now_ns: int,
+    budget: _Budget,
+    sched_text: str,
 ) -> tuple[tuple[float, float] | None, str, _Decision]:
     """SYNs unanswered: the give-up is a FIN/RST if any, else the missing next SYN."""
     c = conn.client_side
-    none = _Decision(None, (), budget.ns, budget.source, "")
     if not syns:
-        return None, "no SYN of this connection is in the capture", none
+        return None, "no SYN of this connection is in the capture", _no_timer(budget)
     t0, last = syns[0], syns[-1]
-    fixed = [_Clock(Timer.CLIENT_TIMEOUT, CLIENT_TIMEOUT_NS), _Clock(Timer.DIALER, DIALER_TIMEOUT_NS)]
+    fixed = [_CLIENT_TIMEOUT_CLOCK, _DIALER_CLOCK]
     close = min((t for t in (c.fin_ts, c.rst_ts) if t), default=0)
     if close:
         t = close - t0
@@ -509,23 +535,22 @@ def _dial(
         decision = _decide_point(t, fixed, budget)
         wire = f"{sched_text}; the client sent a {kind} {_s(t)} after its first SYN"
         return (t / NS, t / NS), wire, decision
-    fits = fitting_schedules(syns)
     if not fits:
         return None, (
             f"{sched_text}: the SYN gaps fit neither Linux schedule, so the missing next SYN cannot be "
             "timed and the client's give-up is not in the capture"
-        ), none
+        ), _no_timer(budget)
     index = len(syns) - 1
-    waits = [_SCHEDULES[s][index] for s in fits]
+    waits = [w[index] for w in fits]
     due = last + max(waits) * NS
     limit = last + max(_late_limit(w) for w in waits)
-    final = all(index == len(_SCHEDULES[s]) - 1 for s in fits)
+    final = all(index == len(w) - 1 for w in fits)
     if now_ns < limit:
         return None, (
             f"{sched_text}; the capture ends {_s(now_ns - last)} after the last SYN, before the next "
             f"{'give-up' if final else 'SYN'} was due ({_s(due - t0)} after the first): the client's give-up "
             "is not in the capture"
-        ), none
+        ), _no_timer(budget)
     if final:
         fixed.append(_Clock(Timer.KERNEL, due - t0))
     decision = _decide_window(last - t0, limit - t0, fixed, budget)
@@ -549,7 +574,7 @@ def _connected(
     pending = app.pending
     if phase is Phase.AWAITING_HEADERS:
         if pending is None:
-            return None, None, "no request is pending", _Decision(None, (), budget.ns, budget.source, "")
+            return None, None, "no request is pending", _no_timer(budget)
         waiting_since, what = pending.ts_ns, "the request"
         reused = conn.midstream or app.requests > 1 or not (c.syn_count or s.synack_frame)
         close = min((t for t in (c.fin_ts, c.rst_ts, app.closing_ts[Direction.TO_SERVER]) if t), default=0)
@@ -571,9 +596,9 @@ def _connected(
         return anchor, None, (
             f"the capture ends {_s(now_ns - waiting_since)} after {what} with the client still waiting: "
             "its give-up is not in the capture, so no timer can be named"
-        ), _Decision(None, (), budget.ns, budget.source, "")
+        ), _no_timer(budget)
     t = close - t0
-    fixed = [_Clock(Timer.CLIENT_TIMEOUT, CLIENT_TIMEOUT_NS)]
+    fixed = [_CLIENT_TIMEOUT_CLOCK]
     if phase is Phase.TLS_HANDSHAKE:
         fixed.append(_Clock(Timer.TLS_HANDSHAKE, waiting_since - t0 + TLS_HANDSHAKE_TIMEOUT_NS))
     decision = _decide_point(t, fixed, budget)
