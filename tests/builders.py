@@ -243,11 +243,12 @@ def spb(data: bytes, orig_len: int | None = None, *, big_endian: bool = False) -
     return block(BLOCK_SPB, struct.pack(endian + "I", wire) + _pad(data), big_endian=big_endian)
 
 
-def isb(interface: int, ifdrop: int | None, *, big_endian: bool = False) -> bytes:
-    """An Interface Statistics Block, with isb_ifdrop when ifdrop is not None."""
+def isb(interface: int, ifdrop: int | None, *, big_endian: bool = False, units: int = 0) -> bytes:
+    """An Interface Statistics Block, with isb_ifdrop when ifdrop is not None, stamped ``units``."""
     endian = ">" if big_endian else "<"
     items = [] if ifdrop is None else [(OPT_ISB_IFDROP, struct.pack(endian + "Q", ifdrop))]
-    body = struct.pack(endian + "III", interface, 0, 0) + options(items, big_endian=big_endian)
+    head = struct.pack(endian + "III", interface, units >> 32, units & 0xFFFFFFFF)
+    body = head + options(items, big_endian=big_endian)
     return block(BLOCK_ISB, body, big_endian=big_endian)
 
 

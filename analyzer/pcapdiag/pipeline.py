@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from pcapdiag.capture import Capture, CaptureError, Frame
 from pcapdiag.classify import Context, classify
+from pcapdiag.classify.timers import GIVE_UP_SLACK_NS
 from pcapdiag.classify.vantage import capture_vantage, connection_vantage
 from pcapdiag.correlate import CaptureInfo, FlowFacts, flow_facts, match_captures
 from pcapdiag.decode import decode
@@ -72,6 +73,8 @@ class Options:
     """--count: stop after this many packets."""
     max_duration_s: float | None = None
     """--duration: stop at this much capture time after the first packet."""
+    budget_s: float | None = None
+    """The webhook's timeoutSeconds when known: timer inference judges give-ups against it."""
 
     def wants_segment(self, src: bytes, sport: int, dst: bytes, dport: int) -> bool:
         """Cheap pre-filter on either endpoint (roles are not known yet)."""
@@ -128,6 +131,11 @@ class CaptureAnalysis:
     _next_sweep: int = 0
     _checked: dict[int, int] = field(default_factory=dict)
     """Open connections found healthy while idle: id -> their packet count then."""
+    _kernel_drops: int | None = None
+    """The capture's drop count, once its statistics are read (at its end)."""
+    _stopped_ns: int = 0
+    """When the capture stopped, if its file says so (pcapng statistics): it may run past its last
+    packet, which shows a dial's missing next SYN."""
 
     def __post_init__(self) -> None:
         self.table = FlowTable(self.options.max_flows, self._new_observer)
@@ -152,6 +160,8 @@ class CaptureAnalysis:
 
     def end(self, capture: Capture) -> CaptureReport:
         """No more frames will come: decide every open connection and describe the capture."""
+        self._kernel_drops = capture.drops
+        self._stopped_ns = capture.end_ns or 0
         self.table.flush()
         self._finish(self.table.take_finished())
         truncated = capture.truncated
@@ -230,7 +240,9 @@ class CaptureAnalysis:
         self._next_sweep = now_ns + SWEEP_NS
         ctx = Context(now_ns=now_ns, timeout_ns=int(self.options.timeout_s * NS), ended=False)
         checked = self._checked
-        for conn in self.table.idle(now_ns, LINGER_NS, ctx.timeout_ns):
+        # A client whose own timer equals --timeout closes right at it: half a second more keeps its
+        # FIN in the connection (it is the evidence of which timer fired).
+        for conn in self.table.idle(now_ns, LINGER_NS, ctx.timeout_ns + GIVE_UP_SLACK_NS):
             # A closed connection is decided; an open one only once silence made it a failure
             # (a healthy idle keep-alive connection stays open and may carry the next request;
             # until its next packet it cannot change, so it is classified once, not every sweep).
@@ -260,7 +272,16 @@ class CaptureAnalysis:
             side = connection_vantage(conn)
             if side is not None:
                 self.vantage[side] += 1
-            flow = build_flow(self.path, conn, app, classify(conn, app, ctx), self.k8s)
+            flow = build_flow(
+                self.path,
+                conn,
+                app,
+                classify(conn, app, ctx),
+                now_ns=max(ctx.now_ns, self._stopped_ns),
+                budget_s=self.options.budget_s,
+                kernel_drops=self._kernel_drops,
+                k8s=self.k8s,
+            )
             self.by_label[flow.label.value] += 1
             if self.facts is not None:
                 self.facts.append(flow_facts(self.index, conn, flow.label))

@@ -163,6 +163,33 @@ def test_drops_unknown_without_isb() -> None:
     assert capture.drops is None
 
 
+@pytest.mark.parametrize("big_endian", [False, True])
+def test_statistics_time_is_when_the_capture_stopped(big_endian: bool) -> None:
+    ns = Interface(tsresol=9)
+    data = pcapng_section([Record(bytes(tcp()), T0)], interfaces=[ns], big_endian=big_endian)
+    data += isb(0, 0, big_endian=big_endian, units=T0 + 5_000_000_000)
+    _, capture = read_all(data)
+    assert capture.end_ns == T0 + 5_000_000_000
+
+
+def test_dumpcap_statistics_in_microseconds_on_a_nanosecond_interface() -> None:
+    # writecap/pcapio.c stamps ISBs with gettimeofday() microseconds whatever if_tsresol says.
+    ns = Interface(tsresol=9)
+    data = pcapng_section([Record(bytes(tcp()), T0)], interfaces=[ns])
+    data += isb(0, 0, units=(T0 + 5_000_000_000) // 1000)
+    _, capture = read_all(data)
+    assert capture.end_ns == T0 + 5_000_000_000
+
+
+def test_statistics_before_the_last_packet_say_nothing_of_the_end() -> None:
+    data = pcapng_section([Record(bytes(tcp()), T0)])
+    data += isb(0, 0, units=(T0 - 1_000_000_000) // 1000)
+    _, capture = read_all(data)
+    assert capture.end_ns is None
+    _, without = read_all(pcapng_section([tcp()]))
+    assert without.end_ns is None
+
+
 def test_matches_scapy_written_and_read_file(tmp_path: Path) -> None:
     packets = [tcp(seq=i, payload=bytes(i * 3)) for i in range(10)]
     for i, packet in enumerate(packets):

@@ -62,6 +62,11 @@ class Capture:
         """Packets the kernel dropped if the file says (pcapng isb_ifdrop), else None."""
         return self._reader.drops
 
+    @property
+    def end_ns(self) -> int | None:
+        """When the capture stopped, if the file says (pcapng statistics time), else None."""
+        return self._reader.end_ns
+
     def frames(self) -> Iterator[Frame]:
         """Every record, in file order; raises CaptureError on a corrupt container.
 

@@ -36,6 +36,8 @@ class PcapReader:
     """Largest caplen a record may have: the header's snaplen, or MAX_CAPLEN if that is not sane."""
     drops: int | None = None
     """Classic pcap records no drop count."""
+    end_ns: int | None = None
+    """Classic pcap records no end time: the capture ends, as far as anyone can tell, at its last packet."""
     truncated: TruncatedRecord | None = None
     """Set when the last record was cut off."""
 

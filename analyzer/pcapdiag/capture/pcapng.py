@@ -22,6 +22,7 @@ OPT_ENDOFOPT = 0  # opt_endofopt: end of an option list
 OPT_IF_TSRESOL = 9  # if_tsresol: timestamp resolution, 10^-n (or 2^-n with the high bit set)
 OPT_IF_TSOFFSET = 14  # if_tsoffset: seconds added to every timestamp of the interface
 OPT_ISB_IFDROP = 5  # isb_ifdrop: packets the interface dropped since the capture started
+_US_SCALE = (1000, 1)  # (mul, div) of microsecond timestamps
 DEFAULT_TSRESOL = 6  # microseconds when an IDB has no if_tsresol
 MAX_BLOCK_LEN = 16 * 1024 * 1024  # larger than any real block: a bigger length means corruption
 _BIG_ENDIAN_BOM = b"\x1a\x2b\x3c\x4d"  # byte-order magic 0x1A2B3C4D, big-endian section
@@ -98,6 +99,9 @@ class PcapngReader:
         self._interfaces: list[Interface] = []
         self._sections = 0
         self._drops: dict[tuple[int, int], int] = {}
+        self.end_ns: int | None = None
+        """Latest Interface Statistics Block time: the capture ran at least until then (dumpcap writes
+        one as it stops), whether or not a packet came after the last one."""
         self.link_types: set[int] = set()
         """LINKTYPE of every IDB seen so far, in any section."""
         self.truncated: TruncatedRecord | None = None
@@ -195,7 +199,7 @@ class PcapngReader:
             elif block_type == BLOCK_IDB:
                 interfaces.append(self._interface(body, start))
             elif block_type == BLOCK_ISB:
-                self._statistics(body, start)
+                self._statistics(body, start, last_ts)
             # Any other block type (name resolution, decryption secrets, custom...) is skipped.
 
     def _read(self, n: int, wanted: int, have: int) -> bytes:
@@ -251,11 +255,26 @@ class PcapngReader:
         self.link_types.add(linktype)
         return Interface(linktype, snaplen, mul, div, offset_s * _NS_PER_S)
 
-    def _statistics(self, body: bytes, start: int) -> None:
-        """Keep the latest isb_ifdrop per interface (each ISB carries a running total)."""
+    def _statistics(self, body: bytes, start: int, last_ts: int) -> None:
+        """Keep the latest isb_ifdrop per interface (each ISB carries a running total) and its time.
+
+        Wireshark's dumpcap (writecap/pcapio.c) stamps ISBs in microseconds from gettimeofday()
+        whatever the interface's if_tsresol, so a reading that falls before the last packet is
+        read again as microseconds; a time that still precedes the last packet is not an end time.
+        """
         if len(body) < 16:
             raise CaptureError("interface statistics block too short", start)
         (iface_id,) = self._layout.u32.unpack_from(body)
+        if iface_id < len(self._interfaces):
+            iface = self._interfaces[iface_id]
+            (high,) = self._layout.u32.unpack_from(body, 4)
+            (low,) = self._layout.u32.unpack_from(body, 8)
+            units = (high << 32) | low
+            ts = units * iface.mul // iface.div + iface.offset_ns
+            if ts < last_ts and (iface.mul, iface.div) != _US_SCALE:
+                ts = units * _US_SCALE[0] + iface.offset_ns
+            if ts >= last_ts and (self.end_ns is None or ts > self.end_ns):
+                self.end_ns = ts
         for code, value in self._options(body, 12):
             if code == OPT_ISB_IFDROP and len(value) == 8:
                 (self._drops[self._sections, iface_id],) = self._layout.u64.unpack(value)

@@ -168,6 +168,7 @@ class Connection:
         "packets",
         "server",
         "sides",
+        "snapped",
     )
 
     def __init__(
@@ -192,6 +193,8 @@ class Connection:
         self.last_ts = 0
         self.packets = 0
         self.duplicates = 0
+        self.snapped = 0
+        """Packets whose payload the snaplen cut (fewer bytes captured than the IP length says were sent)."""
         self.history = ""
         self.log: list[PacketRecord] = []
         self.icmp: list[IcmpRecord] = []
@@ -276,6 +279,7 @@ class Connection:
             gaps_before = stream.gaps
             if len(data) < seg.payload_len:
                 # Snaplen cut the payload: the bytes past it are a gap in what we can parse.
+                self.snapped += 1
                 fresh, old = stream.accept(off, data)
                 if not old:
                     self._deliver(direction, fresh, stream.next_off - len(fresh), frame, ts_ns, me)

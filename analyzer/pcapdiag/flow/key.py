@@ -51,6 +51,8 @@ def server_by_ports(a: Endpoint, b: Endpoint) -> Endpoint:
 
 def format_ip(packed: bytes) -> str:
     """Text form of a packed IPv4 or IPv6 address."""
+    if len(packed) == 4:
+        return f"{packed[0]}.{packed[1]}.{packed[2]}.{packed[3]}"  # what ipaddress prints
     return str(ipaddress.ip_address(packed))
 
 

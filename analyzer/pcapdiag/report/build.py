@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pcapdiag.classify import Label, Verdict
+from pcapdiag.classify import Label, Timing, Verdict, capture_limits, infer_timing
 from pcapdiag.classify.errors import icmp_meaning
 from pcapdiag.classify.next_steps import Target, next_steps
 from pcapdiag.flow import Connection, PacketRecord, format_ip
@@ -117,15 +117,56 @@ def kube_context(
     )
 
 
+TIMER_LABELS = frozenset({Label.SYN_TIMEOUT, Label.TLS_HANDSHAKE_TIMEOUT, Label.AWAITING_HEADERS})
+"""Labels whose error depends on which client timer fired."""
+
+
+def kubernetes_error(verdict: Verdict, timing: Timing | None) -> str | None:
+    """The verdict's error, or the timer inference's when it is strictly more exact.
+
+    The inference wins only when one timer alone explains a give-up the capture shows (no race): a dial
+    the webhook timeout ended reads `context deadline exceeded`, not the label's `dial tcp ...: i/o
+    timeout`; a stalled handshake ended at 5 s by the webhook timeout cannot be the 10 s TLS handshake
+    timeout. In a race the wire cannot tell the strings apart, so the label's own error stays.
+    """
+    if (
+        timing is not None
+        and verdict.label in TIMER_LABELS
+        and timing.timer is not None
+        and not timing.race
+        and timing.go_error is not None
+    ):
+        return timing.go_error
+    return verdict.error
+
+
 def build_flow(
-    capture: str, conn: Connection, app: AppObserver, verdict: Verdict, k8s: Inventory | None = None
+    capture: str,
+    conn: Connection,
+    app: AppObserver,
+    verdict: Verdict,
+    *,
+    now_ns: int | None = None,
+    budget_s: float | None = None,
+    kernel_drops: int | None = None,
+    k8s: Inventory | None = None,
 ) -> FlowReport:
-    """The report of one connection (named from the Kubernetes data when it is given)."""
+    """The report of one connection.
+
+    ``now_ns`` is the capture time it was judged at (default: its last packet), ``budget_s`` the
+    webhook's timeoutSeconds when known, ``kernel_drops`` the capture's drop count when known, ``k8s``
+    the --k8s inventory (names, the webhook called, and its timeoutSeconds when ``budget_s`` is not given).
+    """
     c, s = conn.client_side, conn.server_side
     server_ip = format_ip(conn.server[0])
     sni = app.sni
     kube, match = (
         kube_context(k8s, format_ip(conn.client[0]), server_ip, conn.server[1], sni) if k8s else (None, None)
+    )
+    if budget_s is None and kube is not None and kube.timeout_s is not None:
+        budget_s = float(kube.timeout_s)
+    timing = infer_timing(
+        conn, app, verdict, now_ns=conn.last_ts if now_ns is None else now_ns, budget_s=budget_s
     )
     return FlowReport(
         id=conn.id,
@@ -134,7 +175,7 @@ def build_flow(
         server=Address(server_ip, conn.server[1]),
         client_inferred=conn.client_inferred,
         label=verdict.label,
-        kubernetes_error=verdict.error,
+        kubernetes_error=kubernetes_error(verdict, timing),
         explanation=verdict.explanation,
         next_steps=next_steps(verdict.label, Target(server_ip, conn.server[1], sni), match),
         sni=sni,
@@ -152,4 +193,6 @@ def build_flow(
         first_frame=conn.first_frame,
         last_frame=conn.last_frame,
         kubernetes=kube,
+        timing=timing,
+        capture_limits=capture_limits(conn, kernel_drops),
     )

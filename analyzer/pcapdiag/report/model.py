@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pcapdiag.classify import Label
+from pcapdiag.classify import Label, Timing
 from pcapdiag.k8s import Finding
 from pcapdiag.tls import CertificateFacts
 
@@ -124,6 +124,10 @@ class FlowReport:
     where_explanation: str | None = None
     kubernetes: KubeContext | None = None
     """From --k8s: the names of both ends and the webhook called."""
+    timing: Timing | None = None
+    """SYN schedule, when the client gave up and the timer that most likely fired (timeouts, SYN retries)."""
+    capture_limits: tuple[str, ...] = ()
+    """Capture-quality limits that change what can be said about this connection, in plain words."""
 
 
 @dataclass(frozen=True, slots=True)

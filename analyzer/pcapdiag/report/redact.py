@@ -232,6 +232,13 @@ class Redactor:
             sides=tuple(self._side(side) for side in f.sides),
             where_explanation=t(f.where_explanation) if f.where_explanation else None,
             kubernetes=self._kube(f.kubernetes) if f.kubernetes is not None else None,
+            timing=dataclasses.replace(
+                f.timing,
+                go_error=t(f.timing.go_error) if f.timing.go_error else None,
+                because=t(f.timing.because),
+            )
+            if f.timing is not None
+            else None,
         )
 
     def _kube(self, k: KubeContext) -> KubeContext:

@@ -350,6 +350,10 @@ def _flow(n: int, f: FlowReport, redacted: bool) -> str:
         )
     if f.kubernetes is not None:
         out.append("<h4>Kubernetes</h4><ul>" + "".join(f"<li>{h(n)}</li>" for n in kube_notes(f)) + "</ul>")
+    if f.timing is not None:
+        out.append(f'<p class="timing"><b>Timing:</b> {h(f.timing.because)}</p>')
+    if f.capture_limits:
+        out.append(f'<p class="warn"><b>Capture limits:</b> {h("; ".join(f.capture_limits))}</p>')
     facts = [
         f.tls_version or "no TLS version seen",
         f"history {f.history or '-'}",

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from pcapdiag.capture import linktype_name
+from pcapdiag.classify import Timing
 from pcapdiag.k8s import Finding
 from pcapdiag.report.model import (
     SCHEMA_VERSION,
@@ -66,6 +67,25 @@ def kube_dict(k: KubeContext | None) -> dict[str, Any] | None:
     }
 
 
+def timing_dict(t: Timing) -> dict[str, Any]:
+    """A connection's timer inference as the JSON schema's timing object."""
+    return {
+        "phase": t.phase.value if t.phase else None,
+        "syn_schedule": t.syn_schedule.value,
+        "syn_count": t.syn_count,
+        "syn_times_s": list(t.syn_times_s),
+        "tried_s": t.tried_s,
+        "since": t.since.value if t.since else None,
+        "gave_up_s": list(t.gave_up_s) if t.gave_up_s else None,
+        "budget_s": t.budget_s,
+        "budget_source": t.budget_source.value if t.budget_source else None,
+        "timer": t.timer.value if t.timer else None,
+        "go_error": t.go_error,
+        "race": [r.value for r in t.race],
+        "because": t.because,
+    }
+
+
 def flow_dict(f: FlowReport) -> dict[str, Any]:
     """One connection as the JSON schema's flow object."""
     cert = f.certificate
@@ -118,6 +138,8 @@ def flow_dict(f: FlowReport) -> dict[str, Any]:
         "where": f.where,
         "where_explanation": f.where_explanation,
         "kubernetes": kube_dict(f.kubernetes),
+        "timing": timing_dict(f.timing) if f.timing is not None else None,
+        "capture_limits": list(f.capture_limits),
     }
 
 

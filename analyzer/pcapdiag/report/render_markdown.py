@@ -167,6 +167,10 @@ def _flow(n: int, f: FlowReport, redacted: bool) -> list[str]:
     out = [title, "", f"**Verdict:** {md(f.explanation)}", ""]
     if f.kubernetes_error:
         out += ["**Kubernetes/Go error:**", "", *fenced([printable(f.kubernetes_error)]), ""]
+    if f.timing is not None:
+        out += [f"**Timing:** {md(f.timing.because)}", ""]
+    if f.capture_limits:
+        out += [f"**Capture limits:** {md('; '.join(f.capture_limits))}", ""]
     if f.where:
         out += [f"**Where:** `{f.where}`: {md(f.where_explanation or '')}", ""]
         out += [f"- {md(note)}" for note in side_notes(f)] + [""]

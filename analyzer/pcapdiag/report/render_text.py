@@ -49,6 +49,10 @@ def flow_detail(f: FlowReport, color: bool = False) -> list[str]:
     ]
     if f.kubernetes_error:
         lines.append(f"  error: {f.kubernetes_error}")
+    if f.timing is not None:
+        lines.append(f"  timing: {f.timing.because}")
+    if f.capture_limits:
+        lines.append(f"  capture limits: {'; '.join(f.capture_limits)}")
     lines.extend(side_lines(f))
     lines.extend(f"  k8s: {note}" for note in kube_notes(f))
     if f.certificate is not None:

@@ -2,6 +2,7 @@
 
 from pcapdiag.tls.certificate import CertificateFacts, analyse_certificate
 from pcapdiag.tls.observer import AlertSeen, AppObserver, Message, Mode, Note
+from pcapdiag.tls.request import RequestLine, parse_go_duration, parse_request_line
 
 __all__ = [
     "AlertSeen",
@@ -10,5 +11,8 @@ __all__ = [
     "Message",
     "Mode",
     "Note",
+    "RequestLine",
     "analyse_certificate",
+    "parse_go_duration",
+    "parse_request_line",
 ]

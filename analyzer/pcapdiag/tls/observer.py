@@ -37,6 +37,7 @@ from pcapdiag.tls.hello import (
     parse_server_hello,
 )
 from pcapdiag.tls.records import HandshakeReader, NotTls, Record, RecordReader, check_header
+from pcapdiag.tls.request import RequestLine, parse_request_line
 
 MAX_TICKET_RECORD = 1024
 """Largest record taken for a NewSessionTicket: a ticket (lifetime, nonce, an opaque ticket of a
@@ -150,6 +151,9 @@ class AppObserver:
         self.unsolicited = 0
         """Server messages sent while no request was pending (greetings, session tickets)."""
         self.worst_status: int | None = None
+        self.request_line: RequestLine | None = None
+        """Plain mode: the request line of the latest request (method, target, ?timeout=); None when
+        that request did not open with one."""
         self._readers = (RecordReader(), RecordReader())
         self._handshake = (HandshakeReader(), HandshakeReader())
         self._encrypted = [False, False]
@@ -491,8 +495,8 @@ class AppObserver:
             new_turn = self.pending is None
             line = None
             if new_turn:
-                m = _REQUEST_LINE.match(data)
-                if m:
+                request = self.request_line = parse_request_line(data)
+                if request is not None:
                     line = _first_line(data)
                     self._note(frame, ts_ns, d, f"HTTP request: {line}")
             self._client_message(frame, ts_ns, offset, offset + len(data), line)
