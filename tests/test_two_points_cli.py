@@ -80,6 +80,22 @@ def test_where_and_names(case: str) -> None:
         assert names["service"] in text and names["pod"] in text and names["webhook"] in text
 
 
+def test_k8s_timeout_seconds_is_the_timer_budget() -> None:
+    hook = next(i for i in fixture_items() if i["kind"] == "ValidatingWebhookConfiguration")
+    timeout = hook["webhooks"][0]["timeoutSeconds"]
+    k8s = [a for p in K8S for a in ("--k8s", str(p))]
+    path = CAPTURES / "tls-handshake-timeout" / "client.pcapng"
+    with_k8s = json.loads(pcapdiag("analyze", str(path), *k8s, "--format", "json").stdout)
+    without = json.loads(pcapdiag("analyze", str(path), "--format", "json").stdout)
+    checked = 0
+    for f, g in zip(with_k8s["flows"], without["flows"], strict=True):
+        if f["kubernetes"]["webhooks"] and f["timing"] and f["timing"]["phase"] == "tls-handshake":
+            assert f["timing"]["budget_s"] == timeout and f["timing"]["budget_source"] == "k8s"
+            assert g["timing"]["budget_source"] != "k8s"
+            checked += 1
+    assert checked == len(with_k8s["flows"]) > 0
+
+
 def test_k8s_checks_are_reported() -> None:
     k8s = [a for p in K8S for a in ("--k8s", str(p))]
     doc = json.loads(

@@ -58,6 +58,8 @@ def test_dnat_and_clock_offset_healthy_call(tmp_path: pathlib.Path, offset_s: fl
     assert offset.offset_s == pytest.approx(offset_s, abs=1e-6)
     assert offset.one_way_delay_s == pytest.approx(0.0005, abs=1e-6)
     assert offset.connections == 2
+    clock_notes = [x for x in f.capture_limits if "clock" in x]
+    assert bool(clock_notes) == (offset_s != 0.0)
 
 
 def test_syn_dropped_in_between(tmp_path: pathlib.Path) -> None:
@@ -70,6 +72,20 @@ def test_syn_dropped_in_between(tmp_path: pathlib.Path) -> None:
     assert f.where == "in-between"
     assert "never reached" in (f.where_explanation or "") or "no packet" in (f.where_explanation or "")
     assert [s.seen for s in f.sides] == [True, False]
+
+
+def test_no_shared_connection_means_no_clock_comparison(tmp_path: pathlib.Path) -> None:
+    lost = TwoPoints(client=(CLIENT[0], 40011), drop=lambda to_server, t: to_server)
+    for t in (0.0, 1.0, 3.0):
+        lost.syn(t)
+    other = TwoPoints(client=(CLIENT[0], 40012), drop=lambda to_server, t: not to_server)
+    other.at_server.syn(0.5)  # something else reached the server side meanwhile (no SYN at the client side)
+    other.at_client.records.clear()
+    paired = run(tmp_path, lost, other)
+    assert not paired.offsets
+    f = by_port(paired.flows)[40011]
+    assert f.where == "in-between"
+    assert any("could not be compared" in x for x in f.capture_limits)
 
 
 def test_syn_ack_lost_on_the_way_back(tmp_path: pathlib.Path) -> None:

@@ -57,6 +57,7 @@ def paired_flows(
             out.append(flow)
             continue
         location = localise(group, corr)
+        limits = flow.capture_limits + _clock_limits(corr, caps)
         server_view = next((m for m in group.members if corr.roles[m.capture] == "server"), primary)
         checks = location.checks(server_view.client_ip, server_view.server_port) if location else ()
         out.append(
@@ -67,9 +68,33 @@ def paired_flows(
                 where=location.where.value if location else None,
                 where_explanation=location.explanation if location else None,
                 next_steps=checks + flow.next_steps,
+                capture_limits=limits,
             )
         )
     return out
+
+
+def _clock_limits(corr: Correlation, caps: list[int]) -> tuple[str, ...]:
+    """What the captures' clocks do to the comparison: an offset corrected, or none measurable."""
+    out = []
+    names = [c.name for c in corr.captures]
+    for a in caps:
+        for b in caps:
+            if a >= b:
+                continue
+            o = next((o for o in corr.offsets if {o.a, o.b} == {a, b}), None)
+            if o is None:
+                out.append(
+                    f"{names[a]} and {names[b]} share no connection with a SYN, so their clocks could not "
+                    "be compared: their times are taken as recorded"
+                )
+            elif abs(o.offset_ns) >= NS // 1000:
+                out.append(
+                    f"the clock of {names[o.b]} runs {o.offset_ns / NS:+.3f} s from {names[o.a]}'s "
+                    f"(measured on {o.matches} shared connection{'s' * (o.matches != 1)}); times are "
+                    "compared after correcting it"
+                )
+    return tuple(out)
 
 
 def clock_offsets(corr: Correlation) -> tuple[ClockOffset, ...]:
