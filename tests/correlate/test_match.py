@@ -78,7 +78,7 @@ def test_no_shared_connection_means_no_clock_comparison(tmp_path: pathlib.Path) 
     lost = TwoPoints(client=(CLIENT[0], 40011), drop=lambda to_server, t: to_server)
     for t in (0.0, 1.0, 3.0):
         lost.syn(t)
-    other = TwoPoints(client=(CLIENT[0], 40012), drop=lambda to_server, t: not to_server)
+    other = TwoPoints(client=(CLIENT[0], 40012), drop=lambda to_server, t: not to_server, client_isn=77)
     other.at_server.syn(0.5)  # something else reached the server side meanwhile (no SYN at the client side)
     other.at_client.records.clear()
     paired = run(tmp_path, lost, other)
@@ -180,17 +180,37 @@ def test_snat_changes_the_client_port(tmp_path: pathlib.Path) -> None:
     assert paired.offsets[0].offset_s == pytest.approx(-2.0, abs=1e-6)
 
 
+def test_snat_and_the_syn_ack_lost_on_the_way_back(tmp_path: pathlib.Path) -> None:
+    """SNAT changed the port and no SYN-ACK reached the client side: the ISN and the time match it."""
+    tp = TwoPoints(
+        client=(CLIENT[0], 40095),
+        client_at_server=("198.19.0.1", 61001),
+        drop=lambda to_server, t: not to_server,
+        offset_s=3.0,
+    )
+    for t in (1.0, 2.0, 3.0, 4.0):
+        tp.syn(t)
+        tp.synack(t + tp.delay_s)
+    paired = run(tmp_path, healthy(40001, 0.0, 3.0), tp)
+    f = by_port(paired.flows)[40095]
+    assert f.match == "isn+time"
+    assert f.where == "return-path"
+    assert f.sides[1].client is not None and f.sides[1].client.port == 61001
+
+
 def test_same_isn_on_unrelated_connections_is_no_match(tmp_path: pathlib.Path) -> None:
-    """Two different connections that happen to share an ISN (no SYN-ACK, different ports)."""
+    """Two different connections that happen to share an ISN (no SYN-ACK, different ports, 30 s apart),
+    in captures that overlap (healthy calls before and after prove both points were capturing)."""
     a = TwoPoints(client=(CLIENT[0], 40100), client_isn=12345, drop=lambda to_server, t: to_server)
-    a.syn(0.0)
+    a.syn(1.0)
     b = TwoPoints(client=(CLIENT[0], 40101), client_isn=12345)
-    b.syn(0.5)
+    b.syn(30.0)
     b.at_client.records.clear()  # b was only seen at the server side
-    paired = run(tmp_path, a, b)
-    assert len(paired.flows) == 2
-    assert all(f.match in (None, "single") for f in paired.flows)
-    assert not paired.offsets
+    paired = run(tmp_path, healthy(40001, 0.0, 0.0), a, b, healthy(40002, 31.0, 0.0))
+    flows = by_port(paired.flows)
+    assert flows[40100].match == flows[40101].match == "single"
+    assert flows[40100].where == "in-between"
+    assert paired.offsets[0].connections == 2
 
 
 def test_capture_started_after_the_syn_matches_by_ports_and_time(tmp_path: pathlib.Path) -> None:

@@ -64,8 +64,9 @@ class Group:
 
     members: tuple[FlowFacts, ...]
     method: str
-    """'isn' (client ISN and client port), 'isn+synack' (client and server ISNs; ports differ),
-    'ports+time' (no SYN at one point), or 'single' (seen in one capture only)."""
+    """'isn' (client ISN and client port), 'isn+synack' (client and server ISNs; SNAT changed the
+    port), 'isn+time' (client ISN and time; SNAT, no SYN-ACK at one point), 'ports+time' (no SYN at
+    one point), or 'single' (seen in one capture only)."""
 
     def at(self, capture: int) -> FlowFacts | None:
         """The view from one capture, if it saw the connection."""
@@ -130,8 +131,8 @@ def _isn_pairs(a: Sequence[FlowFacts], b: Sequence[FlowFacts]) -> list[tuple[Flo
                 pairs.append((f, g, "isn"))
             elif f.server_isn is not None and f.server_isn == g.server_isn:
                 pairs.append((f, g, "isn+synack"))
-            else:
-                continue
+            else:  # SNAT changed the port and no SYN-ACK crossed: the ISN and the time must do
+                pairs.append((f, g, "isn+time"))
             break
     return pairs
 
@@ -271,18 +272,22 @@ def match_captures(captures: Sequence[CaptureInfo], facts: Sequence[Sequence[Flo
     for i in range(n):
         for j in range(i + 1, n):
             pairs = _isn_pairs(facts[i], facts[j])
-            estimate = _estimate(i, j, pairs)
+            estimate = _estimate(i, j, [p for p in pairs if p[2] != "isn+time"])
             if estimate is not None:
                 offsets.append(estimate)
-                # Weak (SNAT) matches must agree with the clock the strong ones gave.
-                pairs = [
-                    p
-                    for p in pairs
-                    if p[2] == "isn"
-                    or p[0].syn_ns is None
-                    or p[1].syn_ns is None
-                    or abs(p[1].syn_ns - p[0].syn_ns - estimate.offset_ns) <= SLACK_NS + estimate.spread_ns
-                ]
+            # Matches without the client port must agree with the clock the others gave (or, with no
+            # clock measured, with the captures' own clocks).
+            clock, spread = (estimate.offset_ns, estimate.spread_ns) if estimate else (0, 0)
+            pairs = [
+                p
+                for p in pairs
+                if p[2] == "isn"
+                or (
+                    p[0].syn_ns is not None
+                    and p[1].syn_ns is not None
+                    and abs(p[1].syn_ns - p[0].syn_ns - clock) <= SLACK_NS + spread
+                )
+            ]
             servers: dict[tuple[str, int], set[tuple[str, int]]] = defaultdict(set)
             for f, g, _ in pairs:
                 servers[(f.server_ip, f.server_port)].add((g.server_ip, g.server_port))
