@@ -1,6 +1,7 @@
 """TCP connection reconstruction: a sans-IO state machine fed decoded segments and capture times."""
 
 from pcapdiag.flow.connection import (
+    OPAQUE,
     Connection,
     IcmpRecord,
     PacketRecord,
@@ -13,6 +14,7 @@ from pcapdiag.flow.table import DEFAULT_MAX_FLOWS, FlowTable
 
 __all__ = [
     "DEFAULT_MAX_FLOWS",
+    "OPAQUE",
     "Connection",
     "Direction",
     "EndpointState",

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from pcapdiag.decode.fast import SegmentFields
 from pcapdiag.decode.packet import ACK, SYN, IcmpError, TcpSegment
-from pcapdiag.flow.connection import Connection, StreamObserver
+from pcapdiag.flow.connection import DUPLICATE, REJECTED, Connection, StreamObserver
 from pcapdiag.flow.key import Direction, FlowKey, canonical, server_by_ports
 
 DEFAULT_MAX_FLOWS = 50_000
@@ -99,6 +100,37 @@ class FlowTable:
             self.duplicates += 1
             return None
         return conn
+
+    def feed_common(self, frame: int, ts_ns: int, f: SegmentFields) -> bool:
+        """feed() for a segment given as its fields, when it is the common kind that
+        Connection.receive_common takes or one the full table does not track; False, with
+        nothing changed, when feed() must take it."""
+        src, dst, sport = f[1], f[2], f[3]
+        key = (
+            (src, sport, dst, f[4])
+            if src < dst or (src == dst and sport <= f[4])
+            else (dst, f[4], src, sport)
+        )
+        conn = self.open.get(key)
+        if conn is None:
+            if key in self._tombstones or len(self.open) < self.max_flows:
+                return False
+            self.untracked_packets += 1  # a full table: what feed() does, without a TcpSegment
+            if f[7] & (SYN | ACK) == SYN:
+                self.untracked_flows += 1
+            return True
+        client = conn.client
+        to_server = src == client[0] and sport == client[1]
+        result = conn.receive_common(
+            frame, ts_ns, f, Direction.TO_SERVER if to_server else Direction.TO_CLIENT
+        )
+        if result == REJECTED:
+            return False
+        del self.open[key]  # keep self.open ordered by last activity
+        self.open[key] = conn
+        if result == DUPLICATE:
+            self.duplicates += 1
+        return True
 
     def feed_icmp(self, frame: int, ts_ns: int, err: IcmpError) -> Connection | None:
         """Attach an ICMP error to the connection whose packet it quotes."""

@@ -55,7 +55,7 @@ def check_header(header: bytes) -> tuple[int, int, int]:
 class RecordReader:
     """Feed in-order bytes, get complete records; an incomplete tail waits for the next feed."""
 
-    __slots__ = ("_body", "_ctype", "_head", "_left", "_length", "_offset", "_start", "_version")
+    __slots__ = ("_body", "_ctype", "_head", "_left", "_length", "_next", "_start", "_version")
 
     def __init__(self) -> None:
         self._head = bytearray()
@@ -66,13 +66,16 @@ class RecordReader:
         self._version = 0
         self._length = 0
         self._start = 0
-        self._offset = 0
-        """Stream offset of the next byte fed."""
+        self._next = 0
+        """Stream offset just past the last byte fed."""
 
     def feed(self, data: bytes, offset: int, frame: int, ts_ns: int, ack_offset: int) -> list[Record]:
         """Consume ``data`` (starting at stream ``offset``); raise NotTls on an impossible header."""
         out: list[Record] = []
-        self._offset = offset
+        if self._left and offset > self._next:
+            # The connection left out bytes inside this record's body (see opaque_until).
+            self._left -= offset - self._next
+        self._next = offset + len(data)
         pos = 0
         n = len(data)
         while pos < n:
@@ -99,6 +102,14 @@ class RecordReader:
             if not self._left:
                 out.append(self._finish(frame, ts_ns, ack_offset))
         return out
+
+    @property
+    def opaque_until(self) -> int:
+        """The stream offset where the body now being read ends, when it is a body that is only
+        counted (application data): bytes before it change nothing but the count; else 0."""
+        if self._left and self._ctype not in KEPT_BODIES:
+            return self._next + self._left
+        return 0
 
     def _finish(self, frame: int, ts_ns: int, ack_offset: int) -> Record:
         body = bytes(self._body) if self._ctype in KEPT_BODIES else None
