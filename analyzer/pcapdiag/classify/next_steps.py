@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ class Target:
         return UNKNOWN_NS, UNKNOWN_SVC
 
 
+@functools.lru_cache(maxsize=1024)
 def next_steps(label: Label, target: Target) -> tuple[str, ...]:
     """Commands to run next, most telling first; empty for labels that need none."""
     ns, svc = target.service
