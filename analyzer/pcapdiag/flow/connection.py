@@ -34,7 +34,8 @@ it as the same packet captured twice."""
 _STABLE_UNDER_ACK = frozenset(
     {EndpointState.ESTABLISHED, EndpointState.PARTIAL, EndpointState.CLOSED, EndpointState.RESET}
 )
-"""States a plain ACK or data segment leaves as they are (state.TRANSITIONS has no such move)."""
+"""States a plain ACK or data segment leaves as they are (state.TRANSITIONS has no such move):
+receive_common skips advance() for them."""
 
 
 class StreamObserver(Protocol):
@@ -373,7 +374,8 @@ class Connection:
 
     def receive_common(self, frame: int, ts_ns: int, f: SegmentFields, direction: Direction) -> int:
         """receive() for the common segment, in a fraction of its time: an ACK, with or without
-        in-order payload, of a connection both of whose streams are anchored.
+        in-order payload, without SYN, FIN or RST, and with a window, of a connection both of
+        whose streams are anchored, from a side already seen.
 
         Returns REJECTED, before changing anything, for any other segment (receive() takes it);
         else ACCEPTED or DUPLICATE, with exactly the effects receive() would have had.
@@ -386,21 +388,16 @@ class Connection:
         stream = me.stream
         base = stream.base
         peer_base = peer.stream.base
-        if base is None or peer_base is None or not me.packets or me.state not in _STABLE_UNDER_ACK:
+        if base is None or peer_base is None or not me.packets:
             return REJECTED
         seq = f[5]
         payload_len = f[10]
         nxt = stream.next_off
-        if payload_len:
-            data = f[9]
-            if (
-                (seq - base) & MASK32 != nxt & MASK32  # not the next byte: retransmission, reordering
-                or len(data) != payload_len
-                or stream.pending
-                or not me.first_data_frame
-            ):
-                return REJECTED
-        elif ("A" if direction is Direction.TO_SERVER else "a") not in self._letters:
+        if payload_len and (
+            (seq - base) & MASK32 != nxt & MASK32  # not the next byte: retransmission, reordering
+            or len(f[9]) != payload_len  # the snaplen cut it
+            or stream.pending
+        ):
             return REJECTED
         ack = f[6]
         sig = hash((direction, seq, ack, flags, payload_len, f[11], f[8], f[13]))
@@ -430,7 +427,14 @@ class Connection:
             me.bytes += payload_len
             if end >= me.opaque_until:
                 me.opaque_until = self._observer().feed(direction, f[9], nxt, frame, ts_ns, me.acked_off)
+            if not me.first_data_frame:
+                me.first_data_frame, me.first_data_ts = frame, ts_ns
+                self._letter("d", direction is Direction.TO_SERVER)
             me.last_data_ts = ts_ns
+        elif ("A" if direction is Direction.TO_SERVER else "a") not in self._letters:
+            self._letter("a", direction is Direction.TO_SERVER)  # the first ACK of this side
+        if me.state not in _STABLE_UNDER_ACK:
+            me.state = advance(me.state, SegmentKind.ACK)  # the handshake's last ACK, say
         log = self.log
         if len(log) < MAX_LOGGED_PACKETS:
             isn = me.isn

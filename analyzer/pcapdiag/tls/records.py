@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pcapdiag.capture.fastinit import slot_setters
 from pcapdiag.tls.constants import (
     ALERT,
     APPLICATION_DATA,
@@ -37,6 +38,10 @@ class Record:
     """How much of the other direction the sender had acknowledged in that frame (-1 unknown)."""
     body: bytes | None
     """The body for ChangeCipherSpec, Alert and Handshake records; None for the others."""
+
+
+_new = object.__new__
+_ctype, _version, _length, _offset, _frame, _ts, _ack, _body = slot_setters(Record)
 
 
 def check_header(header: bytes) -> tuple[int, int, int]:
@@ -112,18 +117,22 @@ class RecordReader:
         return 0
 
     def _finish(self, frame: int, ts_ns: int, ack_offset: int) -> Record:
-        body = bytes(self._body) if self._ctype in KEPT_BODIES else None
-        self._body.clear()
-        return Record(
-            content_type=self._ctype,
-            version=self._version,
-            length=self._length,
-            offset=self._start,
-            frame=frame,
-            ts_ns=ts_ns,
-            ack_offset=ack_offset,
-            body=body,
-        )
+        if self._ctype in KEPT_BODIES:
+            body: bytes | None = bytes(self._body)
+            self._body.clear()
+        else:
+            body = None
+        # Record(...) without the frozen __init__'s setattr calls (see capture.fastinit): one per record.
+        record: Record = _new(Record)
+        _ctype(record, self._ctype)
+        _version(record, self._version)
+        _length(record, self._length)
+        _offset(record, self._start)
+        _frame(record, frame)
+        _ts(record, ts_ns)
+        _ack(record, ack_offset)
+        _body(record, body)
+        return record
 
 
 class HandshakeReader:
