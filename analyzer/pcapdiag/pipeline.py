@@ -19,7 +19,7 @@ from pcapdiag.decode import Decoded, decode
 from pcapdiag.decode.fast import tcp_fields
 from pcapdiag.decode.packet import FIN, RST, IcmpError, Skipped, TcpSegment
 from pcapdiag.decode.tcp import new_segment
-from pcapdiag.flow import DEFAULT_MAX_FLOWS, Connection, FlowTable
+from pcapdiag.flow import DEFAULT_MAX_FLOWS, Connection, FlowTable, Tracked
 from pcapdiag.report import CaptureReport, FlowReport, Report, build_flow
 from pcapdiag.tls import AppObserver
 
@@ -268,7 +268,7 @@ class CaptureAnalysis:
                 self.table.evict(conn)
             elif checked.get(conn.id) == conn.packets:
                 self.table.touch(conn)
-            elif classify(conn, self._app(conn), ctx).label.failing:
+            elif classify(full := self.table.connection(conn), self._app(full), ctx).label.failing:
                 self.table.evict(conn)
             else:
                 checked[conn.id] = conn.packets
@@ -276,13 +276,14 @@ class CaptureAnalysis:
         if self.table.finished:
             self._finish(self.table.take_finished(), now_ns)
 
-    def _finish(self, conns: list[Connection], now_ns: int | None = None) -> None:
+    def _finish(self, conns: list[Tracked], now_ns: int | None = None) -> None:
         ctx = Context(
             now_ns=now_ns if now_ns is not None else self.last_ns or 0,
             timeout_ns=int(self.options.timeout_s * NS),
             ended=True,
         )
-        for conn in sorted(conns, key=lambda c: c.first_frame):
+        for entry in sorted(conns, key=lambda c: c.first_frame):
+            conn = self.table.connection(entry)  # a HalfOpen's, built now: one at a time
             self._checked.pop(conn.id, None)
             app = self._app(conn)
             if not self.options.wants_connection(conn):

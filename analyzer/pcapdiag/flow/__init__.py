@@ -10,7 +10,7 @@ from pcapdiag.flow.connection import (
 )
 from pcapdiag.flow.key import Direction, format_hostport, format_ip
 from pcapdiag.flow.state import EndpointState
-from pcapdiag.flow.table import DEFAULT_MAX_FLOWS, FlowTable
+from pcapdiag.flow.table import DEFAULT_MAX_FLOWS, FlowTable, HalfOpen, Tracked
 
 __all__ = [
     "DEFAULT_MAX_FLOWS",
@@ -19,10 +19,12 @@ __all__ = [
     "Direction",
     "EndpointState",
     "FlowTable",
+    "HalfOpen",
     "IcmpRecord",
     "PacketRecord",
     "Side",
     "StreamObserver",
+    "Tracked",
     "format_hostport",
     "format_ip",
 ]
