@@ -8,6 +8,7 @@ import os
 import platform
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -161,6 +162,18 @@ def report(result: Comparison) -> str:
     return "\n".join(lines)
 
 
+def export_commit(commit: str, dest: Path) -> dict[str, str]:
+    """analyzer/pcapdiag as it was at ``commit``, written under ``dest``: the PYTHONPATH to run it."""
+    dest.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "-C", str(HERE.parent), "archive", commit, "analyzer/pcapdiag"],
+        capture_output=True,
+        check=True,
+    )
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive.stdout, check=True)
+    return {"PYTHONPATH": str(dest / "analyzer")}
+
+
 def resolve(name: str, out_dir: Path) -> tuple[Path, int | None]:
     """A capture path, or a name from bench/memory.py's list (generated into ``out_dir`` if missing)."""
     if name in CAPTURES:
@@ -184,6 +197,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-verify", action="store_true", help="skip the with/without fast path label check")
     ap.add_argument("--no-tshark", action="store_true", help="time pcapdiag only")
     ap.add_argument("--live", action="store_true", help="run the installed pcapdiag, not a frozen copy")
+    ap.add_argument(
+        "--against",
+        metavar="COMMIT",
+        action="append",
+        default=[],
+        help="also time the analyzer as it was at COMMIT (git archive), interleaved (repeatable)",
+    )
     ap.add_argument("--results", type=Path, help="also write the measurements here as JSON")
     ap.add_argument("--markdown", type=Path, help="also write the tables here")
     ap.add_argument("extra", nargs="*", help="pcapdiag analyze options after --")
@@ -204,6 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             pcapdiag, env = freeze_analyzer(frozen)
         state = analyzer_state(pcapdiag, env)
+        older = [(commit, export_commit(commit, frozen / commit)) for commit in args.against]
         results = []
         for name in args.captures:
             capture, packets = resolve(name, args.out)
@@ -216,6 +237,8 @@ def main(argv: list[str] | None = None) -> int:
                 result = verify(capture, pcapdiag, env, args.extra)
             analyze = [*pcapdiag, "analyze", str(capture), "--format", "json", *args.extra, "-o", os.devnull]
             result.tools.append(Tool("pcapdiag", analyze, env))
+            for commit, old_env in older:
+                result.tools.append(Tool(f"pcapdiag at {commit}", analyze, old_env))
             if tshark is not None and not args.no_tshark:
                 # tshark writes to stdout: a shell sends it to /dev/null, as the issue's command line does.
                 conv = f"{tshark} -r {capture} -q -z conv,tcp > /dev/null"
