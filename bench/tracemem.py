@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from pcapdiag.capture import open_capture
-from pcapdiag.flow import Connection
+from pcapdiag.flow.table import HalfOpen, Tracked
 from pcapdiag.pipeline import CaptureAnalysis, Options
 from pcapdiag.report import FlowReport
 from pcapdiag.report.stream import JsonStream
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         frames = capture.frames()
         most = -1
         snapshot = None
-        sample: Connection | None = None
+        sample: Tracked | None = None
         read = 0
         while args.frames is None or read < args.frames:
             want = BATCH if args.frames is None else min(BATCH, args.frames - read)
@@ -164,7 +164,11 @@ def main(argv: list[str] | None = None) -> int:
     print("\nby file:")
     for stat in snap.statistics("filename")[:10]:
         print(f"  {stat.size / 1e6:8.1f} MB  {Path(stat.traceback[0].filename).name}")
-    if sample is not None:
+    if isinstance(sample, HalfOpen):
+        print(f"\none open connection then, a lone SYN held as a HalfOpen: {deep_size(sample, set())} B")
+        for line in breakdown(sample, set(), depth=1):
+            print("  " + line)
+    elif sample is not None:
         conn = sample
         print(f"\none open connection then, history {conn.history_string!r}, {conn.packets} packets: "
               f"{deep_size(conn, set())} B in all (its observer included)")  # fmt: skip

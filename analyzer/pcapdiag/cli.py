@@ -38,6 +38,9 @@ BATCH = 4096
 """Frames analysed between two looks at the stop flag (signals, a closed stdout)."""
 LIVE_POLL_S = 0.2
 """How often a quiet live stream moves the capture clock on."""
+NO_FAST_PATH = "PCAPDIAG_NO_FAST_PATH"
+"""Set (to anything but empty) in the environment, it sends every packet down the general path:
+bench/compare.py checks that the labels are the same."""
 
 
 class ExitStatus(enum.IntEnum):
@@ -198,14 +201,14 @@ class _Progress:
 
 
 def _read_file(analysis: CaptureAnalysis, capture: Capture, stop: _Stop, total: int | None = None) -> None:
-    frames = capture.frames()
+    records = capture.records()
     progress = _Progress(analysis.path, None if capture.gzipped else total)
     try:
         while stop.reason is None and not analysis.done:
-            batch = list(itertools.islice(frames, BATCH))
+            batch = list(itertools.islice(records, BATCH))
             if not batch:
                 return
-            analysis.read(batch)
+            analysis.read_records(batch)
             progress.update(capture.bytes_read)
     finally:
         progress.close()
@@ -375,6 +378,7 @@ def analyze(
         max_flows=max_flows,
         max_packets=count,
         max_duration_s=duration,
+        fast_path=not os.environ.get(NO_FAST_PATH),
     )
     try:
         out = _Out(output)

@@ -13,14 +13,16 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from pcapdiag.capture import Capture, CaptureError, Frame
+from pcapdiag.capture import Capture, CaptureError, Frame, RawRecord
 from pcapdiag.classify import Context, classify
 from pcapdiag.classify.timers import GIVE_UP_SLACK_NS
 from pcapdiag.classify.vantage import capture_vantage, connection_vantage
 from pcapdiag.correlate import CaptureInfo, FlowFacts, flow_facts, match_captures
-from pcapdiag.decode import decode
+from pcapdiag.decode import Decoded, decode
+from pcapdiag.decode.fast import tcp_fields
 from pcapdiag.decode.packet import FIN, RST, IcmpError, Skipped, TcpSegment
-from pcapdiag.flow import DEFAULT_MAX_FLOWS, Connection, FlowTable
+from pcapdiag.decode.tcp import new_segment
+from pcapdiag.flow import DEFAULT_MAX_FLOWS, Connection, FlowTable, Tracked
 from pcapdiag.k8s import Finding, Inventory
 from pcapdiag.report import CaptureReport, ClockOffset, FlowReport, Report, build_flow
 from pcapdiag.report.paired import clock_offsets, paired_flows
@@ -75,6 +77,9 @@ class Options:
     """--duration: stop at this much capture time after the first packet."""
     budget_s: float | None = None
     """The webhook's timeoutSeconds when known: timer inference judges give-ups against it."""
+    fast_path: bool = True
+    """Take the shortcuts for common frames and segments (same results); False: the general path
+    for every packet (PCAPDIAG_NO_FAST_PATH=1), to check that the results are the same."""
 
     def wants_segment(self, src: bytes, sport: int, dst: bytes, dport: int) -> bool:
         """Cheap pre-filter on either endpoint (roles are not known yet)."""
@@ -153,7 +158,7 @@ class CaptureAnalysis:
     def run(self, capture: Capture) -> CaptureReport:
         """Read every frame; a broken container stops reading but keeps what was decided."""
         try:
-            self.read(capture.frames())
+            self.read_records(capture.records())
         except CaptureError as exc:
             self.error = str(exc)
         return self.end(capture)
@@ -190,45 +195,80 @@ class CaptureAnalysis:
 
     def read(self, frames: Iterable[Frame]) -> None:
         """Analyse frames in capture order (all of a file, or one at a time from a live stream)."""
+        self.read_records((f.number, f.ts_ns, f.linktype, f.data, f.orig_len, f.interface) for f in frames)
+
+    def read_records(self, records: Iterable[RawRecord]) -> None:
+        """read() for records as plain tuples (Capture.records()): the per-packet loop.
+
+        The common frame (decode.fast) skips decode() and the TcpSegment, and the common segment
+        (Connection.receive_common) skips the general receive(); both give the same results as
+        the general path, which ``Options.fast_path=False`` takes for every packet.
+        """
         table = self.table
         opts = self.options
         wants = opts.wants_segment
         filtering = bool(opts.ports or opts.servers)
         max_packets = opts.max_packets
         max_duration = int(opts.max_duration_s * NS) if opts.max_duration_s is not None else None
-        for frame in frames:
-            number, ts = frame.number, frame.ts_ns
-            if self.first_ns is None:
-                self.first_ns = ts
-            if max_duration is not None and ts - self.first_ns >= max_duration:
-                self.stopped = f"--duration {opts.max_duration_s:g} s reached"
-                return
-            self.packets += 1
-            if self.last_ns is None or ts > self.last_ns:
-                self.last_ns = ts
-            d = decode(frame.linktype, frame.data)
-            if type(d) is TcpSegment:
-                if not filtering or wants(d.src, d.sport, d.dst, d.dport):
-                    self.tcp_packets += 1
-                    conn = table.feed(number, ts, d)
-                    if conn is not None and d.flags & (FIN | RST) and conn.closed:
-                        table.evict(conn)  # decided now: a live stream reports it at once
+        fast = opts.fast_path
+        feed_common = table.feed_common
+        packets, tcp_packets, last_ns = self.packets, self.tcp_packets, self.last_ns
+        try:
+            for number, ts, linktype, data, _orig_len, _interface in records:
+                if self.first_ns is None:
+                    self.first_ns = ts
+                if max_duration is not None and ts - self.first_ns >= max_duration:
+                    self.stopped = f"--duration {opts.max_duration_s:g} s reached"
+                    return
+                packets += 1
+                if last_ns is None or ts > last_ns:
+                    last_ns = ts
+                f = tcp_fields(linktype, data) if fast else None
+                if (
+                    f is not None
+                    and (not filtering or wants(f[1], f[3], f[2], f[4]))
+                    and feed_common(number, ts, f)
+                ):
+                    tcp_packets += 1
                     if ts >= self._next_sweep:
-                        self.sweep(ts)
-                    if table.finished:
-                        self._finish(table.take_finished(), ts)
-            elif type(d) is IcmpError:
-                if not filtering or wants(d.quoted_src, d.quoted_sport, d.quoted_dst, d.quoted_dport):
-                    table.feed_icmp(number, ts, d)
-            elif type(d) is Skipped:
-                self.skipped[d.reason] += 1
-                if d.malformed:
-                    self.malformed += 1
-                elif d.reason == "unknown-linktype":
-                    self.undecoded[frame.linktype] += 1
-            if max_packets is not None and self.packets >= max_packets:
-                self.stopped = f"--count {max_packets} reached"
-                return
+                        self.sweep(ts)  # feed_common never finishes a connection: only a sweep can
+                else:
+                    d = new_segment(*f) if f is not None else decode(linktype, data)
+                    tcp_packets += self._decoded(number, ts, linktype, d)
+                if max_packets is not None and packets >= max_packets:
+                    self.stopped = f"--count {max_packets} reached"
+                    return
+        finally:
+            self.packets, self.tcp_packets, self.last_ns = packets, tcp_packets, last_ns
+
+    def _decoded(self, number: int, ts: int, linktype: int, d: Decoded) -> int:
+        """The general path for one decoded frame; 1 if it was a TCP segment counted, else 0."""
+        opts = self.options
+        filtering = bool(opts.ports or opts.servers)
+        table = self.table
+        if type(d) is TcpSegment:
+            if filtering and not opts.wants_segment(d.src, d.sport, d.dst, d.dport):
+                return 0
+            conn = table.feed(number, ts, d)
+            if conn is not None and d.flags & (FIN | RST) and conn.closed:
+                table.evict(conn)  # decided now: a live stream reports it at once
+            if ts >= self._next_sweep:
+                self.sweep(ts)
+            if table.finished:
+                self._finish(table.take_finished(), ts)
+            return 1
+        if type(d) is IcmpError:
+            if not filtering or opts.wants_segment(
+                d.quoted_src, d.quoted_sport, d.quoted_dst, d.quoted_dport
+            ):
+                table.feed_icmp(number, ts, d)
+        elif type(d) is Skipped:
+            self.skipped[d.reason] += 1
+            if d.malformed:
+                self.malformed += 1
+            elif d.reason == "unknown-linktype":
+                self.undecoded[linktype] += 1
+        return 0
 
     def sweep(self, now_ns: int) -> None:
         """Decide connections silent long enough, as of capture time ``now_ns``.
@@ -250,7 +290,7 @@ class CaptureAnalysis:
                 self.table.evict(conn)
             elif checked.get(conn.id) == conn.packets:
                 self.table.touch(conn)
-            elif classify(conn, self._app(conn), ctx).label.failing:
+            elif classify(full := self.table.connection(conn), self._app(full), ctx).label.failing:
                 self.table.evict(conn)
             else:
                 checked[conn.id] = conn.packets
@@ -258,13 +298,14 @@ class CaptureAnalysis:
         if self.table.finished:
             self._finish(self.table.take_finished(), now_ns)
 
-    def _finish(self, conns: list[Connection], now_ns: int | None = None) -> None:
+    def _finish(self, conns: list[Tracked], now_ns: int | None = None) -> None:
         ctx = Context(
             now_ns=now_ns if now_ns is not None else self.last_ns or 0,
             timeout_ns=int(self.options.timeout_s * NS),
             ended=True,
         )
-        for conn in sorted(conns, key=lambda c: c.first_frame):
+        for entry in sorted(conns, key=lambda c: c.first_frame):
+            conn = self.table.connection(entry)  # a HalfOpen's, built now: one at a time
             self._checked.pop(conn.id, None)
             app = self._app(conn)
             if not self.options.wants_connection(conn):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pcapdiag.capture.frame import CaptureError, Frame, TruncatedRecord
+from pcapdiag.capture.frame import CaptureError, Frame, RawRecord, TruncatedRecord
 from pcapdiag.capture.linktype import linktype_name
 from pcapdiag.capture.pcap import MAGICS as PCAP_MAGICS
 from pcapdiag.capture.pcap import PcapReader
@@ -15,6 +15,7 @@ __all__ = [
     "Capture",
     "CaptureError",
     "Frame",
+    "RawRecord",
     "TruncatedRecord",
     "linktype_name",
     "open_capture",
@@ -72,10 +73,18 @@ class Capture:
 
         A stream cannot rewind, so this may be called only once.
         """
+        self._start()
+        return self._reader.frames()
+
+    def records(self) -> Iterator[RawRecord]:
+        """The same records as frames(), as plain tuples (cheaper per record); once only, like frames()."""
+        self._start()
+        return self._reader.records()
+
+    def _start(self) -> None:
         if self._started:
             raise RuntimeError("Capture.frames() can be called only once: streams do not rewind")
         self._started = True
-        return self._reader.frames()
 
 
 def open_capture(stream: Readable, name: str) -> Capture:

@@ -23,6 +23,11 @@ class Frame:
     """pcapng interface id (0 for classic pcap)."""
 
 
+RawRecord = tuple[int, int, int, bytes, int, int]
+"""A Frame's fields as a plain tuple, in the same order (number, ts_ns, linktype, data, orig_len,
+interface): what readers yield to the per-packet loop, which needs no object per record."""
+
+
 class CaptureError(Exception):
     """The capture container itself is unreadable: bad magic, impossible lengths, a missing interface.
 

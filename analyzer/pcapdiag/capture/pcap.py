@@ -6,7 +6,7 @@ import struct
 from collections.abc import Iterator
 
 from pcapdiag.capture.fastinit import new_frame
-from pcapdiag.capture.frame import CaptureError, Frame, TruncatedRecord
+from pcapdiag.capture.frame import CaptureError, Frame, RawRecord, TruncatedRecord
 from pcapdiag.capture.source import Source
 
 # File header magic as it appears on disk (draft-ietf-opsawg-pcap section 4): the
@@ -20,6 +20,7 @@ MAGICS: dict[bytes, tuple[str, int, str]] = {
 FILE_HEADER_LEN = 24  # magic, version, thiszone, sigfigs, snaplen, linktype
 RECORD_HEADER_LEN = 16  # ts seconds, ts fraction, captured length, original length
 MAX_CAPLEN = 262144  # libpcap's MAXIMUM_SNAPLEN: a longer record means a corrupt file
+CHUNK = 1 << 20  # bytes asked of the stream at a time
 LINKTYPE_MASK = 0x03FFFFFF  # libpcap LT_LINKTYPE: drop the FCS length and F bits (spec section 4)
 
 _NS_PER_S = 1_000_000_000
@@ -55,44 +56,60 @@ class PcapReader:
 
     def frames(self) -> Iterator[Frame]:
         """Yield every record as a Frame; at a cut-off last record set truncated and stop."""
+        for record in self.records():
+            yield new_frame(*record)
+
+    def records(self) -> Iterator[RawRecord]:
+        """Yield every record as a RawRecord tuple; at a cut-off last record set truncated and stop.
+
+        The stream is read in blocks of up to CHUNK bytes (as much as a pipe has, at once) and
+        records are cut from the block; ``source.offset`` moves on a block at a time, and at
+        the end to the exact end of the stream.
+        """
         source = self._source
-        # Hot loop: the stream's read is called directly (a short read is completed by
-        # source.complete), and source.offset is updated once per record.
-        read = source.raw_read
-        complete = source.complete
-        unpack = self._record.unpack
+        read = source.read_some
+        unpack = self._record.unpack_from
         tick_ns = self._tick_ns
         linktype = self.linktype
         snaplen = self.snaplen
         number = 0
-        offset = source.offset
+        base = source.offset
+        """Stream offset of buf[0]."""
+        buf = b""
+        pos = end = 0
         while True:
-            header = read(RECORD_HEADER_LEN)
-            if len(header) != RECORD_HEADER_LEN:
-                header = complete(header, RECORD_HEADER_LEN)
-                if len(header) != RECORD_HEADER_LEN:
-                    source.offset = offset + len(header)
-                    if header:
-                        self.truncated = TruncatedRecord(offset, RECORD_HEADER_LEN, len(header))
-                    return
-            seconds, fraction, caplen, orig_len = unpack(header)
-            number += 1
+            if end - pos < RECORD_HEADER_LEN:
+                more = read(CHUNK)
+                if more:
+                    buf = buf[pos:] + more
+                    base += pos
+                    pos, end = 0, len(buf)
+                    source.offset = base
+                    continue
+                source.offset = base + end
+                if end > pos:
+                    self.truncated = TruncatedRecord(base + pos, RECORD_HEADER_LEN, end - pos)
+                return
+            seconds, fraction, caplen, orig_len = unpack(buf, pos)
             if caplen > snaplen:
-                source.offset = offset + RECORD_HEADER_LEN
-                raise CaptureError(self._caplen_error(number, caplen), offset)
-            data = read(caplen)
-            if len(data) != caplen:
-                data = complete(data, caplen)
-                if len(data) != caplen:
-                    source.offset = offset + RECORD_HEADER_LEN + len(data)
-                    self.truncated = TruncatedRecord(
-                        offset, RECORD_HEADER_LEN + caplen, RECORD_HEADER_LEN + len(data)
-                    )
-                    return
-            offset += RECORD_HEADER_LEN + caplen
-            source.offset = offset
-            ts_ns = seconds * _NS_PER_S + fraction * tick_ns
-            yield new_frame(number, ts_ns, linktype, data, orig_len)
+                source.offset = base + pos + RECORD_HEADER_LEN
+                raise CaptureError(self._caplen_error(number + 1, caplen), base + pos)
+            stop = pos + RECORD_HEADER_LEN + caplen
+            if stop > end:
+                more = read(max(CHUNK, stop - end))
+                if more:
+                    buf = buf[pos:] + more
+                    base += pos
+                    pos, end = 0, len(buf)
+                    source.offset = base
+                    continue
+                source.offset = base + end
+                self.truncated = TruncatedRecord(base + pos, RECORD_HEADER_LEN + caplen, end - pos)
+                return
+            number += 1
+            data = buf[pos + RECORD_HEADER_LEN : stop]
+            yield number, seconds * _NS_PER_S + fraction * tick_ns, linktype, data, orig_len, 0
+            pos = stop
 
     def _caplen_error(self, number: int, caplen: int) -> str:
         if caplen > MAX_CAPLEN:

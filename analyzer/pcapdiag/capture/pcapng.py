@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from pcapdiag.capture.fastinit import new_frame
-from pcapdiag.capture.frame import CaptureError, Frame, TruncatedRecord
+from pcapdiag.capture.frame import CaptureError, Frame, RawRecord, TruncatedRecord
 from pcapdiag.capture.source import Source
 
 # Block types and option codes from draft-ietf-opsawg-pcapng (sections 4 and 5).
@@ -121,6 +121,11 @@ class PcapngReader:
 
     def frames(self) -> Iterator[Frame]:
         """Yield every EPB, SPB and PB as a Frame; at a cut-off block set truncated and stop."""
+        for record in self.records():
+            yield new_frame(*record)
+
+    def records(self) -> Iterator[RawRecord]:
+        """Yield every EPB, SPB and PB as a RawRecord tuple; at a cut-off block set truncated and stop."""
         source = self._source
         # Hot loop: the stream's read is called directly (a short read is completed by
         # source.complete), and source.offset is updated once per block.
@@ -185,7 +190,7 @@ class PcapngReader:
                 iface = interfaces[iface_id]
                 last_ts = ((high << 32) | low) * iface.mul // iface.div + iface.offset_ns
                 data = body[20 : 20 + caplen]
-                yield new_frame(number, last_ts, iface.linktype, data, orig_len, iface_id)
+                yield number, last_ts, iface.linktype, data, orig_len, iface_id
             elif block_type == BLOCK_SPB:
                 number += 1
                 if not interfaces:
@@ -195,7 +200,7 @@ class PcapngReader:
                 caplen = length - 16 if orig_len > length - 16 else orig_len
                 if 0 < iface.snaplen < caplen:
                     caplen = iface.snaplen
-                yield new_frame(number, last_ts, iface.linktype, body[4 : 4 + caplen], orig_len)
+                yield number, last_ts, iface.linktype, body[4 : 4 + caplen], orig_len, 0
             elif block_type == BLOCK_IDB:
                 interfaces.append(self._interface(body, start))
             elif block_type == BLOCK_ISB:

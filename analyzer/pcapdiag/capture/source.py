@@ -25,11 +25,14 @@ class Source:
     end of stream. Nothing here seeks or tells.
     """
 
-    __slots__ = ("offset", "raw_read")
+    __slots__ = ("offset", "raw_read", "read_some")
 
     def __init__(self, stream: Readable) -> None:
         self.raw_read = stream.read
         """The stream's own read: hot loops call it directly and complete() a short result."""
+        self.read_some: Callable[[int], bytes] = getattr(stream, "read1", stream.read)
+        """Up to n bytes, as soon as some are there (b"" only at end of stream): a chunked reader
+        asks for a large block and a live pipe still hands over each record as it arrives."""
         self.offset = 0
         """Bytes consumed so far (from the decompressed stream when gzip-wrapped)."""
 

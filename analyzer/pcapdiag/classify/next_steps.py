@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -104,6 +105,7 @@ def _backend_for(backends: tuple[Backend, ...], server_ip: str) -> Backend | Non
     return next(iter(same + [b for b in with_pod if b.ready] + with_pod), None)
 
 
+@functools.lru_cache(maxsize=1024)
 def next_steps(label: Label, target: Target, k8s: WebhookMatch | None = None) -> tuple[str, ...]:
     """Commands to run next, most telling first; empty for labels that need none.
 

@@ -1,6 +1,7 @@
 """TCP connection reconstruction: a sans-IO state machine fed decoded segments and capture times."""
 
 from pcapdiag.flow.connection import (
+    OPAQUE,
     Connection,
     IcmpRecord,
     PacketRecord,
@@ -9,18 +10,21 @@ from pcapdiag.flow.connection import (
 )
 from pcapdiag.flow.key import Direction, format_hostport, format_ip
 from pcapdiag.flow.state import EndpointState
-from pcapdiag.flow.table import DEFAULT_MAX_FLOWS, FlowTable
+from pcapdiag.flow.table import DEFAULT_MAX_FLOWS, FlowTable, HalfOpen, Tracked
 
 __all__ = [
     "DEFAULT_MAX_FLOWS",
+    "OPAQUE",
     "Connection",
     "Direction",
     "EndpointState",
     "FlowTable",
+    "HalfOpen",
     "IcmpRecord",
     "PacketRecord",
     "Side",
     "StreamObserver",
+    "Tracked",
     "format_hostport",
     "format_ip",
 ]

@@ -6,10 +6,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from pcapdiag.capture.fastinit import slot_setters
+from pcapdiag.decode.fast import SegmentFields
 from pcapdiag.decode.packet import ACK, FIN, RST, SYN, IcmpError, TcpSegment
 from pcapdiag.flow.key import Direction, Endpoint
 from pcapdiag.flow.state import EndpointState, SegmentKind, advance, segment_kind
-from pcapdiag.flow.stream import MASK32, ByteStream
+from pcapdiag.flow.stream import HALF32, MASK32, ByteStream
 
 MAX_LOGGED_PACKETS = 64
 """Packets of a connection kept one by one for evidence; later ones are kept only if notable."""
@@ -24,6 +26,16 @@ packet on the veth and on the bridge). No TCP sender retransmits that fast: Linu
 and, with timestamps, a new TSval."""
 RECENT_SIGNATURES = 8
 """Recent segment signatures remembered for duplicate detection."""
+OPAQUE = 1 << 62
+"""An observer's answer when it will never look at the direction's bytes again."""
+REJECTED, ACCEPTED, DUPLICATE = 0, 1, 2
+"""What Connection.receive_common did with a segment: left it to receive(), took it, or dropped
+it as the same packet captured twice."""
+_STABLE_UNDER_ACK = frozenset(
+    {EndpointState.ESTABLISHED, EndpointState.PARTIAL, EndpointState.CLOSED, EndpointState.RESET}
+)
+"""States a plain ACK or data segment leaves as they are (state.TRANSITIONS has no such move):
+receive_common skips advance() for them."""
 
 
 class StreamObserver(Protocol):
@@ -37,11 +49,15 @@ class StreamObserver(Protocol):
         frame: int,
         ts_ns: int,
         ack_offset: int,
-    ) -> None:
+    ) -> int:
         """New in-order bytes of ``direction`` starting at stream ``offset``.
 
         ``ack_offset`` is how much of the other direction's stream the sender had acknowledged
         in the segment that completed these bytes (-1 when unknown).
+
+        Returns the stream offset up to which the observer does not look at the bytes (the end
+        of an application-data record it is inside, say): a later in-order segment that ends
+        before it need not be fed at all. 0 when it wants every byte.
         """
 
     def gap(self, direction: Direction) -> None:
@@ -53,8 +69,9 @@ class _NullObserver:
 
     def feed(
         self, direction: Direction, data: bytes, offset: int, frame: int, ts_ns: int, ack_offset: int
-    ) -> None:
-        """Ignore the bytes."""
+    ) -> int:
+        """Ignore the bytes, and every later one."""
+        return OPAQUE
 
     def gap(self, direction: Direction) -> None:
         """Ignore the gap."""
@@ -75,6 +92,26 @@ class PacketRecord:
     payload_len: int
     note: str = ""
     """'retransmission', 'syn-retransmission', 'out-of-order', or ''."""
+
+
+_new = object.__new__
+_frame, _ts_ns, _direction, _flags, _seq, _ack, _payload_len, _note = slot_setters(PacketRecord)
+
+
+def new_record(
+    frame: int, ts_ns: int, direction: Direction, flags: int, seq: int, ack: int, payload_len: int, note: str
+) -> PacketRecord:
+    """The same as PacketRecord(...) with every field given, faster (see capture.fastinit)."""
+    record: PacketRecord = _new(PacketRecord)
+    _frame(record, frame)
+    _ts_ns(record, ts_ns)
+    _direction(record, direction)
+    _flags(record, flags)
+    _seq(record, seq)
+    _ack(record, ack)
+    _payload_len(record, payload_len)
+    _note(record, note)
+    return record
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +139,7 @@ class Side:
         "isn",
         "last_data_ts",
         "last_ts",
+        "opaque_until",
         "packets",
         "retransmissions",
         "rst_frame",
@@ -143,6 +181,9 @@ class Side:
         self.zero_windows = 0
         self.acked_off = -1
         """Highest offset of the other direction's stream this side acknowledged (-1: none)."""
+        self.opaque_until = 0
+        """The observer does not look at this side's bytes before this stream offset (see
+        StreamObserver.feed): in-order segments ending before it are counted, not fed."""
 
 
 class Connection:
@@ -249,6 +290,7 @@ class Connection:
                 me.isn = seg.seq
                 me.stream.base = (seg.seq + 1) & MASK32
                 me.stream.next_off = 0
+                me.opaque_until = 0
                 self._letter("s" if kind is SegmentKind.SYN else "h", upper, repeat=True)
             else:
                 note = "syn-retransmission"
@@ -321,18 +363,99 @@ class Connection:
             len(self.log) < MAX_LOGGED_PACKETS or note or flags & (SYN | FIN | RST)
         ):
             self.log.append(
-                PacketRecord(
-                    frame=frame,
-                    ts_ns=ts_ns,
-                    direction=direction,
-                    flags=flags,
-                    seq=(seg.seq - me.isn) & MASK32 if me.isn is not None else off,
-                    ack=self._relative_ack(seg.ack, peer) if flags & ACK else 0,
-                    payload_len=seg.payload_len,
-                    note=note,
+                new_record(
+                    frame,
+                    ts_ns,
+                    direction,
+                    flags,
+                    (seg.seq - me.isn) & MASK32 if me.isn is not None else off,
+                    self._relative_ack(seg.ack, peer) if flags & ACK else 0,
+                    seg.payload_len,
+                    note,
                 )
             )
         return True
+
+    def receive_common(self, frame: int, ts_ns: int, f: SegmentFields, direction: Direction) -> int:
+        """receive() for the common segment, in a fraction of its time: an ACK, with or without
+        in-order payload, without SYN, FIN or RST, and with a window, of a connection both of
+        whose streams are anchored, from a side already seen.
+
+        Returns REJECTED, before changing anything, for any other segment (receive() takes it);
+        else ACCEPTED or DUPLICATE, with exactly the effects receive() would have had.
+        """
+        flags = f[7]
+        if flags & (SYN | FIN | RST) or not flags & ACK or not f[8]:
+            return REJECTED  # SYN/FIN/RST, no ACK, or a zero window
+        me = self.sides[direction]
+        peer = self.sides[1 - direction]
+        stream = me.stream
+        base = stream.base
+        peer_base = peer.stream.base
+        if base is None or peer_base is None or not me.packets:
+            return REJECTED
+        seq = f[5]
+        payload_len = f[10]
+        nxt = stream.next_off
+        if payload_len and (
+            (seq - base) & MASK32 != nxt & MASK32  # not the next byte: retransmission, reordering
+            or len(f[9]) != payload_len  # the snaplen cut it
+            or stream.pending
+        ):
+            return REJECTED
+        ack = f[6]
+        sig = hash((direction, seq, ack, flags, payload_len, f[11], f[8], f[13]))
+        recent = self._recent
+        if sig in recent:
+            for i in range(0, len(recent), 2):
+                if recent[i] == sig and ts_ns - recent[i + 1] <= DUPLICATE_WINDOW_NS:
+                    self.duplicates += 1
+                    return DUPLICATE
+        recent.append(sig)
+        recent.append(ts_ns)
+        if len(recent) > 2 * RECENT_SIGNATURES:
+            del recent[:2]
+        self.packets += 1
+        self.last_ts = ts_ns
+        self.last_frame = frame
+        me.packets += 1
+        me.last_ts = ts_ns
+        pnext = peer.stream.next_off
+        rel = (ack - peer_base - pnext) & MASK32
+        ack_off = pnext + rel - (1 << 32) if rel >= HALF32 else pnext + rel
+        if ack_off > me.acked_off:
+            me.acked_off = ack_off
+        if payload_len:
+            end = nxt + payload_len
+            stream.next_off = end
+            me.bytes += payload_len
+            if end >= me.opaque_until:
+                me.opaque_until = self._observer().feed(direction, f[9], nxt, frame, ts_ns, me.acked_off)
+            if not me.first_data_frame:
+                me.first_data_frame, me.first_data_ts = frame, ts_ns
+                self._letter("d", direction is Direction.TO_SERVER)
+            me.last_data_ts = ts_ns
+        elif ("A" if direction is Direction.TO_SERVER else "a") not in self._letters:
+            self._letter("a", direction is Direction.TO_SERVER)  # the first ACK of this side
+        if me.state not in _STABLE_UNDER_ACK:
+            me.state = advance(me.state, SegmentKind.ACK)  # the handshake's last ACK, say
+        log = self.log
+        if len(log) < MAX_LOGGED_PACKETS:
+            isn = me.isn
+            pisn = peer.isn
+            log.append(
+                new_record(
+                    frame,
+                    ts_ns,
+                    direction,
+                    flags,
+                    (seq - isn) & MASK32 if isn is not None else nxt,
+                    (ack - (pisn if pisn is not None else peer_base)) & MASK32,
+                    payload_len,
+                    "",
+                )
+            )
+        return ACCEPTED
 
     def receive_icmp(self, frame: int, ts_ns: int, err: IcmpError) -> None:
         """Attach an ICMP error that quotes this connection's packet."""
@@ -365,7 +488,7 @@ class Connection:
     ) -> None:
         me.bytes += len(data)
         if data:
-            self._observer().feed(direction, data, offset, frame, ts_ns, me.acked_off)
+            me.opaque_until = self._observer().feed(direction, data, offset, frame, ts_ns, me.acked_off)
 
     def _observer(self) -> StreamObserver:
         """The payload observer, made on first use (a connection without payload needs none)."""

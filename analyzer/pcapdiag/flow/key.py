@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import ipaddress
+import socket
 
 
 class Direction(enum.IntEnum):
@@ -52,7 +53,7 @@ def server_by_ports(a: Endpoint, b: Endpoint) -> Endpoint:
 def format_ip(packed: bytes) -> str:
     """Text form of a packed IPv4 or IPv6 address."""
     if len(packed) == 4:
-        return f"{packed[0]}.{packed[1]}.{packed[2]}.{packed[3]}"  # what ipaddress prints
+        return socket.inet_ntop(socket.AF_INET, packed)  # the same text, without an object
     return str(ipaddress.ip_address(packed))
 
 

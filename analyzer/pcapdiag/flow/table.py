@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from pcapdiag.decode.packet import ACK, SYN, IcmpError, TcpSegment
-from pcapdiag.flow.connection import Connection, StreamObserver
-from pcapdiag.flow.key import Direction, FlowKey, canonical, server_by_ports
+from pcapdiag.decode.fast import SegmentFields
+from pcapdiag.decode.packet import ACK, FIN, RST, SYN, IcmpError, TcpSegment
+from pcapdiag.flow.connection import DUPLICATE, REJECTED, Connection, StreamObserver
+from pcapdiag.flow.key import Direction, Endpoint, FlowKey, canonical, server_by_ports
 
-DEFAULT_MAX_FLOWS = 50_000
-"""Connections tracked at once; more are counted as untracked instead of growing memory. Each costs
-about 2 KB, so a SYN flood stays near 150 MB peak; raise it with --max-flows for a busy node."""
+DEFAULT_MAX_FLOWS = 100_000
+"""Connections tracked at once; more are counted as untracked instead of growing memory. A SYN
+flood fills the table with lone SYNs, held as HalfOpen entries of well under 1 KB; an
+established connection costs more (its packet log and TLS state)."""
 MAX_TOMBSTONES = 65_536
 """Finished connections remembered so that their stragglers (last ACKs, retransmitted FINs and
 RSTs, SYN retransmissions, the second copy of a packet) do not open a new, mid-stream connection.
@@ -19,6 +21,43 @@ connection finished while still open (decided by a timeout) may be picked up aga
 request (keep-alive reuse)."""
 LINGER_NS = 2_000_000_000
 """How long after an open connection was finished its stragglers may still carry payload."""
+
+
+class HalfOpen:
+    """A connection that has sent one SYN and nothing else, held as that SYN: the Connection is
+    built from it (the same one receive() would have built) when something needs it, and it
+    answers what the table and the sweep ask of an open connection without being built."""
+
+    __slots__ = ("frame", "id", "seg", "ts_ns")
+    closed = False
+    packets = 1
+
+    def __init__(self, conn_id: int, frame: int, ts_ns: int, seg: TcpSegment) -> None:
+        self.id = conn_id
+        self.frame = frame
+        self.ts_ns = ts_ns
+        self.seg = seg
+
+    @property
+    def last_ts(self) -> int:
+        """When its one packet was captured (what Connection.last_ts would say)."""
+        return self.ts_ns
+
+    @property
+    def first_frame(self) -> int:
+        return self.frame
+
+    @property
+    def client(self) -> Endpoint:
+        return self.seg.src, self.seg.sport
+
+    @property
+    def server(self) -> Endpoint:
+        return self.seg.dst, self.seg.dport
+
+
+Tracked = Connection | HalfOpen
+"""An open connection as the table holds it."""
 
 
 class FlowTable:
@@ -32,9 +71,11 @@ class FlowTable:
         self.max_flows = max_flows
         self.observer_factory = observer_factory
         """Makes the observer a connection hands its payload to, when its first payload arrives."""
-        self.open: dict[FlowKey, Connection] = {}
-        self.finished: list[Connection] = []
-        """Connections that will see no more packets (split by a new SYN, evicted, or flushed)."""
+        self.open: dict[FlowKey, Tracked] = {}
+        """Open connections, oldest activity first; a lone SYN is held as a HalfOpen."""
+        self.finished: list[Tracked] = []
+        """Connections that will see no more packets (split by a new SYN, evicted, or flushed);
+        connection() builds the Connection of a HalfOpen among them."""
         self.untracked_flows = 0
         self.untracked_packets = 0
         self.orphan_icmp = 0
@@ -46,9 +87,11 @@ class FlowTable:
         self._next_id = 1
 
     def feed(self, frame: int, ts_ns: int, seg: TcpSegment) -> Connection | None:
-        """Account one segment; the connection it belongs to (None if untracked or a duplicate)."""
+        """Account one segment; the connection it belongs to (None if untracked, a duplicate, or
+        the lone SYN of a new connection, held as a HalfOpen)."""
         key = canonical(seg.src, seg.sport, seg.dst, seg.dport)
-        conn = self.open.get(key)
+        entry = self.open.get(key)
+        conn = self._connection(key, entry) if isinstance(entry, HalfOpen) else entry
         flags = seg.flags
         is_syn = flags & (SYN | ACK) == SYN
         if conn is not None and is_syn:
@@ -75,6 +118,10 @@ class FlowTable:
                 if is_syn:
                     self.untracked_flows += 1
                 return None
+            if flags & (SYN | ACK | FIN | RST) == SYN:
+                self.open[key] = HalfOpen(self._next_id, frame, ts_ns, seg)
+                self._next_id += 1
+                return None
             src, dst = (seg.src, seg.sport), (seg.dst, seg.dport)
             if flags & SYN:
                 client, server, inferred = (src, dst, False) if not flags & ACK else (dst, src, False)
@@ -100,37 +147,70 @@ class FlowTable:
             return None
         return conn
 
+    def feed_common(self, frame: int, ts_ns: int, f: SegmentFields) -> bool:
+        """feed() for a segment given as its fields, when it is the common kind that
+        Connection.receive_common takes or one the full table does not track; False, with
+        nothing changed, when feed() must take it."""
+        src, dst, sport = f[1], f[2], f[3]
+        key = (
+            (src, sport, dst, f[4])
+            if src < dst or (src == dst and sport <= f[4])
+            else (dst, f[4], src, sport)
+        )
+        conn = self.open.get(key)
+        if type(conn) is not Connection:
+            if conn is not None or key in self._tombstones or len(self.open) < self.max_flows:
+                return False  # a HalfOpen, or a new connection: feed() takes it
+            self.untracked_packets += 1  # a full table: what feed() does, without a TcpSegment
+            if f[7] & (SYN | ACK) == SYN:
+                self.untracked_flows += 1
+            return True
+        client = conn.client
+        to_server = src == client[0] and sport == client[1]
+        result = conn.receive_common(
+            frame, ts_ns, f, Direction.TO_SERVER if to_server else Direction.TO_CLIENT
+        )
+        if result == REJECTED:
+            return False
+        del self.open[key]  # keep self.open ordered by last activity
+        self.open[key] = conn
+        if result == DUPLICATE:
+            self.duplicates += 1
+        return True
+
     def feed_icmp(self, frame: int, ts_ns: int, err: IcmpError) -> Connection | None:
         """Attach an ICMP error to the connection whose packet it quotes."""
         key = canonical(err.quoted_src, err.quoted_sport, err.quoted_dst, err.quoted_dport)
-        conn = self.open.get(key)
+        entry = self.open.get(key)
+        conn = self._connection(key, entry) if isinstance(entry, HalfOpen) else entry
         if conn is None:
             self.orphan_icmp += 1
             return None
         conn.receive_icmp(frame, ts_ns, err)
         return conn
 
-    def evict(self, conn: Connection) -> None:
+    def evict(self, conn: Tracked) -> None:
         """Move an open connection to ``finished`` (decided, or idle long enough)."""
         key = canonical(conn.client[0], conn.client[1], conn.server[0], conn.server[1])
         if self.open.get(key) is conn:
             del self.open[key]
             self.finished.append(conn)
-            self._tombstones[key] = (conn.last_ts, conn.client_side.isn, conn.closed)
+            isn = conn.seg.seq if isinstance(conn, HalfOpen) else conn.client_side.isn
+            self._tombstones[key] = (conn.last_ts, isn, conn.closed)
             if len(self._tombstones) > MAX_TOMBSTONES:
                 del self._tombstones[next(iter(self._tombstones))]
 
-    def touch(self, conn: Connection) -> None:
+    def touch(self, conn: Tracked) -> None:
         """Move a connection to the back of the activity order (looked at, not yet decided)."""
         key = canonical(conn.client[0], conn.client[1], conn.server[0], conn.server[1])
         if self.open.get(key) is conn:
             del self.open[key]
             self.open[key] = conn
 
-    def idle(self, now_ns: int, closed_after_ns: int, open_after_ns: int) -> list[Connection]:
+    def idle(self, now_ns: int, closed_after_ns: int, open_after_ns: int) -> list[Tracked]:
         """Open connections silent long enough to decide: closed ones after ``closed_after_ns``,
         the others after ``open_after_ns`` (oldest activity first; stops at the first recent one)."""
-        out: list[Connection] = []
+        out: list[Tracked] = []
         shortest = min(closed_after_ns, open_after_ns)
         for conn in self.open.values():
             quiet = now_ns - conn.last_ts
@@ -145,7 +225,30 @@ class FlowTable:
         self.finished.extend(self.open.values())
         self.open.clear()
 
-    def take_finished(self) -> list[Connection]:
+    def connection(self, conn: Tracked) -> Connection:
+        """The Connection itself: a HalfOpen's is built afresh each time (and not kept), so a
+        table full of them never holds their Connections all at once."""
+        if not isinstance(conn, HalfOpen):
+            return conn
+        seg = conn.seg
+        built = Connection(
+            conn.id,
+            (seg.src, seg.sport),
+            (seg.dst, seg.dport),
+            False,
+            midstream=False,
+            observer_factory=self.observer_factory,
+        )
+        built.receive(conn.frame, conn.ts_ns, seg, Direction.TO_SERVER)
+        return built
+
+    def _connection(self, key: FlowKey, entry: HalfOpen) -> Connection:
+        """The Connection a HalfOpen stands for, put in its place (same position in ``open``)."""
+        conn = self.connection(entry)
+        self.open[key] = conn
+        return conn
+
+    def take_finished(self) -> list[Tracked]:
         """Finished connections since the last call, oldest first."""
         out, self.finished = self.finished, []
         return out

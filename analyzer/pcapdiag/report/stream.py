@@ -52,7 +52,7 @@ class TextStream(StreamRenderer):
 
 
 class JsonStream(StreamRenderer):
-    """The --format json document, its flows array written one connection at a time."""
+    """The --format json document, its flows array written one connection at a time, a line each."""
 
     def __init__(self) -> None:
         self._count = 0
@@ -61,9 +61,11 @@ class JsonStream(StreamRenderer):
         return '{\n  "schema_version": 1,\n  "flows": ['
 
     def flow(self, f: FlowReport) -> str:
-        head = self._head() + "\n" if self._count == 0 else ",\n"
+        # One line per connection: json.dumps without indent runs CPython's C encoder, four times
+        # faster than the indenting Python one, and a report of 100,000 connections stays greppable.
+        head = self._head() + "\n    " if self._count == 0 else ",\n    "
         self._count += 1
-        return head + textwrap.indent(json.dumps(flow_dict(f), indent=2), "    ")
+        return head + json.dumps(flow_dict(f))
 
     def end(self, r: Report) -> str:
         doc = report_dict(r)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 NS = 1_000_000_000
 
@@ -16,8 +17,15 @@ def rfc3339(ts_ns: int | None) -> str | None:
     if ts_ns is None:
         return None
     secs, rem = divmod(ts_ns, NS)
+    second = _second(secs)
+    return None if second is None else f"{second}.{rem // 1000:06d}Z"
+
+
+@functools.lru_cache(maxsize=4096)
+def _second(secs: int) -> str | None:
+    """'2026-11-27T21:00:00' for seconds since the epoch (connections start many to a second)."""
     try:
         base = EPOCH + dt.timedelta(seconds=secs)
     except OverflowError:
         return None
-    return f"{base:%Y-%m-%dT%H:%M:%S}.{rem // 1000:06d}Z"
+    return f"{base:%Y-%m-%dT%H:%M:%S}"

@@ -10,7 +10,7 @@ import enum
 import re
 from dataclasses import dataclass
 
-from pcapdiag.flow import Direction
+from pcapdiag.flow import OPAQUE, Direction
 from pcapdiag.tls.constants import (
     ALERT,
     APPLICATION_DATA,
@@ -186,17 +186,18 @@ class AppObserver:
         frame: int,
         ts_ns: int,
         ack_offset: int,
-    ) -> None:
-        """New in-order bytes of one direction."""
+    ) -> int:
+        """New in-order bytes of one direction; how far on its bytes do not matter (StreamObserver)."""
         if self.mode is Mode.UNKNOWN:
             self.mode = self._sniff(direction, data)
         if self.mode is Mode.PLAIN:
             self._plain(direction, data, offset, frame, ts_ns, ack_offset)
-            return
+            return 0
         if self.unsynced[direction] or self.not_tls[direction] is not None:
-            return
+            return OPAQUE
+        reader = self._readers[direction]
         try:
-            records = self._readers[direction].feed(data, offset, frame, ts_ns, ack_offset)
+            records = reader.feed(data, offset, frame, ts_ns, ack_offset)
         except NotTls:
             if offset == 0 and not self.midstream:
                 self.not_tls[direction] = _first_line(data)
@@ -204,9 +205,12 @@ class AppObserver:
                 self._note(frame, ts_ns, direction, f"not TLS: {self.not_tls[direction]}")
             else:
                 self.unsynced[direction] = True
-            return
+            return OPAQUE
         for record in records:
             self._record(direction, record)
+        if self.unsynced[direction]:
+            return OPAQUE
+        return reader.opaque_until
 
     def gap(self, direction: Direction) -> None:
         """Bytes are missing: record boundaries are lost for this direction."""

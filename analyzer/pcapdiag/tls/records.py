@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pcapdiag.capture.fastinit import slot_setters
 from pcapdiag.tls.constants import (
     ALERT,
     APPLICATION_DATA,
@@ -39,6 +40,10 @@ class Record:
     """The body for ChangeCipherSpec, Alert and Handshake records; None for the others."""
 
 
+_new = object.__new__
+_ctype, _version, _length, _offset, _frame, _ts, _ack, _body = slot_setters(Record)
+
+
 def check_header(header: bytes) -> tuple[int, int, int]:
     """(content type, version, length) of a 5-byte record header; NotTls if it cannot be one."""
     ctype = header[0]
@@ -55,7 +60,7 @@ def check_header(header: bytes) -> tuple[int, int, int]:
 class RecordReader:
     """Feed in-order bytes, get complete records; an incomplete tail waits for the next feed."""
 
-    __slots__ = ("_body", "_ctype", "_head", "_left", "_length", "_offset", "_start", "_version")
+    __slots__ = ("_body", "_ctype", "_head", "_left", "_length", "_next", "_start", "_version")
 
     def __init__(self) -> None:
         self._head = bytearray()
@@ -66,13 +71,16 @@ class RecordReader:
         self._version = 0
         self._length = 0
         self._start = 0
-        self._offset = 0
-        """Stream offset of the next byte fed."""
+        self._next = 0
+        """Stream offset just past the last byte fed."""
 
     def feed(self, data: bytes, offset: int, frame: int, ts_ns: int, ack_offset: int) -> list[Record]:
         """Consume ``data`` (starting at stream ``offset``); raise NotTls on an impossible header."""
         out: list[Record] = []
-        self._offset = offset
+        if self._left and offset > self._next:
+            # The connection left out bytes inside this record's body (see opaque_until).
+            self._left -= offset - self._next
+        self._next = offset + len(data)
         pos = 0
         n = len(data)
         while pos < n:
@@ -100,19 +108,31 @@ class RecordReader:
                 out.append(self._finish(frame, ts_ns, ack_offset))
         return out
 
+    @property
+    def opaque_until(self) -> int:
+        """The stream offset where the body now being read ends, when it is a body that is only
+        counted (application data): bytes before it change nothing but the count; else 0."""
+        if self._left and self._ctype not in KEPT_BODIES:
+            return self._next + self._left
+        return 0
+
     def _finish(self, frame: int, ts_ns: int, ack_offset: int) -> Record:
-        body = bytes(self._body) if self._ctype in KEPT_BODIES else None
-        self._body.clear()
-        return Record(
-            content_type=self._ctype,
-            version=self._version,
-            length=self._length,
-            offset=self._start,
-            frame=frame,
-            ts_ns=ts_ns,
-            ack_offset=ack_offset,
-            body=body,
-        )
+        if self._ctype in KEPT_BODIES:
+            body: bytes | None = bytes(self._body)
+            self._body.clear()
+        else:
+            body = None
+        # Record(...) without the frozen __init__'s setattr calls (see capture.fastinit): one per record.
+        record: Record = _new(Record)
+        _ctype(record, self._ctype)
+        _version(record, self._version)
+        _length(record, self._length)
+        _offset(record, self._start)
+        _frame(record, frame)
+        _ts(record, ts_ns)
+        _ack(record, ack_offset)
+        _body(record, body)
+        return record
 
 
 class HandshakeReader:
