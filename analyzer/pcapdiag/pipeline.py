@@ -10,15 +10,16 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from pcapdiag.capture import Capture, CaptureError, Frame
+from pcapdiag.capture import Capture, CaptureError, Frame, TruncatedRecord
 from pcapdiag.classify import Context, classify
 from pcapdiag.classify.vantage import capture_vantage, connection_vantage
 from pcapdiag.correlate import CaptureInfo, FlowFacts, flow_facts, match_captures
 from pcapdiag.decode import decode
-from pcapdiag.decode.packet import FIN, RST, IcmpError, Skipped, TcpSegment
+from pcapdiag.decode.packet import FIN, RST, Decoded, IcmpError, Skipped, TcpSegment
 from pcapdiag.flow import DEFAULT_MAX_FLOWS, Connection, FlowTable
 from pcapdiag.k8s import Finding, Inventory
 from pcapdiag.report import CaptureReport, ClockOffset, FlowReport, Report, build_flow
@@ -33,6 +34,8 @@ INACTIVITY_NS = 300 * NS
 """An open connection silent this long is decided whatever its state (zeek's tcp_inactivity_timeout):
 idle keep-alive connections must not hold memory forever."""
 """A closed connection (both FINs, or a RST) is decided this long after its last packet at the latest."""
+LINKTYPE_DECODED = -1
+"""The link type read_decoded() records for packets another engine decoded (never 'unknown')."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +96,19 @@ class Options:
         return True
 
 
+class Container(Protocol):
+    """What end() reads of a capture container: pcapdiag.capture's Capture, or tshark's FileInfo."""
+
+    @property
+    def format(self) -> str: ...
+    @property
+    def link_types(self) -> Collection[int]: ...
+    @property
+    def truncated(self) -> TruncatedRecord | None: ...
+    @property
+    def drops(self) -> int | None: ...
+
+
 @dataclass(slots=True)
 class CaptureAnalysis:
     """Analyse one capture; finished connections go to ``on_flow`` as they are decided."""
@@ -124,6 +140,8 @@ class CaptureAnalysis:
     """This capture's place among several analysed together."""
     k8s: Inventory | None = None
     """--k8s: names for addresses and the webhooks connections call."""
+    engine: str = "native"
+    """What decoded the packets: 'native' (read()) or 'tshark' (read_decoded()); said in the report."""
     table: FlowTable = field(init=False)
     _next_sweep: int = 0
     _checked: dict[int, int] = field(default_factory=dict)
@@ -150,7 +168,7 @@ class CaptureAnalysis:
             self.error = str(exc)
         return self.end(capture)
 
-    def end(self, capture: Capture) -> CaptureReport:
+    def end(self, capture: Container) -> CaptureReport:
         """No more frames will come: decide every open connection and describe the capture."""
         self.table.flush()
         self._finish(self.table.take_finished())
@@ -171,6 +189,7 @@ class CaptureAnalysis:
             undecoded_link_types=dict(sorted(self.undecoded.items())),
             stopped=self.stopped,
             capture_point=capture_vantage(self.vantage),
+            engine=self.engine,
         )
 
     @property
@@ -180,14 +199,21 @@ class CaptureAnalysis:
 
     def read(self, frames: Iterable[Frame]) -> None:
         """Analyse frames in capture order (all of a file, or one at a time from a live stream)."""
+        self._read((f.number, f.ts_ns, f.linktype, decode(f.linktype, f.data)) for f in frames)
+
+    def read_decoded(self, packets: Iterable[tuple[int, int, Decoded]]) -> None:
+        """read() for packets another engine decoded (tshark): (frame number, time in ns, decoded)."""
+        self._read((number, ts, LINKTYPE_DECODED, d) for number, ts, d in packets)
+
+    def _read(self, packets: Iterable[tuple[int, int, int, Decoded]]) -> None:
+        """The per-packet loop shared by both engines: (frame number, time, link type, decoded)."""
         table = self.table
         opts = self.options
         wants = opts.wants_segment
         filtering = bool(opts.ports or opts.servers)
         max_packets = opts.max_packets
         max_duration = int(opts.max_duration_s * NS) if opts.max_duration_s is not None else None
-        for frame in frames:
-            number, ts = frame.number, frame.ts_ns
+        for number, ts, linktype, d in packets:
             if self.first_ns is None:
                 self.first_ns = ts
             if max_duration is not None and ts - self.first_ns >= max_duration:
@@ -196,7 +222,6 @@ class CaptureAnalysis:
             self.packets += 1
             if self.last_ns is None or ts > self.last_ns:
                 self.last_ns = ts
-            d = decode(frame.linktype, frame.data)
             if type(d) is TcpSegment:
                 if not filtering or wants(d.src, d.sport, d.dst, d.dport):
                     self.tcp_packets += 1
@@ -215,7 +240,7 @@ class CaptureAnalysis:
                 if d.malformed:
                     self.malformed += 1
                 elif d.reason == "unknown-linktype":
-                    self.undecoded[frame.linktype] += 1
+                    self.undecoded[linktype] += 1
             if max_packets is not None and self.packets >= max_packets:
                 self.stopped = f"--count {max_packets} reached"
                 return
@@ -293,8 +318,17 @@ class Paired:
     offsets: tuple[ClockOffset, ...]
 
 
+class Analysed(Protocol):
+    """One capture's kept connections: a CaptureAnalysis, or what a worker process sent back of one."""
+
+    @property
+    def flows(self) -> Sequence[FlowReport]: ...
+    @property
+    def facts(self) -> Sequence[FlowFacts] | None: ...
+
+
 def pair(
-    analyses: list[CaptureAnalysis],
+    analyses: Sequence[Analysed],
     reports: list[CaptureReport],
     names: list[str],
     named: list[bool] | None = None,
