@@ -93,7 +93,7 @@ def decoded_packet(packet: Any) -> Decoded:
     layers = occurrences(packet, net_name)
     nth = protocols[:net_at].count(net_name)
     if nth >= len(layers):
-        return skip.MALFORMED_IP
+        return skip.NOT_IP  # nested in a layer tshark writes as a subtree (802.11 A-MSDU subframes)
     net = layers[nth]
     if transport is None:
         return skip.FRAGMENT if _is_fragment(net_name, net, protocols[net_at:]) else skip.NOT_TCP
