@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pcapdiag.tshark.dissection import decoded_packet
+from pcapdiag.tshark.dissection import decoded, decoded_packet
 from pcapdiag.tshark.reader import FileInfo, TsharkCapture, TsharkError, TsharkUnavailable, check_available
 
 __all__ = [
@@ -11,5 +11,6 @@ __all__ = [
     "TsharkError",
     "TsharkUnavailable",
     "check_available",
+    "decoded",
     "decoded_packet",
 ]

@@ -1,8 +1,9 @@
-"""One packet as tshark dissected it (pyshark's JSON layers) as decode's TcpSegment, IcmpError or Skipped."""
+"""One packet as tshark dissected it (its JSON layers) as decode's TcpSegment, IcmpError or Skipped."""
 
 from __future__ import annotations
 
-import ipaddress
+import socket
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pcapdiag.decode import skip
@@ -17,6 +18,11 @@ from pcapdiag.decode.icmp import (
 )
 from pcapdiag.decode.packet import Decoded, IcmpError, Skipped, TcpSegment
 
+Fields = Mapping[str, Any]
+"""One layer of tshark -T json: full field names ('tcp.srcport') to strings, subtrees to objects."""
+Layers = Mapping[str, Sequence[Fields]]
+"""The packet's top-level layers by protocol name, each name's occurrences outermost first."""
+
 NETWORK = frozenset({"ip", "ipv6"})
 """tshark's names for the network layers pcapdiag reads."""
 TRANSPORT = frozenset({"tcp", "icmp", "icmpv6"})
@@ -26,6 +32,7 @@ FLAG_BYTE = 0xFF
 """tcp.flags is 12 bits (with the reserved and AccECN bits); pcapdiag keeps the flag byte."""
 IPV4_MORE_FRAGMENTS = 0x1
 """ip.flags as tshark 4 shows it: the three flag bits (reserved, DF, MF) as a number."""
+TCP = "6"
 
 _ERRORS = {
     "icmp": frozenset({ICMP_UNREACHABLE, ICMP_TIME_EXCEEDED, ICMP_PARAMETER_PROBLEM}),
@@ -34,54 +41,44 @@ _ERRORS = {
     ),
 }
 _FAMILY = {"ip": 4, "ipv6": 6, "icmp": 4, "icmpv6": 6}
+_AF = {"ip": socket.AF_INET, "ipv6": socket.AF_INET6}
 
 
-def field(layer: Any, name: str) -> Any:
-    """A field of a pyshark JSON layer (a string, or a layer for a nested subtree), or None if absent."""
-    try:
-        return layer.get_field(name)
-    except AttributeError:
-        return None
-
-
-def occurrences(packet: Any, name: str) -> list[Any]:
-    """Every top-level layer of that name, outermost first (pyshark folds repeats into one layer)."""
-    for layer in packet.layers:
-        if layer.layer_name == name:
-            return [layer, *layer.duplicate_layers]
-    return []
-
-
-def _sequence(tcp: Any, name: str) -> Any:
+def _sequence(tcp: Fields, name: str) -> str | None:
     """tcp.seq_raw / tcp.ack_raw, or tcp.seq / tcp.ack where tshark writes no raw field (an ICMP quote):
     absolute either way, as the reader turns relative sequence numbers off."""
-    raw = field(tcp, f"{name}_raw")
-    return raw if raw is not None else field(tcp, name)
+    raw = tcp.get(f"tcp.{name}_raw")
+    return raw if raw is not None else tcp.get(f"tcp.{name}")
 
 
-def _hex_bytes(value: Any) -> bytes:
+def _hex_bytes(value: str | None) -> bytes:
     """A tshark bytes field ('16:03:01' or '160301') as bytes; b'' when absent."""
-    return bytes.fromhex(str(value).replace(":", "")) if value else b""
+    return bytes.fromhex(value.replace(":", "")) if value else b""
 
 
-def _packed(value: Any) -> bytes | None:
+def _packed(net_name: str, value: Any) -> bytes | None:
+    """An address field in packed form, or None if absent or not an address."""
+    if not isinstance(value, str):
+        return None
     try:
-        return ipaddress.ip_address(str(value)).packed
-    except ValueError:
+        return socket.inet_pton(_AF[net_name], value)
+    except OSError:
         return None
 
 
-def _is_fragment(name: str, layer: Any, protocols: list[str]) -> bool:
+def _is_fragment(net_name: str, net: Fields, protocols: Sequence[str]) -> bool:
     """An IP fragment tshark did not (or could not yet) reassemble into the transport."""
-    if name == "ipv6":
+    if net_name == "ipv6":
         return "ipv6.fraghdr" in protocols
-    flags, offset = field(layer, "flags"), field(layer, "frag_offset")
-    return bool(flags and int(str(flags), 16) & IPV4_MORE_FRAGMENTS) or bool(offset and int(str(offset)))
+    flags, offset = net.get("ip.flags"), net.get("ip.frag_offset")
+    return bool(flags and int(flags, 16) & IPV4_MORE_FRAGMENTS) or bool(offset and int(offset))
 
 
-def decoded_packet(packet: Any) -> Decoded:
-    """The innermost IP/TCP (through any tunnel tshark dissects), an ICMP error quoting TCP, or Skipped."""
-    protocols = str(packet.frame_info.get_field("protocols")).split(":")
+def decoded(protocols: Sequence[str], layers: Layers, truncated: bool = False) -> Decoded:
+    """The innermost IP/TCP (through any tunnel tshark dissects), an ICMP error quoting TCP, or Skipped.
+
+    ``protocols`` is frame.protocols split at ':'; ``truncated`` says the snaplen cut the frame.
+    """
     transport = next((i for i, p in enumerate(protocols) if p in TRANSPORT), None)
     before = protocols if transport is None else protocols[:transport]
     net_at = max((i for i, p in enumerate(before) if p in NETWORK), default=None)
@@ -90,76 +87,99 @@ def decoded_packet(packet: Any) -> Decoded:
     if "esp" in protocols[net_at:]:
         return skip.ESP
     net_name = protocols[net_at]
-    layers = occurrences(packet, net_name)
+    found = layers.get(net_name, ())
     nth = protocols[:net_at].count(net_name)
-    if nth >= len(layers):
+    if nth >= len(found):
         return skip.NOT_IP  # nested in a layer tshark writes as a subtree (802.11 A-MSDU subframes)
-    net = layers[nth]
+    net = found[nth]
     if transport is None:
         return skip.FRAGMENT if _is_fragment(net_name, net, protocols[net_at:]) else skip.NOT_TCP
-    src, dst = _packed(field(net, "src")), _packed(field(net, "dst"))
+    src = _packed(net_name, net.get(f"{net_name}.src"))
+    dst = _packed(net_name, net.get(f"{net_name}.dst"))
     if src is None or dst is None:
         return skip.MALFORMED_IP
     name = protocols[transport]
     if name == "tcp":
-        return _tcp(packet, net_name, net, src, dst)
-    return _icmp(packet, name, net_name, src)
+        return _tcp(layers["tcp"][0], net_name, net, src, dst, truncated)
+    return _icmp(layers[name][0], name, net_name, src)
 
 
-def _tcp(packet: Any, net_name: str, net: Any, src: bytes, dst: bytes) -> TcpSegment | Skipped:
-    tcp = occurrences(packet, "tcp")[0]
-    seq, ack = _sequence(tcp, "seq"), _sequence(tcp, "ack")
-    if seq is None or ack is None or field(tcp, "flags") is None:
-        short = int(str(packet.frame_info.get_field("cap_len"))) < int(str(packet.length))
-        return skip.TRUNCATED if short else skip.MALFORMED_TCP
-    length = field(tcp, "len")
+def _tcp(tcp: Fields, net_name: str, net: Fields, src: bytes, dst: bytes, truncated: bool) -> Decoded:
+    seq, ack, flags = _sequence(tcp, "seq"), _sequence(tcp, "ack"), tcp.get("tcp.flags")
+    sport, dport = tcp.get("tcp.srcport"), tcp.get("tcp.dstport")
+    if seq is None or ack is None or flags is None or sport is None or dport is None:
+        return skip.TRUNCATED if truncated else skip.MALFORMED_TCP
     ipv4 = net_name == "ip"
-    ttl = field(net, "ttl" if ipv4 else "hlim")
+    ttl = net.get("ip.ttl" if ipv4 else "ipv6.hlim")
+    ip_id = net.get("ip.id") if ipv4 else None
+    length = tcp.get("tcp.len")
     return TcpSegment(
         family=_FAMILY[net_name],
         src=src,
         dst=dst,
-        sport=int(str(field(tcp, "srcport"))),
-        dport=int(str(field(tcp, "dstport"))),
-        seq=int(str(seq)),
-        ack=int(str(ack)),
-        flags=int(str(field(tcp, "flags")), 16) & FLAG_BYTE,
-        window=int(str(field(tcp, "window_size_value") or 0)),
-        payload=_hex_bytes(field(tcp, "payload")),
-        payload_len=int(str(length)) if length else 0,
-        ip_id=int(str(field(net, "id")), 16) if ipv4 and field(net, "id") else 0,
-        ttl=int(str(ttl)) if ttl else 0,
-        options=_hex_bytes(field(tcp, "options")),
+        sport=int(sport),
+        dport=int(dport),
+        seq=int(seq),
+        ack=int(ack),
+        flags=int(flags, 16) & FLAG_BYTE,
+        window=int(tcp.get("tcp.window_size_value") or 0),
+        payload=_hex_bytes(tcp.get("tcp.payload")),
+        payload_len=int(length) if length else 0,
+        ip_id=int(ip_id, 16) if ip_id else 0,
+        ttl=int(ttl) if ttl else 0,
+        options=_hex_bytes(tcp.get("tcp.options")),
     )
 
 
-def _icmp(packet: Any, name: str, net_name: str, reporter: bytes) -> IcmpError | Skipped:
-    icmp = occurrences(packet, name)[0]
-    kind, code = field(icmp, "type"), field(icmp, "code")
+def _icmp(icmp: Fields, name: str, net_name: str, reporter: bytes) -> IcmpError | Skipped:
+    kind, code = icmp.get(f"{name}.type"), icmp.get(f"{name}.code")
     if kind is None or code is None:
         return skip.TRUNCATED
-    if _FAMILY[name] != _FAMILY[net_name] or int(str(kind)) not in _ERRORS[name]:
+    if _FAMILY[name] != _FAMILY[net_name] or int(kind) not in _ERRORS[name]:
         return skip.NOT_TCP
-    quoted_ip = field(icmp, "ip" if name == "icmp" else "ipv6")
-    quoted_tcp = field(icmp, "tcp")
-    if quoted_ip is None:
+    quoted_name = "ip" if name == "icmp" else "ipv6"
+    quoted_ip, quoted_tcp = icmp.get(quoted_name), icmp.get("tcp")
+    if not isinstance(quoted_ip, Mapping):
         return skip.MALFORMED_ICMP
-    if quoted_tcp is None:
-        proto = field(quoted_ip, "proto" if name == "icmp" else "nxt")
-        return skip.MALFORMED_ICMP if proto is not None and str(proto) == "6" else skip.NOT_TCP
-    qsrc, qdst = _packed(field(quoted_ip, "src")), _packed(field(quoted_ip, "dst"))
-    sport, dport = field(quoted_tcp, "srcport"), field(quoted_tcp, "dstport")
+    if not isinstance(quoted_tcp, Mapping):
+        proto = quoted_ip.get("ip.proto" if name == "icmp" else "ipv6.nxt")
+        return skip.MALFORMED_ICMP if proto == TCP else skip.NOT_TCP
+    qsrc = _packed(quoted_name, quoted_ip.get(f"{quoted_name}.src"))
+    qdst = _packed(quoted_name, quoted_ip.get(f"{quoted_name}.dst"))
+    sport, dport = quoted_tcp.get("tcp.srcport"), quoted_tcp.get("tcp.dstport")
     seq = _sequence(quoted_tcp, "seq")
     if qsrc is None or qdst is None or sport is None or dport is None or seq is None:
         return skip.MALFORMED_ICMP
     return IcmpError(
         family=_FAMILY[name],
         reporter=reporter,
-        icmp_type=int(str(kind)),
-        icmp_code=int(str(code)),
+        icmp_type=int(kind),
+        icmp_code=int(code),
         quoted_src=qsrc,
         quoted_dst=qdst,
-        quoted_sport=int(str(sport)),
-        quoted_dport=int(str(dport)),
-        quoted_seq=int(str(seq)),
+        quoted_sport=int(sport),
+        quoted_dport=int(dport),
+        quoted_seq=int(seq),
     )
+
+
+def json_fields(layer: Any) -> Fields:
+    """The JSON object of one of pyshark's JsonLayers. pyshark keeps it as ``_all_fields``; its public
+    get_field() wraps every value in two objects per call, a third of the engine's time, and pyshark
+    0.6 has no other way to reach a subtree (an ICMP error's quoted headers)."""
+    fields = getattr(layer, "_all_fields", None)
+    if not isinstance(fields, Mapping):
+        raise TypeError(f"pyshark's JSON layer {layer!r} keeps no field mapping (pyshark 0.6 expected)")
+    return fields
+
+
+def decoded_packet(packet: Any) -> Decoded:
+    """decoded() for one of pyshark's JSON packets."""
+    frame = json_fields(packet.frame_info)
+    layers = {
+        layer.layer_name: [json_fields(layer), *(json_fields(d) for d in layer.duplicate_layers)]
+        for layer in packet.layers
+    }
+    cap_len, length = frame.get("frame.cap_len"), frame.get("frame.len")
+    truncated = cap_len is not None and length is not None and int(cap_len) < int(length)
+    return decoded(str(frame.get("frame.protocols", "")).split(":"), layers, truncated)
