@@ -54,11 +54,14 @@ def test_four_files_same_report(fmt: str) -> None:
         assert report["clock_offsets"]
 
 
-def test_named_sides_same_report() -> None:
+def test_named_sides_with_k8s_same_report() -> None:
+    """--side names and --k8s (the inventory goes to every worker): the same report."""
     client, server = CAPTURES / "return-path" / "client-eth.pcap", CAPTURES / "return-path" / "server.pcapng"
-    run = _same(["--side", f"apiserver={client}", "--side", f"webhook={server}", "--format", "json"])
+    k8s = ["--k8s", str(CAPTURES / "k8s" / "cluster.json"), "--k8s", str(CAPTURES / "k8s" / "webhooks.json")]
+    run = _same(["--side", f"apiserver={client}", "--side", f"webhook={server}", *k8s, "--format", "json"])
     flows = json.loads(run.stdout)["flows"]
     assert flows and all(f["where"] for f in flows)
+    assert all(f["kubernetes"] for f in flows)
 
 
 def test_bad_files_same_lines_and_status(tmp_path: Path) -> None:
