@@ -8,16 +8,17 @@ import functools
 import json
 import os
 import shutil
+import struct
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from scapy.contrib.gtp import GTP_U_Header
 from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.inet6 import ICMPv6DestUnreach, IPv6
 from scapy.layers.l2 import Ether
 from scapy.layers.vxlan import VXLAN
+from scapy.packet import Raw
 
 from builders import write_pcap
 from conftest import CAPTURES, ROOT
@@ -199,13 +200,20 @@ def test_icmpv6_error_and_vxlan_on_linux_port(tmp_path: Path) -> None:
     assert theirs == ours
 
 
+def _gtp_u(inner: IP, teid: int = 7) -> Raw:
+    """A GTP-U G-PDU (3GPP TS 29.281: version 1, PT 1, message type 255, length, TEID) carrying ``inner``.
+    Built by hand: importing scapy.contrib.gtp would bind UDP port 2152 for every later test."""
+    payload = bytes(inner)
+    return Raw(struct.pack("!BBHI", 0x30, 0xFF, len(payload), teid) + payload)
+
+
 def test_gtp_only_tshark(tmp_path: Path) -> None:
     """A refused connection inside GTP-U (a mobile core's tunnel): only tshark decodes it."""
     eth = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
-    gtp = IP(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=2152, dport=2152) / GTP_U_Header(teid=7)
+    udp = IP(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=2152, dport=2152)
     packets = [
-        eth / gtp / IP(src="198.18.0.2", dst="198.19.0.2") / SYN,
-        eth / gtp / IP(src="198.19.0.2", dst="198.18.0.2") / RST,
+        eth / udp / _gtp_u(IP(src="198.18.0.2", dst="198.19.0.2") / SYN),
+        eth / udp / _gtp_u(IP(src="198.19.0.2", dst="198.18.0.2") / RST),
     ]
     ours, theirs = _run_both(write_pcap(tmp_path / "gtp.pcap", packets))
     assert ours == {}
