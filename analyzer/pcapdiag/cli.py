@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import enum
-import errno
 import ipaddress
-import itertools
 import json
 import os
 import queue
@@ -32,10 +30,21 @@ from pcapdiag.pipeline import CaptureAnalysis, Options, ServerFilter, assemble, 
 from pcapdiag.report import CaptureReport, ClockOffset, FlowReport
 from pcapdiag.report.redact import Redactor
 from pcapdiag.report.stream import STREAMS, make_renderer
+from pcapdiag.runner import (
+    BATCH,
+    ENGINES,
+    FileResult,
+    Task,
+    Workers,
+    analyse_path,
+    analyse_stream,
+    is_regular_file,
+    open_path,
+    read_frames,
+)
 from pcapdiag.tls.scrub import StreamScrubber
+from pcapdiag.tshark import TsharkUnavailable, check_available
 
-BATCH = 4096
-"""Frames analysed between two looks at the stop flag (signals, a closed stdout)."""
 LIVE_POLL_S = 0.2
 """How often a quiet live stream moves the capture clock on."""
 NO_FAST_PATH = "PCAPDIAG_NO_FAST_PATH"
@@ -95,11 +104,21 @@ def _load_k8s(paths: tuple[str, ...], redactor: Redactor | None) -> Inventory | 
 
 def _open(path: str) -> IO[bytes]:
     """Open a capture path ('-' is stdin); OSError with a readable strerror if it cannot be."""
-    if path == "-":
-        return sys.stdin.buffer
-    if os.path.isdir(path):
-        raise IsADirectoryError(errno.EISDIR, "is a directory")
-    return open(path, "rb")
+    return sys.stdin.buffer if path == "-" else open_path(path)
+
+
+def _check_tshark(paths: list[str]) -> None:
+    """--engine tshark: pyshark and tshark must be installed, and tshark reads files, not stdin."""
+    try:
+        check_available()
+    except TsharkUnavailable as exc:
+        _error(str(exc))
+        sys.exit(ExitStatus.ERROR)
+    for path in paths:
+        if not is_regular_file(path):
+            what = "stdin ('-')" if path == "-" else f"{path} (a pipe or device)"
+            _error(f"--engine tshark reads capture files, not {what}: write the capture to a file first")
+            sys.exit(ExitStatus.ERROR)
 
 
 def _size(stream: IO[bytes]) -> int | None:
@@ -201,15 +220,9 @@ class _Progress:
 
 
 def _read_file(analysis: CaptureAnalysis, capture: Capture, stop: _Stop, total: int | None = None) -> None:
-    records = capture.records()
     progress = _Progress(analysis.path, None if capture.gzipped else total)
     try:
-        while stop.reason is None and not analysis.done:
-            batch = list(itertools.islice(records, BATCH))
-            if not batch:
-                return
-            analysis.read_records(batch)
-            progress.update(capture.bytes_read)
+        read_frames(analysis, capture, lambda: stop.reason, lambda: progress.update(capture.bytes_read))
     finally:
         progress.close()
 
@@ -333,6 +346,21 @@ def main() -> None:
 )
 @click.option("--redact", is_flag=True, help="Replace addresses and names by consistent pseudonyms.")
 @click.option("--all", "all_flows", is_flag=True, help="markdown/html: draw healthy connections too.")
+@click.option(
+    "--engine",
+    type=click.Choice(ENGINES),
+    default="native",
+    show_default=True,
+    help="What decodes the packets: pcapdiag's own readers, or tshark (pip install 'pcapdiag[tshark]'; "
+    "slower; for formats and encapsulations the native reader does not decode, and as a cross-check).",
+)
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Analyse several capture files in this many processes at once (one report, as with --jobs 1).",
+)
 @click.option("--count", type=click.IntRange(min=1), help="Stop after this many packets.")
 @click.option("--duration", type=click.FloatRange(min=0.001), help="Stop after this many seconds of capture.")
 def analyze(
@@ -349,6 +377,8 @@ def analyze(
     all_flows: bool,
     count: int | None,
     duration: float | None,
+    engine: str,
+    jobs: int,
 ) -> NoReturn:
     """Read CAPTURE files (pcap, pcapng, gzip; '-' for stdin) and label every connection."""
     redactor = Redactor() if redact else None
@@ -366,6 +396,8 @@ def analyze(
             for path, name, given in named
         ]
     paired_mode = len(named) > 1
+    if engine == "tshark":
+        _check_tshark([path for path, _, _ in named])
     inventory = _load_k8s(k8s_files, redactor)
     try:
         server_filters = tuple(ServerFilter.parse(s) for s in servers)
@@ -396,78 +428,90 @@ def analyze(
             stop.reason = "stdout closed"
 
     reports: list[CaptureReport] = []
-    analyses: list[CaptureAnalysis] = []
+    results: list[FileResult] = []
     names: list[str] = []
     given: list[bool] = []
     by_label: Counter[str] = Counter()
     untracked = duplicates = 0
     bad_input = False
-    for path, name, user_named in named:
-        if stop.reason is not None:
-            break
+
+    def read_here(task: Task) -> FileResult:
+        """Analyse one capture in this process (stdin, a live stream, or every file with --jobs 1)."""
+        nonlocal live
+        if task.engine == "tshark":
+            return analyse_path(task, lambda: stop.reason, emit)
         try:
-            stream = _open(path)
+            stream = _open(task.path)
         except OSError as exc:
-            _error(f"{path}: {exc.strerror or exc}")
-            bad_input = True
-            continue
-        try:
-            capture = open_capture(stream, path)
-            live = _is_live(stream)
-            if paired_mode:  # matched against the other captures once all are read
-                analysis = CaptureAnalysis(
-                    path, options, keep_flows=True, facts=[], index=len(analyses), k8s=inventory
-                )
+            return FileResult(task.path, None, exc.strerror or str(exc))
+        live = _is_live(stream)
+
+        def read(analysis: CaptureAnalysis, capture: Capture) -> None:
+            if live:
+                _read_live(analysis, capture, stop)
             else:
-                analysis = CaptureAnalysis(path, options, on_flow=emit, keep_flows=False, k8s=inventory)
-            try:
-                if live:
-                    _read_live(analysis, capture, stop)
-                else:
-                    _read_file(analysis, capture, stop, _size(stream))
-            except CaptureError as exc:
-                analysis.error = str(exc)
-            except OSError as exc:
-                analysis.error = f"read error: {exc.strerror or exc}"
-            except Exception as exc:  # a bug must not lose what was decided
-                analysis.error = f"internal error (please report): {type(exc).__name__}: {exc}"
-            if stop.reason is not None and analysis.stopped is None:
-                analysis.stopped = stop.reason
-            report = analysis.end(capture)
-        except CaptureError as exc:
-            _error(f"{path}: {exc}")
-            bad_input = True
-            continue
+                _read_file(analysis, capture, stop, _size(stream))
+
+        try:
+            return analyse_stream(stream, task, read, lambda: stop.reason, emit)
         finally:
             if stream is not sys.stdin.buffer:
                 stream.close()
-        reports.append(report)
-        analyses.append(analysis)
-        names.append(name)
-        given.append(user_named)
-        by_label.update(analysis.by_label)
-        untracked += analysis.table.untracked_flows
-        duplicates += analysis.table.duplicates
-        for linktype, n in report.undecoded_link_types.items():
-            frames = f"{n} frame{'s' * (n != 1)}"
-            name = linktype_name(linktype)
-            _error(f"{path}: link type {linktype} ({name}) is not decoded: {frames} skipped")
-            bad_input = True
-        if report.error:
-            _error(f"{path}: {report.error}")
-            bad_input = True
-        elif report.truncated_at is not None:
-            _error(f"{path}: last record cut off at byte offset {report.truncated_at} (ignored)")
+
+    tasks = [
+        Task(path, options, index=i, paired=paired_mode, engine=engine, k8s=inventory)
+        for i, (path, _, _) in enumerate(named)
+    ]
+    parallel = jobs > 1 and paired_mode
+    workers = Workers(min(jobs, len(tasks))) if parallel else None
+    try:
+        futures = {
+            t.index: workers.submit(t) for t in tasks if workers is not None and is_regular_file(t.path)
+        }
+        for task, (path, name, user_named) in zip(tasks, named, strict=True):
+            if workers is not None and task.index in futures:
+                got = workers.result(futures[task.index], task, lambda: stop.reason)
+                if got is None:  # stopped before a worker started it
+                    continue
+            elif stop.reason is not None:
+                continue
+            else:
+                got = read_here(task)
+            report = got.report
+            if report is None:
+                _error(f"{path}: {got.problem}")
+                bad_input = True
+                continue
+            reports.append(report)
+            results.append(got.reindexed(len(results)))
+            names.append(name)
+            given.append(user_named)
+            by_label.update(got.by_label)
+            untracked += got.untracked
+            duplicates += got.duplicates
+            for linktype, n in report.undecoded_link_types.items():
+                frames = f"{n} frame{'s' * (n != 1)}"
+                kind = f"link type {linktype} ({linktype_name(linktype)})"
+                _error(f"{path}: {kind} is not decoded: {frames} skipped")
+                bad_input = True
+            if report.error:
+                _error(f"{path}: {report.error}")
+                bad_input = True
+            elif report.truncated_at is not None:
+                _error(f"{path}: last record cut off at byte offset {report.truncated_at} (ignored)")
+    finally:
+        if workers is not None:
+            workers.close()
     offsets: tuple[ClockOffset, ...] = ()
     by_where: Counter[str] = Counter()
     if paired_mode and stop.reason != "stdout closed":
-        if len(analyses) > 1:
-            paired = pair(analyses, reports, names, given)
+        if len(results) > 1:
+            paired = pair(results, reports, names, given)
             flows, reports, offsets = paired.flows, paired.captures, paired.offsets
             by_label = Counter(f.label.value for f in flows)
             by_where = Counter(f.where for f in flows if f.where and f.label.failing)
         else:
-            flows = [f for a in analyses for f in a.flows]
+            flows = [f for r in results for f in r.flows]
         for flow in flows:
             emit(flow)
             if stop.reason == "stdout closed":

@@ -10,10 +10,11 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from pcapdiag.capture import Capture, CaptureError, Frame, RawRecord
+from pcapdiag.capture import Capture, CaptureError, Frame, RawRecord, TruncatedRecord
 from pcapdiag.classify import Context, classify
 from pcapdiag.classify.timers import GIVE_UP_SLACK_NS
 from pcapdiag.classify.vantage import capture_vantage, connection_vantage
@@ -36,6 +37,8 @@ INACTIVITY_NS = 300 * NS
 """An open connection silent this long is decided whatever its state (zeek's tcp_inactivity_timeout):
 idle keep-alive connections must not hold memory forever."""
 """A closed connection (both FINs, or a RST) is decided this long after its last packet at the latest."""
+LINKTYPE_DECODED = -1
+"""The link type read_decoded() records for packets another engine decoded (never 'unknown')."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +104,21 @@ class Options:
         return True
 
 
+class Container(Protocol):
+    """What end() reads of a capture container: pcapdiag.capture's Capture, or tshark's FileInfo."""
+
+    @property
+    def format(self) -> str: ...
+    @property
+    def link_types(self) -> Collection[int]: ...
+    @property
+    def truncated(self) -> TruncatedRecord | None: ...
+    @property
+    def drops(self) -> int | None: ...
+    @property
+    def end_ns(self) -> int | None: ...
+
+
 @dataclass(slots=True)
 class CaptureAnalysis:
     """Analyse one capture; finished connections go to ``on_flow`` as they are decided."""
@@ -132,6 +150,8 @@ class CaptureAnalysis:
     """This capture's place among several analysed together."""
     k8s: Inventory | None = None
     """--k8s: names for addresses and the webhooks connections call."""
+    engine: str = "native"
+    """What decoded the packets: 'native' (read()) or 'tshark' (read_decoded()); said in the report."""
     table: FlowTable = field(init=False)
     _next_sweep: int = 0
     _checked: dict[int, int] = field(default_factory=dict)
@@ -163,7 +183,7 @@ class CaptureAnalysis:
             self.error = str(exc)
         return self.end(capture)
 
-    def end(self, capture: Capture) -> CaptureReport:
+    def end(self, capture: Container) -> CaptureReport:
         """No more frames will come: decide every open connection and describe the capture."""
         self._kernel_drops = capture.drops
         self._stopped_ns = capture.end_ns or 0
@@ -186,6 +206,7 @@ class CaptureAnalysis:
             undecoded_link_types=dict(sorted(self.undecoded.items())),
             stopped=self.stopped,
             capture_point=capture_vantage(self.vantage),
+            engine=self.engine,
         )
 
     @property
@@ -269,6 +290,25 @@ class CaptureAnalysis:
             elif d.reason == "unknown-linktype":
                 self.undecoded[linktype] += 1
         return 0
+
+    def read_decoded(self, packets: Iterable[tuple[int, int, Decoded]]) -> None:
+        """read() for packets another engine decoded (tshark): (frame number, time in ns, decoded)."""
+        opts = self.options
+        max_packets = opts.max_packets
+        max_duration = int(opts.max_duration_s * NS) if opts.max_duration_s is not None else None
+        for number, ts, d in packets:
+            if self.first_ns is None:
+                self.first_ns = ts
+            if max_duration is not None and ts - self.first_ns >= max_duration:
+                self.stopped = f"--duration {opts.max_duration_s:g} s reached"
+                return
+            self.packets += 1
+            if self.last_ns is None or ts > self.last_ns:
+                self.last_ns = ts
+            self.tcp_packets += self._decoded(number, ts, LINKTYPE_DECODED, d)
+            if max_packets is not None and self.packets >= max_packets:
+                self.stopped = f"--count {max_packets} reached"
+                return
 
     def sweep(self, now_ns: int) -> None:
         """Decide connections silent long enough, as of capture time ``now_ns``.
@@ -355,8 +395,17 @@ class Paired:
     offsets: tuple[ClockOffset, ...]
 
 
+class Analysed(Protocol):
+    """One capture's kept connections: a CaptureAnalysis, or what a worker process sent back of one."""
+
+    @property
+    def flows(self) -> Sequence[FlowReport]: ...
+    @property
+    def facts(self) -> Sequence[FlowFacts] | None: ...
+
+
 def pair(
-    analyses: list[CaptureAnalysis],
+    analyses: Sequence[Analysed],
     reports: list[CaptureReport],
     names: list[str],
     named: list[bool] | None = None,

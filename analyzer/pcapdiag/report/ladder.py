@@ -380,6 +380,8 @@ def kube_notes(f: FlowReport) -> list[str]:
 def capture_notes(c: CaptureReport) -> str:
     """What cut a capture short or spoiled part of it, or ''."""
     notes = []
+    if c.engine != "native":
+        notes.append(f"decoded by {c.engine}")
     if c.side is not None:
         notes.append(f"side {c.side}: the {c.role} end (by {c.role_basis})")
     if c.malformed:

@@ -162,6 +162,8 @@ class CaptureReport:
     """'client' or 'server': which end of the path this capture sits at (several captures only)."""
     role_basis: str | None = None
     """How the role was decided, in words."""
+    engine: str = "native"
+    """What decoded the packets: 'native' (pcapdiag's own readers) or 'tshark' (--engine tshark)."""
 
 
 @dataclass(frozen=True, slots=True)

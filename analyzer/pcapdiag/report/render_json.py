@@ -148,6 +148,7 @@ def capture_dict(c: CaptureReport) -> dict[str, Any]:
     return {
         "path": c.path,
         "format": c.format,
+        "engine": c.engine,
         "link_types": [linktype_name(lt) for lt in c.link_types],
         "link_type_values": list(c.link_types),
         "packets": c.packets,

@@ -119,7 +119,8 @@ def capture_lines(r: Report) -> list[str]:
     out: list[str] = []
     for c in r.captures:
         kinds = ", ".join(linktype_name(lt) for lt in c.link_types) or "no link type"
-        extra = f", {c.malformed} malformed" if c.malformed else ""
+        extra = f", decoded by {c.engine}" if c.engine != "native" else ""
+        extra += f", {c.malformed} malformed" if c.malformed else ""
         extra += f", cut off at byte {c.truncated_at}" if c.truncated_at is not None else ""
         extra += f", stopped: {c.stopped}" if c.stopped else ""
         extra += f", taken at the {c.capture_point} side" if c.capture_point else ""

@@ -1,0 +1,305 @@
+"""Analyse capture files with either engine, in this process or in worker processes (--jobs N).
+
+It sits between the CLI and the pipeline: it opens capture files by path (a worker process gets a
+path, never an open stream), runs one CaptureAnalysis per file and hands back a FileResult, which a
+worker sends to the parent. It never prints or exits; the CLI reports what the results say.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import multiprocessing
+import os
+import signal
+import stat
+from collections.abc import Callable
+from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from multiprocessing.synchronize import Event
+from types import TracebackType
+from typing import IO
+
+from pcapdiag.capture import Capture, CaptureError, open_capture
+from pcapdiag.correlate import FlowFacts
+from pcapdiag.k8s import Inventory
+from pcapdiag.pipeline import CaptureAnalysis, Options
+from pcapdiag.report import CaptureReport, FlowReport
+from pcapdiag.tshark import TsharkCapture, TsharkError, TsharkUnavailable
+
+ENGINES = ("native", "tshark")
+"""native: pcapdiag's own capture readers and decoder (the default, and the fast one); tshark: tshark's
+dissection through pyshark (formats and encapsulations the native reader does not decode)."""
+BATCH = 4096
+"""Packets analysed between two looks at the stop flag (signals, a closed stdout)."""
+POLL_S = 0.2
+"""How often the parent, waiting for a worker, looks at its own stop flag."""
+INTERRUPTED = "interrupted"
+"""What a worker says stopped it; the parent puts its own reason (which signal) in its place."""
+
+StopCheck = Callable[[], str | None]
+"""Why reading must stop now (a signal, a closed stdout), or None to go on."""
+Reader = Callable[[CaptureAnalysis, Capture], None]
+"""Reads a capture's frames into an analysis (to the end, or until told to stop)."""
+
+
+def _never() -> str | None:
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """One capture file to analyse, everything a worker process needs (it must pickle)."""
+
+    path: str
+    options: Options
+    index: int = 0
+    """Place among the captures analysed together (FlowFacts.capture)."""
+    paired: bool = False
+    """Several captures: keep every flow and its facts to match them across captures."""
+    engine: str = "native"
+    k8s: Inventory | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FileResult:
+    """What analysing one file gave: its report and kept connections, or why it could not be read."""
+
+    path: str
+    report: CaptureReport | None
+    """None when the file could not be read at all; ``problem`` says why."""
+    problem: str | None = None
+    flows: tuple[FlowReport, ...] = ()
+    """Every connection (several captures); empty when they were streamed to ``on_flow``."""
+    facts: tuple[FlowFacts, ...] | None = None
+    by_label: dict[str, int] = dataclasses.field(default_factory=dict)
+    untracked: int = 0
+    duplicates: int = 0
+
+    def reindexed(self, index: int) -> FileResult:
+        """The same result as capture number ``index`` (files that could not be read take no number)."""
+        if self.facts is None or all(f.capture == index for f in self.facts):
+            return self
+        return dataclasses.replace(
+            self, facts=tuple(dataclasses.replace(f, capture=index) for f in self.facts)
+        )
+
+
+def new_analysis(task: Task, on_flow: Callable[[FlowReport], None] | None = None) -> CaptureAnalysis:
+    """The CaptureAnalysis for a task: keeping flows and facts when paired, else streaming to on_flow."""
+    if task.paired:
+        return CaptureAnalysis(
+            task.path,
+            task.options,
+            keep_flows=True,
+            facts=[],
+            index=task.index,
+            k8s=task.k8s,
+            engine=task.engine,
+        )
+    return CaptureAnalysis(
+        task.path, task.options, on_flow=on_flow, keep_flows=False, k8s=task.k8s, engine=task.engine
+    )
+
+
+def result_of(analysis: CaptureAnalysis, report: CaptureReport) -> FileResult:
+    """The result of a finished analysis."""
+    return FileResult(
+        path=analysis.path,
+        report=report,
+        flows=tuple(analysis.flows),
+        facts=tuple(analysis.facts) if analysis.facts is not None else None,
+        by_label=dict(analysis.by_label),
+        untracked=analysis.table.untracked_flows,
+        duplicates=analysis.table.duplicates,
+    )
+
+
+def open_path(path: str) -> IO[bytes]:
+    """Open a capture file; OSError with a readable strerror if it cannot be."""
+    if os.path.isdir(path):
+        raise IsADirectoryError(21, "is a directory")
+    return open(path, "rb")
+
+
+def is_regular_file(path: str) -> bool:
+    """A path a worker process can read on its own: not '-' (stdin), a FIFO or a device (live streams)."""
+    if path == "-":
+        return False
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return True  # the worker reports the error, in the same words as the parent would
+    return not (stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISSOCK(mode))
+
+
+def read_frames(
+    analysis: CaptureAnalysis,
+    capture: Capture,
+    stopped: StopCheck = _never,
+    on_batch: Callable[[], None] | None = None,
+) -> None:
+    """Read a capture's frames into the analysis in batches, until the end, --count/--duration or a stop."""
+    records = capture.records()
+    while stopped() is None and not analysis.done:
+        batch = list(itertools.islice(records, BATCH))
+        if not batch:
+            return
+        analysis.read_records(batch)
+        if on_batch is not None:
+            on_batch()
+
+
+def _finish_reading(analysis: CaptureAnalysis, read: Callable[[], None], stopped: StopCheck) -> None:
+    """Run ``read``; whatever stops it, what was decided stays (the error is said in the report)."""
+    try:
+        read()
+    except CaptureError as exc:
+        analysis.error = str(exc)
+    except TsharkError as exc:
+        analysis.error = str(exc)
+    except OSError as exc:
+        analysis.error = f"read error: {exc.strerror or exc}"
+    except Exception as exc:  # a bug must not lose what was decided
+        analysis.error = f"internal error (please report): {type(exc).__name__}: {exc}"
+    reason = stopped()
+    if reason is not None and analysis.stopped is None:
+        analysis.stopped = reason
+
+
+def analyse_stream(
+    stream: IO[bytes],
+    task: Task,
+    read: Reader | None = None,
+    stopped: StopCheck = _never,
+    on_flow: Callable[[FlowReport], None] | None = None,
+) -> FileResult:
+    """Analyse an open capture stream with the native engine (``read`` reads its frames: to the end by
+    default; the CLI's reader follows a live stream)."""
+    try:
+        capture = open_capture(stream, task.path)
+    except CaptureError as exc:
+        return FileResult(task.path, None, str(exc))
+    analysis = new_analysis(task, on_flow)
+    reader = read or (lambda a, c: read_frames(a, c, stopped))
+    _finish_reading(analysis, lambda: reader(analysis, capture), stopped)
+    return result_of(analysis, analysis.end(capture))
+
+
+def read_tshark(analysis: CaptureAnalysis, source: TsharkCapture, stopped: StopCheck = _never) -> None:
+    """Read what tshark decoded into the analysis, in batches; stopping early stops tshark."""
+    packets = source.packets()
+    try:
+        while stopped() is None and not analysis.done:
+            batch = list(itertools.islice(packets, BATCH))
+            if not batch:
+                return
+            analysis.read_decoded(batch)
+    finally:
+        packets.close()
+
+
+def analyse_path(
+    task: Task, stopped: StopCheck = _never, on_flow: Callable[[FlowReport], None] | None = None
+) -> FileResult:
+    """Open a capture file by path and analyse it with the task's engine."""
+    if task.engine == "tshark":
+        try:
+            source = TsharkCapture(task.path)
+        except (TsharkError, TsharkUnavailable) as exc:
+            return FileResult(task.path, None, str(exc))
+        analysis = new_analysis(task, on_flow)
+        _finish_reading(analysis, lambda: read_tshark(analysis, source, stopped), stopped)
+        return result_of(analysis, analysis.end(source.info))
+    try:
+        stream = open_path(task.path)
+    except OSError as exc:
+        return FileResult(task.path, None, exc.strerror or str(exc))
+    with stream:
+        return analyse_stream(stream, task, stopped=stopped, on_flow=on_flow)
+
+
+# -- worker processes ---------------------------------------------------------------------------
+
+_stop_event: Event | None = None
+"""In a worker: the parent's stop flag."""
+
+
+def _worker_init(event: Event) -> None:
+    """A worker leaves Ctrl-C to the parent (which relays it through the event) and remembers the event."""
+    global _stop_event
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _stop_event = event
+
+
+def _worker_stopped() -> str | None:
+    return INTERRUPTED if _stop_event is not None and _stop_event.is_set() else None
+
+
+def _worker(task: Task) -> FileResult:
+    return analyse_path(task, _worker_stopped)
+
+
+class Workers:
+    """Up to ``jobs`` worker processes (forkserver where there is one, else spawn), each analysing one
+    file at a time; the parent collects the results in the order it asks for them."""
+
+    def __init__(self, jobs: int) -> None:
+        methods = multiprocessing.get_all_start_methods()
+        ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+        if ctx.get_start_method() == "forkserver":
+            ctx.set_forkserver_preload([__name__])  # import pcapdiag once, in the fork server
+        self._event = ctx.Event()
+        self._futures: list[Future[FileResult]] = []
+        self._pool = ProcessPoolExecutor(
+            max_workers=jobs, mp_context=ctx, initializer=_worker_init, initargs=(self._event,)
+        )
+
+    def submit(self, task: Task) -> Future[FileResult]:
+        """Start analysing a file in a worker (or queue it until one is free)."""
+        future = self._pool.submit(_worker, task)
+        self._futures.append(future)
+        return future
+
+    def result(self, future: Future[FileResult], task: Task, stopped: StopCheck) -> FileResult | None:
+        """Wait for a worker's result. A stop (signal) in the parent is passed on: running workers stop
+        reading and send what they decided, files not started yet (or not read at all) give None."""
+        while True:
+            reason = stopped()
+            if reason is not None:
+                self._stop()
+            try:
+                result = future.result(timeout=POLL_S)
+            except FutureTimeout:
+                continue
+            except CancelledError:
+                return None
+            except BrokenProcessPool:
+                return FileResult(task.path, None, "the worker process analysing it died")
+            reason = reason or stopped()
+            report = result.report
+            if reason is not None and report is not None and report.stopped == INTERRUPTED:
+                if not report.packets:
+                    return None  # started as the stop came: as good as not started
+                result = dataclasses.replace(result, report=dataclasses.replace(report, stopped=reason))
+            return result
+
+    def _stop(self) -> None:
+        self._event.set()
+        for future in self._futures:
+            future.cancel()  # only those not started yet
+
+    def close(self) -> None:
+        """Stop the workers: unstarted files are dropped, running ones told to stop."""
+        self._stop()
+        self._pool.shutdown(wait=True)
+
+    def __enter__(self) -> Workers:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
