@@ -64,14 +64,9 @@ TSHARK_ONLY = {
 }
 """Traces whose connections travel in encapsulations only tshark decodes: it finds Zeek's connections."""
 
-PPPOE = "Traces/pppoe-over-qinq.pcap"
-LABEL_DIFFERENCES = {
-    (PPPOE, ("1.1.1.1", 20394, "2.2.2.2", 443)): ("cert-rejected", "ok"),
-}
-"""(trace, connection) -> (native label, tshark label). The native decoder does not bound a PPPoE packet
-by the PPPoE LENGTH, so 6 bytes of Ethernet padding become server payload and the TLS reader loses step
-(docs/zeek-agreement.md, open bug 2); tshark honours the length and sees the session complete, as Zeek
-does (SF). When the native decoder is fixed this entry fails: delete it."""
+LABEL_DIFFERENCES: dict[tuple[str, tuple[str, int, str, int]], tuple[str, str]] = {}
+"""(trace, connection) -> (native label, tshark label) where the engines legitimately differ: none now.
+(pppoe-over-qinq.pcap was one until the native decoder bounded a PPPoE packet by the PPPoE LENGTH.)"""
 
 Key = tuple[str, int, str, int, int]
 Outcome = tuple[str, str, int]

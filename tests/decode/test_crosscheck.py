@@ -45,6 +45,12 @@ def scapy_view(packet: Any) -> tuple[Any, ...] | None:
         ip = ip.underlayer
     family = socket.AF_INET6 if isinstance(ip, IPv6) else socket.AF_INET
     header = tcp.dataofs * 4
+    payload = tcp.original[header:]  # scapy trims the IP payload to the IP length, like decode()
+    pppoe = next((layer for layer in packet.iterpayloads() if type(layer).__name__ == "PPPoE"), None)
+    if pppoe is not None:  # RFC 2516: the PPPoE length ends the packet (scapy's IP reads on into padding)
+        ip_bytes = bytes(ip)
+        inside = pppoe.len - 2 - (len(ip_bytes) - len(bytes(ip.payload)))  # PPP protocol, IP header
+        payload = payload[: max(0, inside - header)]
     return (
         socket.inet_pton(family, ip.src),
         socket.inet_pton(family, ip.dst),
@@ -54,7 +60,7 @@ def scapy_view(packet: Any) -> tuple[Any, ...] | None:
         tcp.ack,
         int(tcp.flags),
         tcp.window,
-        tcp.original[header:],  # scapy trims the IP payload to the IP length, like decode()
+        payload,
         tcp.original[20:header],
     )
 

@@ -137,3 +137,23 @@ def test_deeply_nested_tags_stay_bounded() -> None:
     assert_syn(decode(1, frame))
     vlans = b"\x81\x00\x00\x01" * 20_000
     assert_syn(decode(1, b"\x00" * 12 + vlans + b"\x81\x00\x00\x01\x08\x00" + bytes(SYN4)))
+
+
+@pytest.mark.parametrize("version", [4, 6])
+def test_pppoe_length_ends_the_packet_before_ethernet_padding(version: int) -> None:
+    """RFC 2516: the PPPoE LENGTH bounds the PPP payload; what follows in the frame is Ethernet padding,
+    even when the IP length field claims it (pppoe-over-qinq.pcap in Zeek's corpus does exactly that)."""
+    syn = SYN4 if version == 4 else SYN6
+    ip = bytearray(bytes(syn))
+    if version == 4:
+        struct.pack_into("!H", ip, 2, len(ip) + 6)  # the IP total length counts 6 bytes of padding
+    else:
+        struct.pack_into("!H", ip, 4, len(ip) - 40 + 6)
+    pppoe = PPPoE(sessionid=1, len=len(ip) + 2) / PPP(proto=0x0021 if version == 4 else 0x0057)
+    frame = bytes(ETH / Dot1AD(vlan=100) / Dot1Q(vlan=10, type=0x8864) / pppoe) + bytes(ip) + b"\x00" * 6
+    d = decode(1, frame)
+    assert_syn(d, version)
+    assert isinstance(d, TcpSegment)
+    assert d.payload == b"" and d.payload_len == 0  # the padding is not payload
+    honest = bytes(ETH / Dot1Q(vlan=10, type=0x8864) / PPPoE(sessionid=1) / PPP(proto=0x0021) / SYN4)
+    assert decode(1, honest + b"\x00" * 6) == decode(1, honest)  # padding after a correct IP length

@@ -6,7 +6,7 @@ from pcapdiag.capture.linktype import LINKTYPE_ETHERNET
 from pcapdiag.decode import skip
 from pcapdiag.decode.icmp import icmp_error
 from pcapdiag.decode.ip import PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, ipv4, ipv6
-from pcapdiag.decode.link import ETH_IPV4, ETH_IPV6, ethernet, network_start
+from pcapdiag.decode.link import ETH_IPV4, ETH_IPV6, PPPOE_BOUNDED, ethernet, network_start
 from pcapdiag.decode.packet import Decoded, IcmpError, Skipped, TcpSegment
 from pcapdiag.decode.tcp import tcp_segment
 from pcapdiag.decode.tunnel import tunnel_inner
@@ -32,6 +32,12 @@ def decode(linktype: int, data: bytes) -> Decoded:
     ethertype, off = start
     depth = 0
     while True:
+        bound = -1
+        if ethertype >= PPPOE_BOUNDED:  # PPPoE's LENGTH counts from its PPP protocol field, 2 bytes back
+            ethertype -= PPPOE_BOUNDED
+            bound = off - 2 + ((data[off - 4] << 8) | data[off - 3])
+            if bound < end:
+                end = bound
         if ethertype == ETH_IPV4:
             ip = ipv4(data, off, end)
         elif ethertype == ETH_IPV6:
@@ -40,6 +46,8 @@ def decode(linktype: int, data: bytes) -> Decoded:
             return skip.NOT_IP
         if isinstance(ip, Skipped):
             return ip
+        if bound >= 0 and ip[4] + ip[6] > bound >= ip[4]:  # the IP length ran into the padding
+            ip = (ip[0], ip[1], ip[2], ip[3], ip[4], ip[5], bound - ip[4], ip[7], ip[8])
         proto = ip[3]
         if proto == PROTO_TCP:
             return tcp_segment(data, ip)

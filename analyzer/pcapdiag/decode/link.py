@@ -32,6 +32,9 @@ ETH_FABRICPATH = 0x8903  # Cisco FabricPath: 16-byte outer header, then a whole 
 PBB_ITAG_LEN = 4  # I-TAG: priority, drop eligibility, flags, 24-bit service instance id
 PPP_IPV4 = 0x0021  # PPP protocol number for IPv4 (RFC 1332)
 PPP_IPV6 = 0x0057  # PPP protocol number for IPv6 (RFC 5072)
+PPPOE_BOUNDED = 0x10000
+"""Added to the EtherType of an IP packet inside PPPoE: decode() then ends the packet where the PPPoE
+LENGTH says (RFC 2516), since what follows is Ethernet padding even when the IP length claims it."""
 
 # Address families in NULL/LOOP headers (NULL: capturing host's byte order; LOOP: network order).
 AF_INET = 2  # every BSD, Linux, macOS
@@ -133,9 +136,9 @@ def ethertype_chain(ethertype: int, data: bytes, off: int, end: int) -> Start:
                 return skip.TRUNCATED
             protocol = (data[off + 6] << 8) | data[off + 7]
             if protocol == PPP_IPV4:
-                return ETH_IPV4, off + 8
+                return PPPOE_BOUNDED + ETH_IPV4, off + 8
             if protocol == PPP_IPV6:
-                return ETH_IPV6, off + 8
+                return PPPOE_BOUNDED + ETH_IPV6, off + 8
             return skip.NOT_IP
         else:
             return skip.NOT_IP
