@@ -101,7 +101,7 @@ def test_k8s_checks_are_reported() -> None:
     doc = json.loads(
         pcapdiag("analyze", str(CAPTURES / "dnat" / "client-eth.pcap"), *k8s, "--format", "json").stdout
     )
-    assert doc["kubernetes"] is not None
+    assert doc["kubernetes"] is not None and doc["kubernetes"]["findings"]
     assert all({"severity", "subject", "text"} <= set(x) for x in doc["kubernetes"]["findings"])
     plain = json.loads(
         pcapdiag("analyze", str(CAPTURES / "dnat" / "client-eth.pcap"), "--format", "json").stdout

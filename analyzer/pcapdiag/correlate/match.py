@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from pcapdiag.classify.vantage import INITIAL_TTLS
 from pcapdiag.correlate.facts import FlowFacts
 
 NS = 1_000_000_000
@@ -192,11 +193,6 @@ def _port_time_pairs(
             taken.add(id(best[1]))
             pairs.append((f, best[1], "ports+time"))
     return pairs
-
-
-INITIAL_TTLS = frozenset({64, 128, 255})
-"""Initial TTLs of Linux/macOS (64), Windows (128) and network gear (255): a packet still carrying
-one was captured on the host that sent it."""
 
 
 def _local_end(facts: Sequence[FlowFacts]) -> str | None:

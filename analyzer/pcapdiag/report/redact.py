@@ -213,10 +213,6 @@ class Redactor:
             for seen in (side.client, side.server):
                 if seen is not None:
                     self.ip(seen.ip)
-        if f.where_explanation:
-            for address in re.findall(r"from ([0-9A-Fa-f:.]+)", f.where_explanation):
-                with contextlib.suppress(ValueError):
-                    self.ip(address.rstrip(".,)"))
         t = self.text
         return dataclasses.replace(
             f,
@@ -230,7 +226,7 @@ class Redactor:
             evidence=tuple(dataclasses.replace(e, summary=t(e.summary)) for e in f.evidence),
             certificate=self._certificate(cert) if cert is not None else None,
             sides=tuple(self._side(side) for side in f.sides),
-            where_explanation=t(f.where_explanation) if f.where_explanation else None,
+            where_explanation=self.scrub(f.where_explanation) if f.where_explanation else None,
             kubernetes=self._kube(f.kubernetes) if f.kubernetes is not None else None,
             timing=dataclasses.replace(
                 f.timing,
