@@ -61,3 +61,38 @@ def test_capture_point_is_told_for_most_captures() -> None:
         told += point is not None
         right += point == cap["point"]
     assert right == told and told * 4 >= len(params) * 3, (told, len(params))
+
+
+X509_REASONS = (
+    "certificate signed by unknown authority",
+    "certificate is valid for",
+    "certificate has expired or is not yet valid",
+)
+"""Go's x509 verification errors, by the part that does not name the certificate."""
+
+
+def _cert_cases() -> list[object]:
+    out = []
+    for param in _params():
+        path, cap, truth = param.values  # type: ignore[attr-defined]
+        for conn in truth["connections"]:
+            errors = [r.get("error") or "" for r in conn.get("client_result", [])]
+            reasons = [r for r in X509_REASONS for e in errors if f"x509: {r}" in e]
+            if conn["label"] == "cert-rejected" and reasons and cap["point"] in conn["points"]:
+                out.append(
+                    pytest.param(
+                        path, conn["client_port"], reasons[0], id=f"{param.id}:{conn['client_port']}"
+                    )
+                )
+    return out
+
+
+@pytest.mark.parametrize(("path", "client_port", "reason"), _cert_cases())
+def test_certificate_rejection_names_the_clients_reason(
+    path: pathlib.Path, client_port: int, reason: str
+) -> None:
+    """What the Go client said (wrong name, unknown issuer, expired) is in the error pcapdiag gives:
+    exactly when the certificate is in clear (TLS 1.2), among the possible ones when TLS 1.3 hides it."""
+    _, flows = analyse(path)
+    (flow,) = [f for f in flows if f.client.port == client_port]
+    assert flow.kubernetes_error is not None and reason in flow.kubernetes_error, flow.kubernetes_error

@@ -194,6 +194,10 @@ def next_steps(label: Label, target: Target, k8s: WebhookMatch | None = None) ->
             f"{webhook_cfg}",
         ),
         Label.CERT_REJECTED: (
+            f"kubectl -n {ns} port-forward {workload} {port} & openssl s_client -connect "
+            f"127.0.0.1:{port} -servername {host} </dev/null 2>/dev/null | openssl x509 -noout "
+            "-subject -issuer -dates -ext subjectAltName    # the certificate served: its names must "
+            f"include {host}, its dates now, its issuer the caBundle's",
             f"{ca_bundle} | base64 -d | openssl x509 -noout -subject -issuer -dates",
             f"kubectl -n {ns} get secret {svc}-ca -o jsonpath='{{.data.ca\\.crt}}' | base64 -d | "
             "openssl x509 -noout -subject -issuer -dates    # must match the caBundle",

@@ -342,16 +342,26 @@ def _client_abort(conn: Connection, app: AppObserver, ch_frame: int, closed_fram
     if cert is not None and cert.problems:
         error = cert.problems[0]
         why = "; ".join(cert.problems)
-    else:
+    elif cert is not None:
         error = "x509: certificate signed by unknown authority"
         why = (
             "the certificate's name and dates are fine for this connection, so the issuer is "
             "one the client does not trust (check the webhook's caBundle)"
-            if cert is not None
-            else "TLS 1.3 encrypts the certificate, so the exact reason is not visible: Go sends "
+        )
+    else:
+        # Go sends the same alert (bad_certificate) for each reason: name them all.
+        error = " / ".join(
+            (
+                "x509: certificate signed by unknown authority",
+                f"x509: certificate is valid for ..., not {app.sni or '...'}",
+                "x509: certificate has expired or is not yet valid",
+            )
+        )
+        why = (
+            "TLS 1.3 encrypts the certificate, so which of these it was is not visible: Go sends "
             "the same alert for an unknown authority, a name mismatch and an expired certificate"
             if is_tls13(app.version) or not app.certificates
-            else "the certificate in the capture could not be parsed, so the exact reason is not visible"
+            else "the certificate in the capture could not be parsed, so which of these it was is not visible"
         )
     how = (
         f"a TLS alert ({abort.name})"
