@@ -367,7 +367,7 @@ def test_kernel_drops_reach_the_connections_decided_at_the_end(tmp_path: pathlib
 def test_json_text_and_redaction(tmp_path: pathlib.Path) -> None:
     f = flows(tmp_path, syns(LINEAR), until=12.6)[40000]
     d = flow_dict(f)
-    assert list(d)[-2:] == ["timing", "capture_limits"]
+    assert {"timing", "capture_limits"} <= set(d)
     timing = d["timing"]
     assert timing["syn_schedule"] == "linear" and timing["syn_count"] == 7
     assert timing["timer"] == "webhook-timeout" and timing["race"] == []

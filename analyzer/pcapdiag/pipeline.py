@@ -25,7 +25,7 @@ from pcapdiag.decode.packet import FIN, RST, IcmpError, Skipped, TcpSegment
 from pcapdiag.decode.tcp import new_segment
 from pcapdiag.flow import DEFAULT_MAX_FLOWS, Connection, FlowTable, Tracked
 from pcapdiag.k8s import Finding, Inventory
-from pcapdiag.report import CaptureReport, ClockOffset, FlowReport, Report, build_flow
+from pcapdiag.report import CaptureReport, ClockOffset, FlowReport, Report, build_flow, with_translation
 from pcapdiag.report.paired import clock_offsets, paired_flows
 from pcapdiag.tls import AppObserver
 
@@ -347,6 +347,7 @@ class CaptureAnalysis:
         for entry in sorted(conns, key=lambda c: c.first_frame):
             conn = self.table.connection(entry)  # a HalfOpen's, built now: one at a time
             self._checked.pop(conn.id, None)
+            translated = self.table.translated.pop(conn.id, None)
             app = self._app(conn)
             if not self.options.wants_connection(conn):
                 continue
@@ -363,6 +364,8 @@ class CaptureAnalysis:
                 kernel_drops=self._kernel_drops,
                 k8s=self.k8s,
             )
+            if translated is not None:
+                flow = with_translation(flow, *translated)
             self.by_label[flow.label.value] += 1
             if self.facts is not None:
                 self.facts.append(flow_facts(self.index, conn, flow.label))

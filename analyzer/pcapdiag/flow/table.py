@@ -21,6 +21,16 @@ connection finished while still open (decided by a timeout) may be picked up aga
 request (keep-alive reuse)."""
 LINGER_NS = 2_000_000_000
 """How long after an open connection was finished its stragglers may still carry payload."""
+TRANSLATED_WINDOW_NS = 50_000_000
+"""A capture taken with -i any on a host that translates addresses (a router, a node whose
+kube-proxy forwards a service to a pod on another node) holds each forwarded packet twice: as it
+came in and as it went out with new addresses. NAT rewrites addresses and ports, never the
+initial sequence number or window of a SYN (an MSS clamp may rewrite its options), and forwarding
+takes microseconds: two SYNs with another 4-tuple but the same ISN and window, within 50 ms, that kept one end
+(or the client's port) are the same connection seen on both sides of the translation."""
+
+Translation = tuple[int, Endpoint, Endpoint]
+"""The other view of a connection seen twice: (its connection id, client, server)."""
 
 
 class HalfOpen:
@@ -82,6 +92,11 @@ class FlowTable:
         self.duplicates = 0
         self.late_packets = 0
         """Packets of connections already finished (absorbed, not a new connection)."""
+        self.translated: dict[int, Translation] = {}
+        """Connections seen twice, before and after address translation: id -> the other view."""
+        self._recent_syns: dict[tuple[int, int], tuple[int, int, Endpoint, Endpoint]] = {}
+        """First SYNs of the last TRANSLATED_WINDOW_NS: (ISN, window) -> (time, id,
+        client, server), oldest first."""
         self._tombstones: dict[FlowKey, tuple[int, int | None, bool]] = {}
         """Finished connections: key -> (last packet time, client ISN, closed)."""
         self._next_id = 1
@@ -119,6 +134,7 @@ class FlowTable:
                     self.untracked_flows += 1
                 return None
             if flags & (SYN | ACK | FIN | RST) == SYN:
+                self._link_translated(self._next_id, ts_ns, seg)
                 self.open[key] = HalfOpen(self._next_id, frame, ts_ns, seg)
                 self._next_id += 1
                 return None
@@ -146,6 +162,31 @@ class FlowTable:
             self.duplicates += 1
             return None
         return conn
+
+    def _link_translated(self, conn_id: int, ts_ns: int, seg: TcpSegment) -> None:
+        """Remember a connection's first SYN; link it to an earlier one it is a translated copy of."""
+        recent = self._recent_syns
+        while recent:
+            oldest = next(iter(recent))
+            if ts_ns - recent[oldest][0] <= TRANSLATED_WINDOW_NS:
+                break
+            del recent[oldest]
+        client, server = (seg.src, seg.sport), (seg.dst, seg.dport)
+        sig = (seg.seq, seg.window)
+        prev = recent.pop(sig, None)
+        if prev is not None and abs(ts_ns - prev[0]) <= TRANSLATED_WINDOW_NS:
+            _, other, other_client, other_server = prev
+            if (
+                (other_client, other_server) != (client, server)
+                and (other_client == client or other_server == server or other_client[1] == client[1])
+                and other not in self.translated
+            ):
+                # The server rewritten (DNAT), the client (SNAT), or both with the client's port
+                # kept (masquerade keeps it when it is free).
+                self.translated[conn_id] = (other, other_client, other_server)
+                self.translated[other] = (conn_id, client, server)
+                return
+        recent[sig] = (ts_ns, conn_id, client, server)
 
     def feed_common(self, frame: int, ts_ns: int, f: SegmentFields) -> bool:
         """feed() for a segment given as its fields, when it is the common kind that

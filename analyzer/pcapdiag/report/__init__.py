@@ -2,7 +2,7 @@
 
 from collections.abc import Callable
 
-from pcapdiag.report.build import build_flow
+from pcapdiag.report.build import build_flow, with_translation
 from pcapdiag.report.model import (
     SCHEMA_VERSION,
     Address,
@@ -12,6 +12,7 @@ from pcapdiag.report.model import (
     FlowReport,
     Report,
     SideReport,
+    Translated,
 )
 from pcapdiag.report.render_json import render_json, render_jsonl_flow
 from pcapdiag.report.render_text import flow_line, render_text
@@ -32,9 +33,11 @@ __all__ = [
     "FlowReport",
     "Report",
     "SideReport",
+    "Translated",
     "build_flow",
     "flow_line",
     "render_json",
     "render_jsonl_flow",
     "render_text",
+    "with_translation",
 ]

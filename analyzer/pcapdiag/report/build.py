@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from pcapdiag.classify import Label, Timing, Verdict, capture_limits, infer_timing
 from pcapdiag.classify.errors import icmp_meaning
 from pcapdiag.classify.next_steps import Target, next_steps
 from pcapdiag.flow import Connection, PacketRecord, format_ip
+from pcapdiag.flow.key import Endpoint
 from pcapdiag.k8s import Inventory, WebhookMatch
-from pcapdiag.report.model import Address, EvidenceRow, FlowReport, KubeContext
+from pcapdiag.report.model import Address, EvidenceRow, FlowReport, KubeContext, Translated
 from pcapdiag.tls import AppObserver
 
 NS = 1_000_000_000
@@ -195,4 +198,26 @@ def build_flow(
         kubernetes=kube,
         timing=timing,
         capture_limits=capture_limits(conn, kernel_drops),
+    )
+
+
+def with_translation(flow: FlowReport, other_id: int, client: Endpoint, server: Endpoint) -> FlowReport:
+    """``flow`` marked as one of two views of a connection this capture holds twice (NAT)."""
+    seen = Translated(
+        other_id, Address(format_ip(client[0]), client[1]), Address(format_ip(server[0]), server[1])
+    )
+    changed = " and ".join(
+        end
+        for end, (mine, theirs) in (
+            ("client", (flow.client, seen.client)),
+            ("server", (flow.server, seen.server)),
+        )
+        if mine != theirs
+    )
+    return dataclasses.replace(
+        flow,
+        translated=seen,
+        explanation=f"{flow.explanation} The capture holds this connection twice: flow {other_id} is the "
+        f"same connection ({seen.client.ip}:{seen.client.port} -> {seen.server.ip}:{seen.server.port}), "
+        f"its {changed} address translated between two interfaces the capture saw.",
     )

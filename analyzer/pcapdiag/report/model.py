@@ -87,6 +87,15 @@ class KubeContext:
 
 
 @dataclass(frozen=True, slots=True)
+class Translated:
+    """The other view of a connection this capture holds twice, before and after address translation."""
+
+    flow_id: int
+    client: Address
+    server: Address
+
+
+@dataclass(frozen=True, slots=True)
 class FlowReport:
     """One labelled connection."""
 
@@ -128,6 +137,9 @@ class FlowReport:
     """SYN schedule, when the client gave up and the timer that most likely fired (timeouts, SYN retries)."""
     capture_limits: tuple[str, ...] = ()
     """Capture-quality limits that change what can be said about this connection, in plain words."""
+    translated: Translated | None = None
+    """The same connection seen again in this capture with other addresses (NAT between two of its
+    interfaces): that flow's id and addresses."""
 
 
 @dataclass(frozen=True, slots=True)

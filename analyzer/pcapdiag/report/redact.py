@@ -213,6 +213,9 @@ class Redactor:
             for seen in (side.client, side.server):
                 if seen is not None:
                     self.ip(seen.ip)
+        if f.translated is not None:
+            self.ip(f.translated.client.ip)
+            self.ip(f.translated.server.ip)
         t = self.text
         return dataclasses.replace(
             f,
@@ -226,6 +229,13 @@ class Redactor:
             evidence=tuple(dataclasses.replace(e, summary=t(e.summary)) for e in f.evidence),
             certificate=self._certificate(cert) if cert is not None else None,
             sides=tuple(self._side(side) for side in f.sides),
+            translated=dataclasses.replace(
+                f.translated,
+                client=Address(self.ip(f.translated.client.ip), f.translated.client.port),
+                server=Address(self.ip(f.translated.server.ip), f.translated.server.port),
+            )
+            if f.translated is not None
+            else None,
             where_explanation=self.scrub(f.where_explanation) if f.where_explanation else None,
             kubernetes=self._kube(f.kubernetes) if f.kubernetes is not None else None,
             timing=dataclasses.replace(

@@ -140,6 +140,13 @@ def flow_dict(f: FlowReport) -> dict[str, Any]:
         "kubernetes": kube_dict(f.kubernetes),
         "timing": timing_dict(f.timing) if f.timing is not None else None,
         "capture_limits": list(f.capture_limits),
+        "translated": None
+        if f.translated is None
+        else {
+            "flow_id": f.translated.flow_id,
+            "client": {"ip": f.translated.client.ip, "port": f.translated.client.port},
+            "server": {"ip": f.translated.server.ip, "port": f.translated.server.port},
+        },
     }
 
 
