@@ -640,8 +640,16 @@ class CaseRun:
             c.proc.wait(max(0.1, deadline - time.monotonic()))
 
     # ---- captures ----
-    def start_captures(self, ports: list[int], multi: bool = False) -> None:
+    def start_captures(self, ports: list[int], multi: bool = False, router: bool = False) -> None:
         filt = bpf(ports)
+        if router:
+            # -i any in the router: each forwarded packet twice, as it came in and as it went out
+            # (after the router's NAT); listed apart from the client/server points in truth.json
+            path = self.out / "router-any.pcap"
+            argv = ["tcpdump", "-U", "--immediate-mode", "-s", "0", "-Z", "root", "-n", "-i", "any",
+                    "-y", "LINUX_SLL2", "-B", "65536", "-w", str(path), filt]
+            self.capturers.append(Capturer(Proc(self.topo.r, argv, "cap-router-any.pcap", self.logs),
+                                           path, "router", "sll2", "tcpdump", ["any"], "listening on"))
         for point in ("client", "server"):
             ns, dev = self.topo.ns(point), POINT_IF[point]
             td = ["tcpdump", "-U", "--immediate-mode", "-s", "0", "-Z", "root", "-n"]
@@ -747,6 +755,7 @@ class CaseRun:
         """Build truth.json content and self-check the files against it."""
         problems: list[str] = []
         caps = []
+        routers: list[dict[str, Any]] = []
         per_file: dict[str, dict[str, Any]] = {}
         cports = {d["_conn"].lport for d in self.connections}
         for cap in self.capturers:
@@ -757,10 +766,11 @@ class CaseRun:
                     addr_ok(a)
                 except ValueError as e:
                     problems.append(f"{cap.file.name}: {e}")
-            caps.append({"file": cap.file.name, "point": cap.point, "encoding": cap.encoding,
-                         "tool": cap.tool, "interfaces": cap.interfaces,
-                         "linktypes": info["linktypes"], "packets": info["packets"],
-                         "client_ports_seen": sorted(cports & info["ports"])})
+            (routers if cap.point == "router" else caps).append(
+                {"file": cap.file.name, "point": cap.point, "encoding": cap.encoding,
+                 "tool": cap.tool, "interfaces": cap.interfaces,
+                 "linktypes": info["linktypes"], "packets": info["packets"],
+                 "client_ports_seen": sorted(cports & info["ports"])})
         for point in ("client", "server"):
             counts = {c["file"]: c["packets"] for c in caps if c["point"] == point}
             if len(set(counts.values())) > 1:
@@ -797,6 +807,8 @@ class CaseRun:
             },
             "notes": self.notes,
         }
+        if routers:
+            truth["router_captures"] = routers
         if problems:
             truth["self_check_problems"] = problems
         return truth
@@ -1298,7 +1310,7 @@ table ip pcdnat {{
     ip daddr {SERVICE4} tcp dport 443 dnat to {S0}:10250
   }}
 }}""")
-    r.start_captures([443, 10250])
+    r.start_captures([443, 10250], router=True)
     c = r.go_client(1, SERVICE4, 443)
     r.wait_clients([c], WAIT)
     r.stop_captures()
@@ -1378,7 +1390,7 @@ table ip pcdnat {{
     ip daddr {SERVICE4} tcp dport 443 dnat to {S0}:10250
   }}
 }}""")
-    r.start_captures([443, 10250])
+    r.start_captures([443, 10250], router=True)
     c1 = r.go_client(1, SERVICE4, 443)
     r.wait_clients([c1], WAIT)
     c2 = r.py_client(2, SERVICE4, 443)
@@ -1517,6 +1529,18 @@ the shapes and the truth do not.
 * Client source ports are fixed: `40000 + 10 * case number + k`, so
   `truth.json` names every connection exactly.
 
+## Kubernetes context (`k8s/`)
+
+`k8s/cluster.json` (`kubectl get svc,endpoints,endpointslices,pods -A -o json`) and
+`k8s/webhooks.json` (`kubectl get validatingwebhookconfigurations,mutatingwebhookconfigurations -o json`)
+describe this topology as a cluster would: Service `pcd-system/webhook` (198.18.100.1 and
+2001:db8:100::1, port 443 -> targetPort `https`) backed by pod `pcd-system/webhook-7d9f8b6c4-x2x9q`
+(198.19.0.2 and 2001:db8:2::2, containerPort `https` 10250, readiness probe on `healthcheck` 8080) on
+`node-b` (198.19.0.1), the API server pod `kube-system/kube-apiserver-node-a` on the host network of
+`node-a` (198.18.0.2), and ValidatingWebhookConfiguration `pcd-webhook` whose webhook
+`validate.pcd.example.com` calls the service on 443 at `/validate` (timeoutSeconds 10, failurePolicy Fail).
+They are written by hand in kubectl's shape (not read from a live cluster).
+
 ## Peers
 
 * `go` client (`peers/goclient`): Go net/http shaped like kube-apiserver's webhook
@@ -1548,6 +1572,11 @@ same single scenario run, with `-U`/immediate mode and the filter
 | `<point>-multi.pcapng` | `pcapng-multi-idb` | `dumpcap -i lo -i <veth>` (2 IDBs, data on IDB 1) |
 
 The multi-IDB files exist for `ok-tls13` and `ipv6`.
+
+`dnat` and `dnat-refused` also have `router-any.pcap`: `tcpdump -i any -y LINUX_SLL2` in the
+router namespace, which DNATs the service address: every packet twice, as it came in (service
+address) and as it went out (pod address). `truth.json` lists it under `router_captures`, apart from
+the client and server points; `tests/test_translated.py` holds pcapdiag to linking the two views.
 
 `truth.json` lists the files with their point, encoding, link types and
 packet counts and the client ports seen in each, and every connection with:

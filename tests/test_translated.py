@@ -68,6 +68,27 @@ def test_recorded_dnat_seen_on_both_sides_is_one_connection_twice(
             assert "twice" in f.explanation and f"flow {other.id}" in f.explanation
 
 
+@pytest.mark.parametrize("case", NAT_CASES)
+def test_recorded_router_capture_links_the_views(case: str) -> None:
+    """tcpdump -i any in the router that DNATs: the real forwarding view, TTLs and all."""
+    truth = json.loads((CAPTURES / case / "truth.json").read_text())
+    (router,) = truth["router_captures"]
+    report, flows = analyse(CAPTURES / case / router["file"])
+    assert report.error is None
+    by_id = _by_id(flows)
+    assert len(flows) == 2 * len(truth["connections"])
+    for conn in truth["connections"]:
+        views = [f for f in flows if f.client.port == conn["client_port"]]
+        assert {(f.server.ip, f.server.port) for f in views} == {
+            (conn["server_ip"], conn["server_port"]),
+            (conn["server_ip_at"]["server"], conn["server_port_at"]["server"]),
+        }
+        for f in views:
+            assert f.label.value == conn["label"], f.explanation
+            assert f.translated is not None
+            assert by_id[f.translated.flow_id] in views and f.translated.flow_id != f.id
+
+
 @pytest.mark.parametrize("case", ["refused", "ok-tls13", "keepalive"])
 def test_the_same_packets_captured_twice_are_duplicates_not_translations(
     tmp_path: pathlib.Path, case: str
