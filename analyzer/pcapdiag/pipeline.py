@@ -364,8 +364,10 @@ class CaptureAnalysis:
         return due
 
     def _finish(self, conns: list[Tracked], now_ns: int | None = None) -> None:
+        # At the end (no ``now_ns``) the capture ran to its recorded stop time when later than its
+        # last packet: the silence until then is as much evidence as the packets.
         ctx = Context(
-            now_ns=now_ns if now_ns is not None else self.last_ns or 0,
+            now_ns=now_ns if now_ns is not None else max(self.last_ns or 0, self._stopped_ns),
             timeout_ns=int(self.options.timeout_s * NS),
             ended=True,
         )
