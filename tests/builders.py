@@ -34,6 +34,7 @@ BLOCK_ISB = 5
 BLOCK_EPB = 6
 OPT_IF_TSRESOL = 9
 OPT_IF_TSOFFSET = 14
+OPT_ISB_ENDTIME = 3
 OPT_ISB_IFDROP = 5
 DEFAULT_START_NS = 1_700_000_000_123_456_000  # 2023-11-14, whole microseconds
 NS_PER_S = 1_000_000_000
@@ -243,10 +244,24 @@ def spb(data: bytes, orig_len: int | None = None, *, big_endian: bool = False) -
     return block(BLOCK_SPB, struct.pack(endian + "I", wire) + _pad(data), big_endian=big_endian)
 
 
-def isb(interface: int, ifdrop: int | None, *, big_endian: bool = False, units: int = 0) -> bytes:
-    """An Interface Statistics Block, with isb_ifdrop when ifdrop is not None, stamped ``units``."""
+def isb(
+    interface: int,
+    ifdrop: int | None,
+    *,
+    big_endian: bool = False,
+    units: int = 0,
+    endtime: int | None = None,
+) -> bytes:
+    """An Interface Statistics Block, with isb_ifdrop when ifdrop is not None, stamped ``units``,
+    with isb_endtime (in timestamp units, high 32 bits first like the block's) when given."""
     endian = ">" if big_endian else "<"
-    items = [] if ifdrop is None else [(OPT_ISB_IFDROP, struct.pack(endian + "Q", ifdrop))]
+    items = (
+        []
+        if endtime is None
+        else [(OPT_ISB_ENDTIME, struct.pack(endian + "II", endtime >> 32, endtime & 0xFFFFFFFF))]
+    )
+    if ifdrop is not None:
+        items.append((OPT_ISB_IFDROP, struct.pack(endian + "Q", ifdrop)))
     head = struct.pack(endian + "III", interface, units >> 32, units & 0xFFFFFFFF)
     body = head + options(items, big_endian=big_endian)
     return block(BLOCK_ISB, body, big_endian=big_endian)

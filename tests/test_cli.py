@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import json
+import os
 import pathlib
 import re
+import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 
 import pytest
 
@@ -187,3 +191,135 @@ def test_progress_on_a_terminal_for_large_files(tmp_path: pathlib.Path) -> None:
     assert b"MiB" in err and b"%" in err
     quiet = pcapdiag("analyze", "--format", "json", "-o", str(tmp_path / "q.json"), str(big))
     assert b"MiB" not in quiet.stderr  # not a terminal: no progress
+
+
+# -- files the user may not read ------------------------------------------------------------------
+
+PR_CAPBSET_DROP = 24  # linux/prctl.h: remove a capability from the bounding set
+NOBODY = 65534
+
+
+def _drop_every_capability() -> None:
+    """preexec_fn: empty the bounding set, so the exec'd program (still uid 0) has no capability and
+    is held to file permission bits like any user (no CAP_DAC_OVERRIDE / CAP_DAC_READ_SEARCH)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    cap = 0
+    while libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0:
+        cap += 1
+
+
+class Unprivileged:
+    """Runs pcapdiag without the right to read a file only root (or another user) may read.
+
+    As uid 65534 when this machine's interpreter and packages can be run by it, on a root-owned
+    0600 copy of a capture in a directory it can traverse; else (the interpreter under /root, 0700)
+    as uid 0 with every capability dropped, on a 0600 copy owned by uid 65534: either way the
+    process is neither the file's owner nor privileged to override its mode.
+    """
+
+    def __init__(self, base: pathlib.Path) -> None:
+        self.dir = base / "shared"
+        self.dir.mkdir()
+        for d in (base, self.dir):
+            d.chmod(0o755)
+        self.as_nobody = True
+        try:
+            self.as_nobody = self._run("-c", "import click, pcapdiag").returncode == 0
+        except PermissionError:  # the interpreter itself is out of its reach
+            self.as_nobody = False
+        self.owner = 0 if self.as_nobody else NOBODY
+        """Owns the files the process may not read."""
+        self.uid = NOBODY if self.as_nobody else 0
+        """The process's own uid."""
+
+    def _run(self, *args: str) -> subprocess.CompletedProcess[bytes]:
+        cmd = [sys.executable, *args]
+        if self.as_nobody:
+            return subprocess.run(
+                cmd,
+                capture_output=True,
+                timeout=120,
+                check=False,
+                cwd="/",
+                user=NOBODY,
+                group=NOBODY,
+                extra_groups=[],
+            )
+        return subprocess.run(
+            cmd, capture_output=True, timeout=120, check=False, cwd="/", preexec_fn=_drop_every_capability
+        )
+
+    def secret(self, source: pathlib.Path) -> pathlib.Path:
+        """A 0600 copy of ``source`` the unprivileged process may not read."""
+        path = self.dir / source.name
+        path.write_bytes(source.read_bytes())
+        path.chmod(0o600)
+        os.chown(path, self.owner, self.owner)
+        return path
+
+    def write_only(self, name: str) -> pathlib.Path:
+        """An existing 0200 file of the process's own: it may write it, not read it."""
+        path = self.dir / name
+        path.write_bytes(b"")
+        path.chmod(0o200)
+        os.chown(path, self.uid, self.uid)
+        return path
+
+    def run(self, *args: str) -> subprocess.CompletedProcess[bytes]:
+        """pcapdiag with these arguments, as the unprivileged process."""
+        return self._run("-m", "pcapdiag", *args)
+
+
+@pytest.fixture
+def unprivileged() -> Iterator[Unprivileged]:
+    if os.geteuid() != 0:
+        pytest.skip("not root: cannot make a file this user may not read while the test may (run as root)")
+    import tempfile
+
+    base = pathlib.Path(tempfile.mkdtemp(prefix="pcapdiag-perm-"))
+    try:
+        yield Unprivileged(base)
+    finally:
+        shutil.rmtree(base)
+
+
+def _one_line(result: subprocess.CompletedProcess[bytes], path: pathlib.Path, message: str) -> str:
+    err = result.stderr.decode()
+    assert result.returncode == 2, (result.returncode, err)
+    assert err.count("\n") == 1 and err.startswith("pcapdiag: "), err
+    assert str(path) in err and message in err and "Traceback" not in err, err
+    return err
+
+
+def test_a_capture_the_user_may_not_read(unprivileged: Unprivileged) -> None:
+    secret = unprivileged.secret(REFUSED)
+    probe = unprivileged.run("analyze", str(REFUSED))
+    assert probe.returncode == 1, "the unprivileged process runs pcapdiag on a readable capture"
+    _one_line(unprivileged.run("analyze", str(secret)), secret, "Permission denied")
+    both = unprivileged.run("analyze", "--format", "json", str(secret), str(OK))
+    _one_line(both, secret, "Permission denied")
+    doc = json.loads(both.stdout)
+    assert [f["label"] for f in doc["flows"]] == ["ok"], "the readable capture is still analysed"
+    _one_line(unprivileged.run("analyze", "--jobs", "2", str(secret), str(OK)), secret, "Permission denied")
+    _one_line(
+        unprivileged.run("extract", str(secret), "--label", "refused", "-o", "/dev/null"), secret, "denied"
+    )
+    _one_line(unprivileged.run("analyze", str(OK), "--k8s", str(secret)), secret, "Permission denied")
+    if shutil.which("tshark") and shutil.which("capinfos") and importlib.util.find_spec("pyshark"):
+        _one_line(unprivileged.run("analyze", "--engine", "tshark", str(secret)), secret, "permission")
+    # An output the user may write but not read is fine (click used to call it "not readable").
+    out = unprivileged.write_only("report.txt")
+    assert unprivileged.run("analyze", str(REFUSED), "-o", str(out)).returncode == 1
+    assert b"refused" in out.read_bytes()
+
+
+def test_a_directory_given_as_a_file(tmp_path: pathlib.Path) -> None:
+    d = tmp_path
+    _one_line(pcapdiag("analyze", str(d)), d, "is a directory")
+    _one_line(pcapdiag("analyze", "--jobs", "2", str(d), str(OK)), d, "is a directory")
+    _one_line(pcapdiag("extract", str(d), "--label", "refused", "-o", str(d / "x.pcap")), d, "is a directory")
+    _one_line(pcapdiag("analyze", str(OK), "--k8s", str(d)), d, "Is a directory")
+    _one_line(pcapdiag("analyze", str(OK), "-o", str(d)), d, "Is a directory")
+    _one_line(pcapdiag("extract", str(REFUSED), "--label", "refused", "-o", str(d)), d, "Is a directory")

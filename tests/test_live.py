@@ -242,3 +242,43 @@ def test_count_and_duration_stop_early() -> None:
     )
     assert doc["captures"][0]["stopped"] == "--duration 0.1 s reached"
     assert doc["captures"][0]["packets"] > 0
+
+
+def test_a_dial_on_a_quiet_pipe_is_decided_once_its_next_syn_is_overdue() -> None:
+    # Classic SYNs at 0, 1 and 3 s, written at once, then nothing: the pipe stays open and quiet, so
+    # capture time moves on by the wall clock. --timeout 1 alone would decide at 3 + 1.5 s; the SYN
+    # due at 7 s may come up to 7.51 s (RTO + 1/8 + a tick), plus half a second of path slack: the
+    # verdict comes about 5 s after the last SYN, and it reads the give-up from the missing SYN.
+    from builders import pcap_header, pcap_record
+    from conversation import Conversation
+
+    dial = Conversation()
+    for t in (0.0, 1.003, 3.012):
+        dial.syn(t)
+    data = pcap_header() + b"".join(pcap_record(r) for r in dial.records)
+    diag = subprocess.Popen(
+        [*PCAPDIAG, "--format", "jsonl", "--timeout", "1", "-"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert diag.stdin is not None and diag.stdout is not None
+    try:
+        diag.stdin.write(data)
+        diag.stdin.flush()
+        written = time.monotonic()
+        line = diag.stdout.readline()  # the verdict, while the pipe is still open
+        waited = time.monotonic() - written
+        assert diag.poll() is None
+    finally:
+        diag.stdin.close()  # EOF: the run ends with its summary
+        diag.wait(timeout=30)
+    out, err = diag.stdout.read(), diag.stderr.read() if diag.stderr else b""
+    flow = json.loads(line)
+    assert flow["label"] == "syn-timeout"
+    assert 4.0 <= waited <= 15.0, waited
+    timing = flow["timing"]
+    assert timing["syn_count"] == 3 and timing["syn_schedule"] == "classic"
+    assert timing["gave_up_s"] == pytest.approx([3.012, 7.012])
+    assert "summary" in json.loads(out.splitlines()[-1])
+    assert err == b""

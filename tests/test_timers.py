@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import pathlib
+from collections.abc import Callable
 
 import pytest
 
 from builders import Interface, Record, epb, idb, isb, shb, write_bytes, write_pcap
 from conftest import analyse
-from conversation import START, Conversation, app_data, client_hello, tls13_server_flight
+from conversation import NS, START, Conversation, app_data, client_hello, tls13_server_flight
 from pcapdiag.classify import Anchor, BudgetSource, Phase, SynSchedule, Timer, Timing
 from pcapdiag.pipeline import Options
 from pcapdiag.report import FlowReport, Report
@@ -359,6 +360,50 @@ def test_kernel_drops_reach_the_connections_decided_at_the_end(tmp_path: pathlib
     # The statistics block also says the capture ran to 16.6 s: the fifth SYN (15.1 s) is missing.
     t = timing_of(f)
     assert t.timer is Timer.WEBHOOK
+
+
+def _stopped_late(tmp_path: pathlib.Path, conv: Conversation, endtime: bool) -> pathlib.Path:
+    """``conv`` and another connection whose last packet is at 2 s, in a pcapng whose statistics
+    block says the capture stopped at 32 s (as the block's time, or only as its isb_endtime)."""
+    other = Conversation(client=("198.18.0.9", 49999), server=("198.19.0.9", 8080))
+    other.handshake(0.5)
+    other.ack(2.0, to_server=True)
+    iface = Interface()
+    records = sorted(conv.records + other.records, key=lambda r: r.ts_ns)
+    data = shb() + idb(iface) + b"".join(epb(r, iface) for r in records)
+    stop_us = (START + 32_000_000_000) // 1000
+    data += isb(0, 0, endtime=stop_us) if endtime else isb(0, 0, units=stop_us)
+    return write_bytes(tmp_path / "stopped.pcapng", data)
+
+
+def _late_syn() -> Conversation:
+    conv = Conversation()
+    conv.syn(1.5)
+    return conv
+
+
+@pytest.mark.parametrize("endtime", [False, True], ids=["block-time", "isb_endtime"])
+@pytest.mark.parametrize(
+    ("conv", "label", "waited"),
+    [
+        (lambda: _tls_stall(None), "tls-handshake-timeout", "ran on 31.999 s after the ClientHello"),
+        (_late_syn, "syn-timeout", "no SYN-ACK, RST or ICMP for 30.500 s"),
+    ],
+    ids=["client-hello", "syn"],
+)
+def test_the_recorded_stop_time_proves_the_silence(
+    tmp_path: pathlib.Path, conv: Callable[[], Conversation], label: str, waited: str, endtime: bool
+) -> None:
+    # The last packet of the file is 2 s in, so the connection looks cut off by the capture's end
+    # (`incomplete`); the statistics block says the capture ran to 32 s: the silence is a timeout.
+    report, out = analyse(_stopped_late(tmp_path, conv(), endtime))
+    assert report.last_ns == START + 2 * NS
+    f = next(f for f in out if f.client.port == 40000)
+    assert f.label.value == label, f.explanation
+    assert waited in f.explanation
+    # The same packets without a stop time: cut off by the end of the capture.
+    cut = next(f for f in flows(tmp_path, conv(), until=2.0).values() if f.client.port == 40000)
+    assert cut.label.value == "incomplete"
 
 
 # -- reports ------------------------------------------------------------------------------------------

@@ -60,6 +60,12 @@ class ExitStatus(enum.IntEnum):
     ERROR = 2  # usage error or unreadable input (one line on stderr names the file and problem)
 
 
+_FILE = click.Path(readable=False)
+"""A file path click does not check: a directory or a file that cannot be read or written is
+reported by the code that opens it, as one line naming the file and exit status 2, not as a usage
+error (click checks existing paths for readability, even an output's)."""
+
+
 def _error(message: str) -> None:
     """One line on stderr."""
     click.echo(f"pcapdiag: {message}", err=True)
@@ -305,7 +311,7 @@ def main() -> None:
     help="text for a terminal; markdown or html (-o report.html) for a ticket; json (one document) or "
     "jsonl (one line per connection, as decided).",
 )
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report here.")
+@click.option("-o", "--output", type=_FILE, help="Write the report here.")
 @click.option(
     "--port",
     "ports",
@@ -339,7 +345,7 @@ def main() -> None:
     "--k8s",
     "k8s_files",
     multiple=True,
-    type=click.Path(dir_okay=False),
+    type=_FILE,
     metavar="FILE",
     help="kubectl get svc,endpoints,endpointslices,pods -A -o json (and validating/mutating webhook "
     "configurations) output: name every address, tie connections to their webhook (repeatable).",
@@ -572,7 +578,7 @@ def _redact_frame(
 @click.option("--label", "labels_", multiple=True, help="Connections with this label (repeatable).")
 @click.option("--flow", "flow_ids", type=int, multiple=True, help="The connection with this id (repeatable).")
 @click.option(
-    "-o", "--output", required=True, type=click.Path(dir_okay=False), help="Evidence capture to write."
+    "-o", "--output", required=True, type=_FILE, help="Evidence capture to write."
 )
 @click.option("--redact", is_flag=True, help="Pseudonyms for addresses; payload removed (TLS framing kept).")
 @click.option("--timeout", "timeout_s", type=click.FloatRange(min=0.001), default=10.0, show_default=True)

@@ -16,14 +16,14 @@ from typing import Protocol
 
 from pcapdiag.capture import Capture, CaptureError, Frame, RawRecord, TruncatedRecord
 from pcapdiag.classify import Context, classify
-from pcapdiag.classify.timers import GIVE_UP_SLACK_NS
+from pcapdiag.classify.timers import GIVE_UP_SLACK_NS, next_syn_deadline, syn_times
 from pcapdiag.classify.vantage import capture_vantage, connection_vantage
 from pcapdiag.correlate import CaptureInfo, FlowFacts, flow_facts, match_captures
 from pcapdiag.decode import Decoded, decode
 from pcapdiag.decode.fast import tcp_fields
 from pcapdiag.decode.packet import FIN, RST, IcmpError, Skipped, TcpSegment
 from pcapdiag.decode.tcp import new_segment
-from pcapdiag.flow import DEFAULT_MAX_FLOWS, Connection, FlowTable, Tracked
+from pcapdiag.flow import DEFAULT_MAX_FLOWS, Connection, FlowTable, HalfOpen, Tracked
 from pcapdiag.k8s import Finding, Inventory
 from pcapdiag.report import CaptureReport, ClockOffset, FlowReport, Report, build_flow, with_translation
 from pcapdiag.report.paired import clock_offsets, paired_flows
@@ -156,6 +156,9 @@ class CaptureAnalysis:
     _next_sweep: int = 0
     _checked: dict[int, int] = field(default_factory=dict)
     """Open connections found healthy while idle: id -> their packet count then."""
+    _syn_due: dict[int, tuple[int, int]] = field(default_factory=dict)
+    """Connections that have sent only SYNs, as last looked at while idle: id -> (their packet
+    count then, the capture time by which their next SYN is overdue, or 0 if none is predicted)."""
     _kernel_drops: int | None = None
     """The capture's drop count, once its statistics are read (at its end)."""
     _stopped_ns: int = 0
@@ -330,6 +333,10 @@ class CaptureAnalysis:
                 self.table.evict(conn)
             elif checked.get(conn.id) == conn.packets:
                 self.table.touch(conn)
+            elif now_ns < self._next_syn_due(conn):
+                # Only SYNs so far, and the client's schedule says the next one may still come: left
+                # in place (not touched), so the next sweep looks at it again.
+                continue
             elif classify(full := self.table.connection(conn), self._app(full), ctx).label.failing:
                 self.table.evict(conn)
             else:
@@ -338,9 +345,29 @@ class CaptureAnalysis:
         if self.table.finished:
             self._finish(self.table.take_finished(), now_ns)
 
+    def _next_syn_due(self, conn: Tracked) -> int:
+        """When a connection whose client has sent only SYNs (no answer but SYN-ACKs, no ICMP) is
+        overdue for its next SYN or its kernel give-up, by its SYN schedule (timers.next_syn_deadline,
+        at most LONGEST_SYN_HOLD_NS after its last SYN); 0 for any other connection."""
+        known = self._syn_due.get(conn.id)
+        if known is not None and known[0] == conn.packets:
+            return known[1]
+        if isinstance(conn, HalfOpen):
+            times = [conn.ts_ns]
+        else:
+            c, s = conn.client_side, conn.server_side
+            if c.packets != c.syn_count or s.rst_ts or s.fin_ts or s.first_data_ts or conn.icmp:
+                return 0
+            times = syn_times(conn)
+        due = next_syn_deadline(times) or 0
+        self._syn_due[conn.id] = (conn.packets, due)
+        return due
+
     def _finish(self, conns: list[Tracked], now_ns: int | None = None) -> None:
+        # At the end (no ``now_ns``) the capture ran to its recorded stop time when later than its
+        # last packet: the silence until then is as much evidence as the packets.
         ctx = Context(
-            now_ns=now_ns if now_ns is not None else self.last_ns or 0,
+            now_ns=now_ns if now_ns is not None else max(self.last_ns or 0, self._stopped_ns),
             timeout_ns=int(self.options.timeout_s * NS),
             ended=True,
         )
@@ -348,6 +375,7 @@ class CaptureAnalysis:
             conn = self.table.connection(entry)  # a HalfOpen's, built now: one at a time
             self._checked.pop(conn.id, None)
             translated = self.table.translated.pop(conn.id, None)
+            self._syn_due.pop(conn.id, None)
             app = self._app(conn)
             if not self.options.wants_connection(conn):
                 continue

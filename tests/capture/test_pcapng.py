@@ -181,6 +181,22 @@ def test_dumpcap_statistics_in_microseconds_on_a_nanosecond_interface() -> None:
     assert capture.end_ns == T0 + 5_000_000_000
 
 
+@pytest.mark.parametrize("big_endian", [False, True])
+def test_isb_endtime_is_when_the_capture_stopped(big_endian: bool) -> None:
+    # A writer may leave the block's own time at 0 and say when it stopped in isb_endtime only;
+    # dumpcap writes both, in microseconds (also on a nanosecond interface).
+    data = pcapng_section([Record(bytes(tcp()), T0)], big_endian=big_endian)
+    data += isb(0, 0, big_endian=big_endian, endtime=(T0 + 30_000_000_000) // 1000)
+    _, capture = read_all(data)
+    assert capture.end_ns == T0 + 30_000_000_000
+    ns = Interface(tsresol=9)
+    data = pcapng_section([Record(bytes(tcp()), T0)], interfaces=[ns], big_endian=big_endian)
+    end_us = (T0 + 30_000_000_000) // 1000
+    data += isb(0, 0, big_endian=big_endian, units=(T0 + 1_000) // 1000, endtime=end_us)
+    _, capture = read_all(data)
+    assert capture.end_ns == T0 + 30_000_000_000
+
+
 def test_statistics_before_the_last_packet_say_nothing_of_the_end() -> None:
     data = pcapng_section([Record(bytes(tcp()), T0)])
     data += isb(0, 0, units=(T0 - 1_000_000_000) // 1000)

@@ -21,6 +21,7 @@ BLOCK_EPB = 0x00000006  # Enhanced Packet Block
 OPT_ENDOFOPT = 0  # opt_endofopt: end of an option list
 OPT_IF_TSRESOL = 9  # if_tsresol: timestamp resolution, 10^-n (or 2^-n with the high bit set)
 OPT_IF_TSOFFSET = 14  # if_tsoffset: seconds added to every timestamp of the interface
+OPT_ISB_ENDTIME = 3  # isb_endtime: when the capture stopped, a 64-bit timestamp like the block's
 OPT_ISB_IFDROP = 5  # isb_ifdrop: packets the interface dropped since the capture started
 _US_SCALE = (1000, 1)  # (mul, div) of microsecond timestamps
 DEFAULT_TSRESOL = 6  # microseconds when an IDB has no if_tsresol
@@ -261,25 +262,30 @@ class PcapngReader:
         return Interface(linktype, snaplen, mul, div, offset_s * _NS_PER_S)
 
     def _statistics(self, body: bytes, start: int, last_ts: int) -> None:
-        """Keep the latest isb_ifdrop per interface (each ISB carries a running total) and its time.
+        """Keep the latest isb_ifdrop per interface (each ISB carries a running total), and the latest
+        of the block's time and its isb_endtime as the time the capture stopped.
 
-        Wireshark's dumpcap (writecap/pcapio.c) stamps ISBs in microseconds from gettimeofday()
-        whatever the interface's if_tsresol, so a reading that falls before the last packet is
-        read again as microseconds; a time that still precedes the last packet is not an end time.
+        Wireshark's dumpcap (writecap/pcapio.c) stamps ISBs, and writes isb_endtime, in microseconds
+        from gettimeofday() whatever the interface's if_tsresol, so a reading that falls before the
+        last packet is read again as microseconds; a time that still precedes the last packet is not
+        an end time.
         """
         if len(body) < 16:
             raise CaptureError("interface statistics block too short", start)
         (iface_id,) = self._layout.u32.unpack_from(body)
-        if iface_id < len(self._interfaces):
-            iface = self._interfaces[iface_id]
-            (high,) = self._layout.u32.unpack_from(body, 4)
-            (low,) = self._layout.u32.unpack_from(body, 8)
-            units = (high << 32) | low
-            ts = units * iface.mul // iface.div + iface.offset_ns
-            if ts < last_ts and (iface.mul, iface.div) != _US_SCALE:
-                ts = units * _US_SCALE[0] + iface.offset_ns
-            if ts >= last_ts and (self.end_ns is None or ts > self.end_ns):
-                self.end_ns = ts
+        u32 = self._layout.u32
+        times = [(u32.unpack_from(body, 4)[0], u32.unpack_from(body, 8)[0])]
         for code, value in self._options(body, 12):
             if code == OPT_ISB_IFDROP and len(value) == 8:
                 (self._drops[self._sections, iface_id],) = self._layout.u64.unpack(value)
+            elif code == OPT_ISB_ENDTIME and len(value) == 8:
+                times.append((u32.unpack_from(value)[0], u32.unpack_from(value, 4)[0]))
+        if iface_id < len(self._interfaces):
+            iface = self._interfaces[iface_id]
+            for high, low in times:
+                units = (high << 32) | low
+                ts = units * iface.mul // iface.div + iface.offset_ns
+                if ts < last_ts and (iface.mul, iface.div) != _US_SCALE:
+                    ts = units * _US_SCALE[0] + iface.offset_ns
+                if ts >= last_ts and (self.end_ns is None or ts > self.end_ns):
+                    self.end_ns = ts

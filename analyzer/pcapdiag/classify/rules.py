@@ -40,7 +40,8 @@ class Context:
     """What the classifier needs to know beyond the connection itself."""
 
     now_ns: int
-    """Capture time of the last packet of the capture (or the live clock's capture time)."""
+    """Capture time the connection is judged at: the end of the capture (its last packet, or its
+    recorded stop time when later), or the live clock's capture time."""
     timeout_ns: int = 10 * NS
     ended: bool = True
     """True when no more packets will come (end of file / stream)."""

@@ -56,6 +56,18 @@ CLASSIC_WAITS_S = (1, 2, 4, 8, 16, 32, 64)
 seventh SYN, the wait before the kernel gives up (127 s after the first)."""
 LINEAR_WAITS_S = (1, 1, 1, 1, 1, 2, 4, 8, 16, 32, 64)
 """Linux >= 6.5 default (tcp_syn_linear_timeouts=4): four more 1 s RTOs, 11 SYNs, give-up at 131 s."""
+SYN_PATH_SLACK_NS = NS // 2
+"""How much later than the timer wheel allows a SYN may still reach the capture point (queueing on the
+path between the client and a capture taken elsewhere): a connection that has sent only SYNs is held
+this long past the latest time its next SYN could be sent, so that SYN is counted, not taken for a
+straggler of a connection already decided."""
+LONGEST_SYN_HOLD_NS = max(CLASSIC_WAITS_S[-1], LINEAR_WAITS_S[-1]) * (NS + NS // WHEEL_SLACK_DIVISOR) + (
+    TICK_NS + SYN_PATH_SLACK_NS
+)
+"""The longest silence after a client's last SYN before its next step is overdue (72.51 s): the last
+wait of both default schedules (tcp_syn_retries=6) is the 64 s before the kernel gives up, plus the
+timer wheel's 1/8, a tick and the path slack. A dial that fits neither schedule, or has used up its
+retries, is not held past --timeout at all."""
 
 
 class SynSchedule(enum.Enum):
@@ -213,6 +225,20 @@ def _fitting(times: Sequence[int]) -> list[tuple[int, ...]]:
         for _, waits in _SCHEDULES
         if len(times) <= len(waits) and all(_gap_fits(g, w) for g, w in zip(gaps, waits, strict=False))
     ]
+
+
+def next_syn_deadline(times: Sequence[int]) -> int | None:
+    """The capture time by which the client's next SYN (after its last, the kernel's give-up) is
+    overdue, as the schedules its SYN ``times`` fit predict it, plus SYN_PATH_SLACK_NS; None when the
+    times fit neither schedule. Never more than LONGEST_SYN_HOLD_NS after the last SYN.
+
+    Until then a connection that has sent only SYNs may still send one, and the give-up the timing
+    reads from the missing SYN (``_dial``) is not yet in the capture."""
+    fits = _fitting(times)
+    if not times or not fits:
+        return None
+    index = len(times) - 1
+    return times[-1] + max(_late_limit(w[index]) for w in fits) + SYN_PATH_SLACK_NS
 
 
 def fitting_schedules(times: Sequence[int]) -> list[SynSchedule]:
