@@ -87,6 +87,12 @@ def test_recorded_router_capture_links_the_views(case: str) -> None:
             assert f.label.value == conn["label"], f.explanation
             assert f.translated is not None
             assert by_id[f.translated.flow_id] in views and f.translated.flow_id != f.id
+            # The router saw the SYN arrive (service address) before it sent it on (pod address).
+            original = (f.server.ip, f.server.port) == (conn["server_ip"], conn["server_port"])
+            assert f.translated.view == ("original" if original else "translated")
+            if f.kubernetes_error and "dial tcp" in f.kubernetes_error:
+                # the error the client reports names the address it dialled, in both views
+                assert f"{conn['server_ip']}:{conn['server_port']}" in f.kubernetes_error
 
 
 @pytest.mark.parametrize("case", ["refused", "ok-tls13", "keepalive"])
@@ -133,6 +139,8 @@ def test_snat_views_are_linked(tmp_path: pathlib.Path) -> None:
     assert a.translated is not None and b.translated is not None
     assert (a.translated.flow_id, b.translated.flow_id) == (b.id, a.id)
     assert "client address" in a.explanation
+    views = {f.client.port: f.translated.view for f in flows if f.translated is not None}
+    assert views == {40000: "original", 61000: "translated"}, "the inside SYN was captured first"
 
 
 @pytest.mark.parametrize(

@@ -577,9 +577,7 @@ def _redact_frame(
 @click.argument("capture_path", metavar="CAPTURE")
 @click.option("--label", "labels_", multiple=True, help="Connections with this label (repeatable).")
 @click.option("--flow", "flow_ids", type=int, multiple=True, help="The connection with this id (repeatable).")
-@click.option(
-    "-o", "--output", required=True, type=_FILE, help="Evidence capture to write."
-)
+@click.option("-o", "--output", required=True, type=_FILE, help="Evidence capture to write.")
 @click.option("--redact", is_flag=True, help="Pseudonyms for addresses; payload removed (TLS framing kept).")
 @click.option("--timeout", "timeout_s", type=click.FloatRange(min=0.001), default=10.0, show_default=True)
 def extract(

@@ -29,8 +29,9 @@ initial sequence number or window of a SYN (an MSS clamp may rewrite its options
 takes microseconds: two SYNs with another 4-tuple but the same ISN and window, within 50 ms, that kept one end
 (or the client's port) are the same connection seen on both sides of the translation."""
 
-Translation = tuple[int, Endpoint, Endpoint]
-"""The other view of a connection seen twice: (its connection id, client, server)."""
+Translation = tuple[int, Endpoint, Endpoint, bool]
+"""The other view of a connection seen twice: (its connection id, client, server, and whether this
+connection is the original view: its SYN was captured first, as it arrived before translation)."""
 
 
 class HalfOpen:
@@ -183,8 +184,8 @@ class FlowTable:
             ):
                 # The server rewritten (DNAT), the client (SNAT), or both with the client's port
                 # kept (masquerade keeps it when it is free).
-                self.translated[conn_id] = (other, other_client, other_server)
-                self.translated[other] = (conn_id, client, server)
+                self.translated[conn_id] = (other, other_client, other_server, False)
+                self.translated[other] = (conn_id, client, server, True)
                 return
         recent[sig] = (ts_ns, conn_id, client, server)
 

@@ -201,10 +201,18 @@ def build_flow(
     )
 
 
-def with_translation(flow: FlowReport, other_id: int, client: Endpoint, server: Endpoint) -> FlowReport:
-    """``flow`` marked as one of two views of a connection this capture holds twice (NAT)."""
+def with_translation(
+    flow: FlowReport, other_id: int, client: Endpoint, server: Endpoint, original: bool
+) -> FlowReport:
+    """``flow`` marked as one of two views of a connection this capture holds twice (NAT).
+
+    The view whose SYN came first is the packet as it arrived: the addresses the client used, so
+    the ones in the error it reports; the translated view's error is given with those."""
     seen = Translated(
-        other_id, Address(format_ip(client[0]), client[1]), Address(format_ip(server[0]), server[1])
+        other_id,
+        Address(format_ip(client[0]), client[1]),
+        Address(format_ip(server[0]), server[1]),
+        "original" if original else "translated",
     )
     changed = " and ".join(
         end
@@ -214,10 +222,25 @@ def with_translation(flow: FlowReport, other_id: int, client: Endpoint, server: 
         )
         if mine != theirs
     )
+    other = f"{seen.client.ip}:{seen.client.port} -> {seen.server.ip}:{seen.server.port}"
+    error = flow.kubernetes_error
+    if original:
+        how = (
+            f"flow {other_id} is the same connection sent on after its {changed} address was "
+            f"translated ({other})"
+        )
+    else:
+        how = (
+            f"flow {other_id} is the same connection as it arrived, before its {changed} address was "
+            f"translated ({other}): the client used those addresses, and its error names them"
+        )
+        if error is not None:
+            for mine, theirs in ((flow.server, seen.server), (flow.client, seen.client)):
+                for fmt in ("{}:{}", "[{}]:{}"):
+                    error = error.replace(fmt.format(mine.ip, mine.port), fmt.format(theirs.ip, theirs.port))
     return dataclasses.replace(
         flow,
         translated=seen,
-        explanation=f"{flow.explanation} The capture holds this connection twice: flow {other_id} is the "
-        f"same connection ({seen.client.ip}:{seen.client.port} -> {seen.server.ip}:{seen.server.port}), "
-        f"its {changed} address translated between two interfaces the capture saw.",
+        kubernetes_error=error,
+        explanation=f"{flow.explanation} The capture holds this connection twice: {how}.",
     )

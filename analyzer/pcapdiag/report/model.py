@@ -93,6 +93,9 @@ class Translated:
     flow_id: int
     client: Address
     server: Address
+    view: str = "original"
+    """This flow's side of the translation: 'original' (its SYN was captured first: the addresses the
+    client used) or 'translated' (the copy sent on with rewritten addresses)."""
 
 
 @dataclass(frozen=True, slots=True)

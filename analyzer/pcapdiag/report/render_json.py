@@ -146,6 +146,7 @@ def flow_dict(f: FlowReport) -> dict[str, Any]:
             "flow_id": f.translated.flow_id,
             "client": {"ip": f.translated.client.ip, "port": f.translated.client.port},
             "server": {"ip": f.translated.server.ip, "port": f.translated.server.port},
+            "view": f.translated.view,
         },
     }
 
