@@ -331,7 +331,7 @@ class CaptureAnalysis:
             elif checked.get(conn.id) == conn.packets:
                 self.table.touch(conn)
             elif classify(full := self.table.connection(conn), self._app(full), ctx).label.failing:
-                self.table.evict(conn)
+                self.table.evict(conn, full)
             else:
                 checked[conn.id] = conn.packets
                 self.table.touch(conn)

@@ -189,12 +189,14 @@ class FlowTable:
         conn.receive_icmp(frame, ts_ns, err)
         return conn
 
-    def evict(self, conn: Tracked) -> None:
-        """Move an open connection to ``finished`` (decided, or idle long enough)."""
+    def evict(self, conn: Tracked, built: Connection | None = None) -> None:
+        """Move an open connection to ``finished`` (decided, or idle long enough); ``built`` is the
+        Connection of a HalfOpen that the caller already built, queued in its place so that it is
+        not built again."""
         key = canonical(conn.client[0], conn.client[1], conn.server[0], conn.server[1])
         if self.open.get(key) is conn:
             del self.open[key]
-            self.finished.append(conn)
+            self.finished.append(conn if built is None else built)
             isn = conn.seg.seq if isinstance(conn, HalfOpen) else conn.client_side.isn
             self._tombstones[key] = (conn.last_ts, isn, conn.closed)
             if len(self._tombstones) > MAX_TOMBSTONES:
