@@ -54,9 +54,7 @@ def evidence_rows(
     for note in app.notes:
         notes.setdefault(note.frame, []).append(note.summary)
     rows: list[tuple[int, int, str, str]] = []
-    for p in conn.log:
-        if only_keys and p.frame not in keys:
-            continue
+    for p in [p for p in conn.log if p.frame in keys] if only_keys else conn.log:
         text = _packet_summary(p)
         if p.frame in notes:
             text += "; " + "; ".join(notes.pop(p.frame))
