@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pcapdiag.decode.fast import SegmentFields
 from pcapdiag.decode.packet import ACK, FIN, RST, SYN, IcmpError, TcpSegment
 from pcapdiag.flow.connection import DUPLICATE, REJECTED, Connection, StreamObserver
-from pcapdiag.flow.key import Direction, Endpoint, FlowKey, canonical, server_by_ports
+from pcapdiag.flow.key import TO_CLIENT, TO_SERVER, Endpoint, FlowKey, canonical, server_by_ports
 
 DEFAULT_MAX_FLOWS = 100_000
 """Connections tracked at once; more are counted as untracked instead of growing memory. A SYN
@@ -141,7 +141,7 @@ class FlowTable:
         else:
             del self.open[key]  # keep self.open ordered by last activity
         self.open[key] = conn
-        direction = Direction.TO_SERVER if (seg.src, seg.sport) == conn.client else Direction.TO_CLIENT
+        direction = TO_SERVER if (seg.src, seg.sport) == conn.client else TO_CLIENT
         if not conn.receive(frame, ts_ns, seg, direction):
             self.duplicates += 1
             return None
@@ -167,9 +167,7 @@ class FlowTable:
             return True
         client = conn.client
         to_server = src == client[0] and sport == client[1]
-        result = conn.receive_common(
-            frame, ts_ns, f, Direction.TO_SERVER if to_server else Direction.TO_CLIENT
-        )
+        result = conn.receive_common(frame, ts_ns, f, TO_SERVER if to_server else TO_CLIENT)
         if result == REJECTED:
             return False
         del self.open[key]  # keep self.open ordered by last activity
@@ -241,7 +239,7 @@ class FlowTable:
             midstream=False,
             observer_factory=self.observer_factory,
         )
-        built.receive(conn.frame, conn.ts_ns, seg, Direction.TO_SERVER)
+        built.receive(conn.frame, conn.ts_ns, seg, TO_SERVER)
         return built
 
     def _connection(self, key: FlowKey, entry: HalfOpen) -> Connection:
