@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 
 from pcapdiag.decode.fast import SegmentFields
@@ -82,8 +83,10 @@ class FlowTable:
         self.duplicates = 0
         self.late_packets = 0
         """Packets of connections already finished (absorbed, not a new connection)."""
-        self._tombstones: dict[FlowKey, tuple[int, int | None, bool]] = {}
-        """Finished connections: key -> (last packet time, client ISN, closed)."""
+        self._tombstones: OrderedDict[FlowKey, tuple[int, int | None, bool]] = OrderedDict()
+        """Finished connections: key -> (last packet time, client ISN, closed), oldest first. An
+        OrderedDict drops its oldest in constant time; a dict's first live entry is found by
+        scanning past the slots of those dropped before it (tens of microseconds when full)."""
         self._next_id = 1
 
     def feed(self, frame: int, ts_ns: int, seg: TcpSegment) -> Connection | None:
@@ -198,7 +201,7 @@ class FlowTable:
             isn = conn.seg.seq if isinstance(conn, HalfOpen) else conn.client_side.isn
             self._tombstones[key] = (conn.last_ts, isn, conn.closed)
             if len(self._tombstones) > MAX_TOMBSTONES:
-                del self._tombstones[next(iter(self._tombstones))]
+                self._tombstones.popitem(last=False)
 
     def touch(self, conn: Tracked) -> None:
         """Move a connection to the back of the activity order (looked at, not yet decided)."""
