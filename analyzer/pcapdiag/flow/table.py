@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import deque
 from collections.abc import Callable
 
 from pcapdiag.decode.fast import SegmentFields
@@ -83,10 +83,12 @@ class FlowTable:
         self.duplicates = 0
         self.late_packets = 0
         """Packets of connections already finished (absorbed, not a new connection)."""
-        self._tombstones: OrderedDict[FlowKey, tuple[int, int | None, bool]] = OrderedDict()
-        """Finished connections: key -> (last packet time, client ISN, closed), oldest first. An
-        OrderedDict drops its oldest in constant time; a dict's first live entry is found by
-        scanning past the slots of those dropped before it (tens of microseconds when full)."""
+        self._tombstones: dict[FlowKey, tuple[int, int | None, bool]] = {}
+        """Finished connections: key -> (last packet time, client ISN, closed)."""
+        self._tombstone_order: deque[FlowKey] = deque()
+        """The tombstones' keys, oldest first: the oldest is dropped by its key, in constant time
+        (finding a dict's first live entry scans past the slots of those dropped before it: tens of
+        microseconds per eviction once the tombstones are full)."""
         self._next_id = 1
 
     def feed(self, frame: int, ts_ns: int, seg: TcpSegment) -> Connection | None:
@@ -199,9 +201,11 @@ class FlowTable:
             del self.open[key]
             self.finished.append(conn if built is None else built)
             isn = conn.seg.seq if isinstance(conn, HalfOpen) else conn.client_side.isn
+            if key not in self._tombstones:
+                self._tombstone_order.append(key)
             self._tombstones[key] = (conn.last_ts, isn, conn.closed)
             if len(self._tombstones) > MAX_TOMBSTONES:
-                self._tombstones.popitem(last=False)
+                del self._tombstones[self._tombstone_order.popleft()]
 
     def touch(self, conn: Tracked) -> None:
         """Move a connection to the back of the activity order (looked at, not yet decided)."""
