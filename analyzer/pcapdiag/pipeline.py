@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from pcapdiag.capture import Capture, CaptureError, Frame, RawRecord, TruncatedRecord
-from pcapdiag.classify import Context, Verdict, classify
+from pcapdiag.classify import Context, classify
 from pcapdiag.classify.timers import GIVE_UP_SLACK_NS
 from pcapdiag.classify.vantage import capture_vantage, connection_vantage
 from pcapdiag.correlate import CaptureInfo, FlowFacts, flow_facts, match_captures
@@ -156,9 +156,6 @@ class CaptureAnalysis:
     _next_sweep: int = 0
     _checked: dict[int, int] = field(default_factory=dict)
     """Open connections found healthy while idle: id -> their packet count then."""
-    _decided: dict[int, tuple[int, AppObserver, Verdict]] = field(default_factory=dict)
-    """Connections a sweep found failing and evicted: id -> (its time, the observer, the verdict),
-    which _finish reuses at that same time instead of classifying them again."""
     _kernel_drops: int | None = None
     """The capture's drop count, once its statistics are read (at its end)."""
     _stopped_ns: int = 0
@@ -333,11 +330,8 @@ class CaptureAnalysis:
                 self.table.evict(conn)
             elif checked.get(conn.id) == conn.packets:
                 self.table.touch(conn)
-            elif (
-                verdict := classify(full := self.table.connection(conn), app := self._app(full), ctx)
-            ).label.failing:
-                self._decided[conn.id] = (now_ns, app, verdict)
-                self.table.evict(conn, full)
+            elif classify(full := self.table.connection(conn), self._app(full), ctx).label.failing:
+                self.table.evict(conn)
             else:
                 checked[conn.id] = conn.packets
                 self.table.touch(conn)
@@ -353,12 +347,7 @@ class CaptureAnalysis:
         for entry in sorted(conns, key=lambda c: c.first_frame):
             conn = self.table.connection(entry)  # a HalfOpen's, built now: one at a time
             self._checked.pop(conn.id, None)
-            decided = self._decided.pop(conn.id, None)
-            verdict = None
-            if decided is not None and decided[0] == ctx.now_ns:
-                _, app, verdict = decided  # what the sweep that evicted it found, at this same time
-            else:
-                app = self._app(conn)
+            app = self._app(conn)
             if not self.options.wants_connection(conn):
                 continue
             side = connection_vantage(conn)
@@ -368,7 +357,7 @@ class CaptureAnalysis:
                 self.path,
                 conn,
                 app,
-                verdict if verdict is not None else classify(conn, app, ctx),
+                classify(conn, app, ctx),
                 now_ns=max(ctx.now_ns, self._stopped_ns),
                 budget_s=self.options.budget_s,
                 kernel_drops=self._kernel_drops,

@@ -192,14 +192,12 @@ class FlowTable:
         conn.receive_icmp(frame, ts_ns, err)
         return conn
 
-    def evict(self, conn: Tracked, built: Connection | None = None) -> None:
-        """Move an open connection to ``finished`` (decided, or idle long enough); ``built`` is the
-        Connection of a HalfOpen that the caller already built, queued in its place so that it is
-        not built again."""
+    def evict(self, conn: Tracked) -> None:
+        """Move an open connection to ``finished`` (decided, or idle long enough)."""
         key = canonical(conn.client[0], conn.client[1], conn.server[0], conn.server[1])
         if self.open.get(key) is conn:
             del self.open[key]
-            self.finished.append(conn if built is None else built)
+            self.finished.append(conn)
             isn = conn.seg.seq if isinstance(conn, HalfOpen) else conn.client_side.isn
             if key not in self._tombstones:
                 self._tombstone_order.append(key)
