@@ -202,7 +202,8 @@ def _s(ns: float) -> str:
 
 def syn_times(conn: Connection) -> list[int]:
     """Capture times of the client's SYNs (without ACK), oldest first, as the connection logged them."""
-    return [p.ts_ns for p in conn.log if p.direction is Direction.TO_SERVER and p.flags & (SYN | ACK) == SYN]
+    # Flags first: most packets are not SYNs, and an enum member's lookup costs more than the test.
+    return [p.ts_ns for p in conn.log if p.flags & (SYN | ACK) == SYN and p.direction is Direction.TO_SERVER]
 
 
 def _gap_fits(gap_ns: int, wait_s: int) -> bool:

@@ -9,7 +9,7 @@ from typing import Protocol
 from pcapdiag.capture.fastinit import slot_setters
 from pcapdiag.decode.fast import SegmentFields
 from pcapdiag.decode.packet import ACK, FIN, RST, SYN, IcmpError, TcpSegment
-from pcapdiag.flow.key import Direction, Endpoint
+from pcapdiag.flow.key import TO_CLIENT, TO_SERVER, Direction, Endpoint
 from pcapdiag.flow.state import EndpointState, SegmentKind, advance, segment_kind
 from pcapdiag.flow.stream import HALF32, MASK32, ByteStream
 
@@ -258,10 +258,11 @@ class Connection:
             (direction, seg.seq, seg.ack, seg.flags, seg.payload_len, seg.ip_id, seg.window, seg.options)
         )
         recent = self._recent
-        for i in range(0, len(recent), 2):
-            if recent[i] == sig and ts_ns - recent[i + 1] <= DUPLICATE_WINDOW_NS:
-                self.duplicates += 1
-                return False
+        if sig in recent:
+            for i in range(0, len(recent), 2):
+                if recent[i] == sig and ts_ns - recent[i + 1] <= DUPLICATE_WINDOW_NS:
+                    self.duplicates += 1
+                    return False
         recent += (sig, ts_ns)
         if len(recent) > 2 * RECENT_SIGNATURES:
             del recent[:2]
@@ -280,7 +281,7 @@ class Connection:
         me.last_ts = ts_ns
         flags = seg.flags
         kind = segment_kind(flags)
-        upper = direction is Direction.TO_SERVER
+        upper = direction is TO_SERVER
         note = ""
 
         if flags & SYN:
@@ -433,10 +434,10 @@ class Connection:
                 me.opaque_until = self._observer().feed(direction, f[9], nxt, frame, ts_ns, me.acked_off)
             if not me.first_data_frame:
                 me.first_data_frame, me.first_data_ts = frame, ts_ns
-                self._letter("d", direction is Direction.TO_SERVER)
+                self._letter("d", direction is TO_SERVER)
             me.last_data_ts = ts_ns
-        elif ("A" if direction is Direction.TO_SERVER else "a") not in self._letters:
-            self._letter("a", direction is Direction.TO_SERVER)  # the first ACK of this side
+        elif ("A" if direction is TO_SERVER else "a") not in self._letters:
+            self._letter("a", direction is TO_SERVER)  # the first ACK of this side
         if me.state not in _STABLE_UNDER_ACK:
             me.state = advance(me.state, SegmentKind.ACK)  # the handshake's last ACK, say
         log = self.log
@@ -511,12 +512,12 @@ class Connection:
     @property
     def client_side(self) -> Side:
         """What the client sent."""
-        return self.sides[Direction.TO_SERVER]
+        return self.sides[TO_SERVER]
 
     @property
     def server_side(self) -> Side:
         """What the server sent."""
-        return self.sides[Direction.TO_CLIENT]
+        return self.sides[TO_CLIENT]
 
     @property
     def history_string(self) -> str:

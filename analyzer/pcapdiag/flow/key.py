@@ -19,6 +19,11 @@ class Direction(enum.IntEnum):
         return "client->server" if self is Direction.TO_SERVER else "server->client"
 
 
+TO_SERVER, TO_CLIENT = Direction.TO_SERVER, Direction.TO_CLIENT
+"""The members as module globals, for per-packet code: a global is found several times faster than
+a member looked up on its enum class."""
+
+
 Endpoint = tuple[bytes, int]
 """A packed address and a port."""
 

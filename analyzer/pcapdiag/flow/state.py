@@ -23,6 +23,10 @@ class EndpointState(enum.Enum):
     CLOSED = "closed"  # this side sent FIN
     RESET = "reset"  # this side sent RST
 
+    # Members are singletons that compare by identity: hash them by identity too, in C. Enum's own
+    # __hash__ is Python code hashing the name, and every packet looks its state up in TRANSITIONS.
+    __hash__ = object.__hash__
+
 
 class SegmentKind(enum.Enum):
     """How a segment moves its sender's state, from its flag bits alone."""
@@ -32,6 +36,8 @@ class SegmentKind(enum.Enum):
     ACK = "ack"  # ACK and/or payload, no SYN/FIN/RST
     FIN = "fin"
     RST = "rst"
+
+    __hash__ = object.__hash__  # as EndpointState's
 
 
 S = EndpointState

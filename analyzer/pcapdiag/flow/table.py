@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 
 from pcapdiag.decode.fast import SegmentFields
 from pcapdiag.decode.packet import ACK, FIN, RST, SYN, IcmpError, TcpSegment
 from pcapdiag.flow.connection import DUPLICATE, REJECTED, Connection, StreamObserver
-from pcapdiag.flow.key import Direction, Endpoint, FlowKey, canonical, server_by_ports
+from pcapdiag.flow.key import TO_CLIENT, TO_SERVER, Endpoint, FlowKey, canonical, server_by_ports
 
 DEFAULT_MAX_FLOWS = 100_000
 """Connections tracked at once; more are counted as untracked instead of growing memory. A SYN
@@ -100,6 +101,10 @@ class FlowTable:
         client, server), oldest first."""
         self._tombstones: dict[FlowKey, tuple[int, int | None, bool]] = {}
         """Finished connections: key -> (last packet time, client ISN, closed)."""
+        self._tombstone_order: deque[FlowKey] = deque()
+        """The tombstones' keys, oldest first: the oldest is dropped by its key, in constant time
+        (finding a dict's first live entry scans past the slots of those dropped before it: tens of
+        microseconds per eviction once the tombstones are full)."""
         self._next_id = 1
 
     def feed(self, frame: int, ts_ns: int, seg: TcpSegment) -> Connection | None:
@@ -158,7 +163,7 @@ class FlowTable:
         else:
             del self.open[key]  # keep self.open ordered by last activity
         self.open[key] = conn
-        direction = Direction.TO_SERVER if (seg.src, seg.sport) == conn.client else Direction.TO_CLIENT
+        direction = TO_SERVER if (seg.src, seg.sport) == conn.client else TO_CLIENT
         if not conn.receive(frame, ts_ns, seg, direction):
             self.duplicates += 1
             return None
@@ -209,9 +214,7 @@ class FlowTable:
             return True
         client = conn.client
         to_server = src == client[0] and sport == client[1]
-        result = conn.receive_common(
-            frame, ts_ns, f, Direction.TO_SERVER if to_server else Direction.TO_CLIENT
-        )
+        result = conn.receive_common(frame, ts_ns, f, TO_SERVER if to_server else TO_CLIENT)
         if result == REJECTED:
             return False
         del self.open[key]  # keep self.open ordered by last activity
@@ -238,9 +241,11 @@ class FlowTable:
             del self.open[key]
             self.finished.append(conn)
             isn = conn.seg.seq if isinstance(conn, HalfOpen) else conn.client_side.isn
+            if key not in self._tombstones:
+                self._tombstone_order.append(key)
             self._tombstones[key] = (conn.last_ts, isn, conn.closed)
             if len(self._tombstones) > MAX_TOMBSTONES:
-                del self._tombstones[next(iter(self._tombstones))]
+                del self._tombstones[self._tombstone_order.popleft()]
 
     def touch(self, conn: Tracked) -> None:
         """Move a connection to the back of the activity order (looked at, not yet decided)."""
@@ -281,7 +286,7 @@ class FlowTable:
             midstream=False,
             observer_factory=self.observer_factory,
         )
-        built.receive(conn.frame, conn.ts_ns, seg, Direction.TO_SERVER)
+        built.receive(conn.frame, conn.ts_ns, seg, TO_SERVER)
         return built
 
     def _connection(self, key: FlowKey, entry: HalfOpen) -> Connection:

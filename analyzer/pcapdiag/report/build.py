@@ -7,10 +7,17 @@ import dataclasses
 from pcapdiag.classify import Label, Timing, Verdict, capture_limits, infer_timing
 from pcapdiag.classify.errors import icmp_meaning
 from pcapdiag.classify.next_steps import Target, next_steps
-from pcapdiag.flow import Connection, PacketRecord, format_ip
+from pcapdiag.flow import Connection, Direction, PacketRecord, format_ip
 from pcapdiag.flow.key import Endpoint
 from pcapdiag.k8s import Inventory, WebhookMatch
-from pcapdiag.report.model import Address, EvidenceRow, FlowReport, KubeContext, Translated
+from pcapdiag.report.model import (
+    Address,
+    EvidenceRow,
+    FlowReport,
+    KubeContext,
+    Translated,
+    new_evidence_row,
+)
 from pcapdiag.tls import AppObserver
 
 NS = 1_000_000_000
@@ -27,19 +34,22 @@ _FLAG_NAMES = (
 )
 
 
+_FLAG_TEXTS = tuple("[" + ", ".join(name for bit, name in _FLAG_NAMES if f & bit) + "]" for f in range(256))
+"""flag_text() of every flag byte, made once: each evidence row needs one."""
+_DIRECTION_TEXTS = (Direction.TO_SERVER.label, Direction.TO_CLIENT.label)
+"""Direction.label by direction, without its property call per row."""
+
+
 def flag_text(flags: int) -> str:
     """'[SYN, ACK]' as Wireshark writes flags."""
-    return "[" + ", ".join(name for bit, name in _FLAG_NAMES if flags & bit) + "]"
+    return _FLAG_TEXTS[flags & 0xFF]  # the named bits are all in the low byte
 
 
 def _packet_summary(p: PacketRecord) -> str:
-    parts = [flag_text(p.flags), f"seq={p.seq}"]
-    if p.flags & 0x10:
-        parts.append(f"ack={p.ack}")
-    parts.append(f"len={p.payload_len}")
-    if p.note:
-        parts.append(f"({p.note.replace('-', ' ')})")
-    return " ".join(parts)
+    flags = p.flags
+    ack = f" ack={p.ack}" if flags & 0x10 else ""
+    note = f" ({p.note.replace('-', ' ')})" if p.note else ""
+    return f"{_FLAG_TEXTS[flags & 0xFF]} seq={p.seq}{ack} len={p.payload_len}{note}"
 
 
 def evidence_rows(
@@ -54,13 +64,11 @@ def evidence_rows(
     for note in app.notes:
         notes.setdefault(note.frame, []).append(note.summary)
     rows: list[tuple[int, int, str, str]] = []
-    for p in conn.log:
-        if only_keys and p.frame not in keys:
-            continue
+    for p in [p for p in conn.log if p.frame in keys] if only_keys else conn.log:
         text = _packet_summary(p)
         if p.frame in notes:
             text += "; " + "; ".join(notes.pop(p.frame))
-        rows.append((p.frame, p.ts_ns, p.direction.label, text))
+        rows.append((p.frame, p.ts_ns, _DIRECTION_TEXTS[p.direction], text))
     for icmp in conn.icmp:
         what, _ = icmp_meaning(icmp.family, icmp.icmp_type, icmp.icmp_code)
         rows.append((icmp.frame, icmp.ts_ns, "network->client", f"{what} from {format_ip(icmp.reporter)}"))
@@ -74,10 +82,7 @@ def evidence_rows(
         keep = head | tail | keys | noted
         rows = [r for r in rows if r[0] in keep][: MAX_EVIDENCE + len(keys)]
     start = conn.first_ts
-    return tuple(
-        EvidenceRow(frame=f, time=round((ts - start) / NS, 6), direction=d, summary=s, key=f in keys)
-        for f, ts, d, s in rows
-    )
+    return tuple(new_evidence_row(f, round((ts - start) / NS, 6), d, s, f in keys) for f, ts, d, s in rows)
 
 
 def _backend_text(match: WebhookMatch) -> tuple[str, ...]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pcapdiag.capture.fastinit import slot_setters
 from pcapdiag.classify import Label, Timing
 from pcapdiag.k8s import Finding
 from pcapdiag.tls import CertificateFacts
@@ -26,6 +27,22 @@ class EvidenceRow:
     """Flags, lengths and TLS records, as a person reads them."""
     key: bool = False
     """True for the packets that prove the label."""
+
+
+_new = object.__new__
+_frame, _time, _direction, _summary, _key = slot_setters(EvidenceRow)
+
+
+def new_evidence_row(frame: int, time: float, direction: str, summary: str, key: bool) -> EvidenceRow:
+    """The same as EvidenceRow(...) with every field given, faster (see capture.fastinit): a report
+    holds one per packet shown."""
+    row: EvidenceRow = _new(EvidenceRow)
+    _frame(row, frame)
+    _time(row, time)
+    _direction(row, direction)
+    _summary(row, summary)
+    _key(row, key)
+    return row
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,11 @@ from pcapdiag.report.model import (
 )
 from pcapdiag.report.timefmt import rfc3339
 
+_encode_line = json.JSONEncoder(check_circular=False).encode
+"""json.dumps() without its check for cycles: a flow's dict is a tree built afresh for each flow,
+and the check costs a fifth of the encoding (the text is the same)."""
+_encode_compact = json.JSONEncoder(check_circular=False, separators=(",", ":")).encode
+
 
 def _address(a: Address | None) -> dict[str, Any] | None:
     return None if a is None else {"ip": a.ip, "port": a.port}
@@ -218,6 +223,11 @@ def render_json(r: Report) -> str:
     return json.dumps(report_dict(r), indent=2) + "\n"
 
 
+def render_json_flow(f: FlowReport) -> str:
+    """One connection as one line of JSON, as in the flows array of --format json."""
+    return _encode_line(flow_dict(f))
+
+
 def render_jsonl_flow(f: FlowReport) -> str:
     """One connection as one line of JSON."""
-    return json.dumps(flow_dict(f), separators=(",", ":")) + "\n"
+    return _encode_compact(flow_dict(f)) + "\n"
