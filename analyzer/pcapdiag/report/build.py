@@ -40,6 +40,11 @@ _DIRECTION_TEXTS = (Direction.TO_SERVER.label, Direction.TO_CLIENT.label)
 """Direction.label by direction, without its property call per row."""
 
 
+def _endpoint_address(endpoint: Endpoint) -> Address:
+    """A flow table endpoint (packed address, port) as report text."""
+    return Address(format_ip(endpoint[0]), endpoint[1])
+
+
 def flag_text(flags: int) -> str:
     """'[SYN, ACK]' as Wireshark writes flags."""
     return _FLAG_TEXTS[flags & 0xFF]  # the named bits are all in the low byte
@@ -179,7 +184,7 @@ def build_flow(
     return FlowReport(
         id=conn.id,
         capture=capture,
-        client=Address(format_ip(conn.client[0]), conn.client[1]),
+        client=_endpoint_address(conn.client),
         server=Address(server_ip, conn.server[1]),
         client_inferred=conn.client_inferred,
         label=verdict.label,
@@ -215,8 +220,8 @@ def with_translation(
     the ones in the error it reports; the translated view's error is given with those."""
     seen = Translated(
         other_id,
-        Address(format_ip(client[0]), client[1]),
-        Address(format_ip(server[0]), server[1]),
+        _endpoint_address(client),
+        _endpoint_address(server),
         "original" if original else "translated",
     )
     changed = " and ".join(

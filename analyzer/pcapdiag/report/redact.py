@@ -220,8 +220,8 @@ class Redactor:
         return dataclasses.replace(
             f,
             capture=self.capture_path(f.capture),
-            client=Address(self.ip(f.client.ip), f.client.port),
-            server=Address(self.ip(f.server.ip), f.server.port),
+            client=self._address(f.client),
+            server=self._address(f.server),
             sni=self.name(f.sni) if f.sni else None,
             kubernetes_error=t(f.kubernetes_error) if f.kubernetes_error else None,
             explanation=t(f.explanation),
@@ -231,8 +231,8 @@ class Redactor:
             sides=tuple(self._side(side) for side in f.sides),
             translated=dataclasses.replace(
                 f.translated,
-                client=Address(self.ip(f.translated.client.ip), f.translated.client.port),
-                server=Address(self.ip(f.translated.server.ip), f.translated.server.port),
+                client=self._address(f.translated.client),
+                server=self._address(f.translated.server),
             )
             if f.translated is not None
             else None,
@@ -263,16 +263,16 @@ class Redactor:
             dataclasses.replace(f, subject=self.scrub(f.subject), text=self.scrub(f.text)) for f in found
         )
 
-    def _address(self, a: Address | None) -> Address | None:
-        return None if a is None else Address(self.ip(a.ip), a.port)
+    def _address(self, a: Address) -> Address:
+        return Address(self.ip(a.ip), a.port)
 
     def _side(self, s: SideReport) -> SideReport:
         return dataclasses.replace(
             s,
             capture=self.capture_path(s.capture),
             name=self.capture_path(s.name),
-            client=self._address(s.client),
-            server=self._address(s.server),
+            client=self._address(s.client) if s.client is not None else None,
+            server=self._address(s.server) if s.server is not None else None,
         )
 
     def offset(self, o: ClockOffset) -> ClockOffset:

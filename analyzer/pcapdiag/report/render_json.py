@@ -149,8 +149,8 @@ def flow_dict(f: FlowReport) -> dict[str, Any]:
         if f.translated is None
         else {
             "flow_id": f.translated.flow_id,
-            "client": {"ip": f.translated.client.ip, "port": f.translated.client.port},
-            "server": {"ip": f.translated.server.ip, "port": f.translated.server.port},
+            "client": _address(f.translated.client),
+            "server": _address(f.translated.server),
             "view": f.translated.view,
         },
     }
