@@ -49,7 +49,7 @@ def test_tls13_exchange_is_ok(tmp_path: pathlib.Path) -> None:
     tls13_ok(conv)
     f = only(run(tmp_path, conv))
     assert f.label.value == "ok"
-    assert f.sni == "webhook.pcd-system.svc"
+    assert str(f.sni) == "webhook.pcd-system.svc"
     assert f.tls_version == "TLS 1.3"
     assert f.alpn == ("http/1.1",)
 
@@ -103,7 +103,10 @@ def test_syn_retransmissions_are_syn_timeout(tmp_path: pathlib.Path) -> None:
         conv.syn(t)
     f = only(run(tmp_path, conv))
     assert f.label.value == "syn-timeout"
-    assert f.kubernetes_error == "dial tcp 198.19.0.2:443: i/o timeout"
+    # kube-apiserver's request context (10 s by default) ends the dial before its 30 s dialer; the dial's
+    # own timeout can still reach the client first (they race at the deadline).
+    assert f.kubernetes_error == "context deadline exceeded"
+    assert "dial tcp 198.19.0.2:443: i/o timeout" in [str(a.error) for a in f.alternatives]
     assert f.retransmissions == 3
 
 
@@ -137,7 +140,7 @@ def test_icmp_admin_prohibited_is_unreachable(tmp_path: pathlib.Path) -> None:
     f = only(run(tmp_path, conv))
     assert f.label.value == "unreachable"
     assert f.kubernetes_error == "dial tcp 198.19.0.2:443: connect: no route to host"
-    assert any("198.18.0.1" in e.summary for e in f.evidence)
+    assert any("198.18.0.1" in str(e.summary) for e in f.evidence)
 
 
 def test_retransmitted_client_hello_then_silence(tmp_path: pathlib.Path) -> None:
@@ -151,7 +154,10 @@ def test_retransmitted_client_hello_then_silence(tmp_path: pathlib.Path) -> None
     conv.fin(10.001, to_server=True)
     f = only(run(tmp_path, conv))
     assert f.label.value == "tls-handshake-timeout"
-    assert f.kubernetes_error == "net/http: TLS handshake timeout"
+    # Given up 10 s after the dial and the ClientHello: the webhook's default 10 s context (armed first)
+    # and the 10 s TLS handshake timer race; the context is the likelier.
+    assert f.kubernetes_error == "context deadline exceeded"
+    assert "net/http: TLS handshake timeout" in [str(a.error) for a in f.alternatives]
     assert f.retransmissions == 1
 
 
@@ -320,12 +326,12 @@ def test_stragglers_after_a_refusal_open_no_new_connection(tmp_path: pathlib.Pat
 
 def test_next_steps_never_carry_shell_syntax_from_the_capture() -> None:
     from pcapdiag.classify import Label
-    from pcapdiag.classify.next_steps import UNKNOWN_NS, Target, next_steps
+    from pcapdiag.classify.next_steps import Target, next_steps
 
     evil = Target("198.19.0.2", 443, "x|rm -rf ~.ns$(id).svc")
-    assert evil.service == (UNKNOWN_NS, "<webhook-service>")
+    assert evil.service is None
     for label in Label:
-        assert not any("rm -rf" in step or "$(id)" in step for step in next_steps(label, evil))
+        assert not any("rm -rf" in str(step) or "$(id)" in str(step) for step in next_steps(label, evil))
     good = Target("198.19.0.2", 443, "webhook.pcd-system.svc")
     assert good.service == ("pcd-system", "webhook")
 

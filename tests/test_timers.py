@@ -19,7 +19,7 @@ from conversation import NS, START, Conversation, app_data, client_hello, tls13_
 from pcapdiag.classify import Anchor, BudgetSource, Phase, SynSchedule, Timer, Timing
 from pcapdiag.pipeline import Options
 from pcapdiag.report import FlowReport, Report
-from pcapdiag.report.redact import Redactor
+from pcapdiag.report.redact import Pseudonyms
 from pcapdiag.report.render_json import flow_dict, render_json
 from pcapdiag.report.render_text import render_text
 
@@ -58,6 +58,11 @@ def timing_of(f: FlowReport) -> Timing:
     return f.timing
 
 
+def alternatives(f: FlowReport) -> list[str]:
+    """The other errors the wire could have produced."""
+    return [str(a.error) for a in f.alternatives]
+
+
 # -- SYN schedules ------------------------------------------------------------------------------
 
 
@@ -75,9 +80,10 @@ def test_classic_schedule_and_the_missing_fifth_syn(tmp_path: pathlib.Path) -> N
     # the 8 s RTO may fire up to 1/8 late (16.1 s after the first SYN).
     assert t.timer is Timer.WEBHOOK and t.race == ()
     assert (t.budget_s, t.budget_source) == (None, None)
-    assert "8-16 s" in t.because
-    assert t.go_error == CONTEXT
-    assert f.kubernetes_error == CONTEXT, "one timer alone fits: its error is the more exact one"
+    assert "8-16 s" in str(t.because)
+    assert str(t.go_error) == CONTEXT
+    assert f.kubernetes_error == CONTEXT, "one timer alone fits: its error is the headline"
+    assert DIAL_ERROR in alternatives(f), "the dial's own timeout races the context inside Go"
 
 
 def test_linear_schedule_and_the_missing_syn_at_11_s(tmp_path: pathlib.Path) -> None:
@@ -112,7 +118,10 @@ def test_a_budget_the_window_excludes_names_no_timer(tmp_path: pathlib.Path) -> 
     f = flows(tmp_path, syns(LINEAR), until=12.6, budget_s=5)[40000]
     t = timing_of(f)
     assert t.timer is None and t.go_error is None
-    assert f.kubernetes_error == DIAL_ERROR
+    # The context (5 s) ended the call; the dial went on (newer Go detaches it): the client printed the
+    # context's error, or its dial's.
+    assert f.kubernetes_error == CONTEXT
+    assert DIAL_ERROR in alternatives(f)
 
 
 def test_gaps_that_fit_neither_schedule(tmp_path: pathlib.Path) -> None:
@@ -126,7 +135,7 @@ def test_two_syns_leave_the_schedule_unknown_but_bound_the_give_up(tmp_path: pat
     t = timing_of(flows(tmp_path, syns((0.0, 1.01)), until=5)[40000])
     assert t.syn_schedule is SynSchedule.UNKNOWN
     assert t.gave_up_s == pytest.approx((1.01, 3.01))
-    assert "2-3 s" in t.because
+    assert "2-3 s" in str(t.because)
     assert t.timer is Timer.WEBHOOK
 
 
@@ -135,8 +144,11 @@ def test_give_up_not_in_the_capture(tmp_path: pathlib.Path) -> None:
     t = timing_of(f)
     assert t.syn_schedule is SynSchedule.CLASSIC
     assert t.gave_up_s is None and t.timer is None and t.race == ()
-    assert "not in the capture" in t.because
-    assert f.kubernetes_error == DIAL_ERROR
+    assert "not in the capture" in str(t.because)
+    # kube-apiserver's request context (10 s by default, at most 30 s) ends a dial before its 30 s
+    # dialer: the headline is the context's error, the dial's own timeout the alternative.
+    assert f.kubernetes_error == CONTEXT
+    assert DIAL_ERROR in alternatives(f)
 
 
 def test_the_kernel_gives_up_after_the_full_classic_schedule(tmp_path: pathlib.Path) -> None:
@@ -154,13 +166,14 @@ def test_thirty_second_budget_races_the_dialer_and_client_timeout(tmp_path: path
     f = flows(tmp_path, syns(five), until=34, budget_s=30)[40000]
     t = timing_of(f)
     assert t.race == (Timer.WEBHOOK, Timer.CLIENT_TIMEOUT, Timer.DIALER)
-    assert t.timer is Timer.WEBHOOK and t.go_error == CONTEXT
-    assert DIAL_ERROR in t.because
-    assert f.kubernetes_error == DIAL_ERROR, "in a race the label's own error stays"
+    assert t.timer is Timer.WEBHOOK and str(t.go_error) == CONTEXT
+    assert "race" in str(t.because)
+    assert f.kubernetes_error == CONTEXT, "the context is armed first"
+    assert DIAL_ERROR in alternatives(f)
     unknown = timing_of(flows(tmp_path, syns(five), until=34)[40000])
     assert unknown.timer is Timer.WEBHOOK and unknown.race == ()
-    assert "16-30 s" in unknown.because and "race" in unknown.because
-    assert unknown.go_error == CONTEXT
+    assert "16-30 s" in str(unknown.because) and "race" in str(unknown.because)
+    assert str(unknown.go_error) == CONTEXT
 
 
 def test_retransmitted_then_answered_syn_has_a_schedule_and_no_timer(tmp_path: pathlib.Path) -> None:
@@ -199,9 +212,9 @@ def test_tls_handshake_timeout_and_a_10s_webhook_timeout_race(tmp_path: pathlib.
     assert t.gave_up_s == pytest.approx((10.001, 10.001))
     assert (t.budget_s, t.budget_source) == (10, BudgetSource.INFERRED)
     assert t.race == (Timer.WEBHOOK, Timer.TLS_HANDSHAKE)
-    assert t.go_error == CONTEXT, "the webhook context is armed before the handshake"
-    assert "net/http: TLS handshake timeout" in t.because
-    assert f.kubernetes_error == "net/http: TLS handshake timeout"
+    assert str(t.go_error) == CONTEXT, "the webhook context is armed before the handshake"
+    assert f.kubernetes_error == CONTEXT
+    assert "net/http: TLS handshake timeout" in alternatives(f)
     same = timing_of(flows(tmp_path, _tls_stall(10.001), budget_s=10)[40000])
     assert same.race == (Timer.WEBHOOK, Timer.TLS_HANDSHAKE) and same.budget_source is BudgetSource.K8S
 
@@ -239,7 +252,7 @@ def test_no_close_in_the_capture_names_no_timer(tmp_path: pathlib.Path) -> None:
     assert f.label.value == "tls-handshake-timeout"
     t = timing_of(f)
     assert t.gave_up_s is None and t.timer is None
-    assert "not in the capture" in t.because
+    assert "not in the capture" in str(t.because)
 
 
 # -- awaiting headers -----------------------------------------------------------------------------
@@ -269,12 +282,13 @@ def test_thirty_second_webhook_timeout_races_client_timeout(tmp_path: pathlib.Pa
     f = flows(tmp_path, _unanswered(30.0))[40000]
     t = timing_of(f)
     assert t.race == (Timer.WEBHOOK, Timer.CLIENT_TIMEOUT)
-    assert t.go_error == CONTEXT and CLIENT_TIMEOUT in t.because
+    assert str(t.go_error) == CONTEXT and f.kubernetes_error == CONTEXT
+    assert CLIENT_TIMEOUT in alternatives(f)
 
 
 def test_give_up_before_timeout_seconds_is_the_parent_deadline(tmp_path: pathlib.Path) -> None:
     t = timing_of(flows(tmp_path, _unanswered(6.0), budget_s=10)[40000])
-    assert t.timer is Timer.WEBHOOK and "parent request" in t.because
+    assert t.timer is Timer.WEBHOOK and "parent request" in str(t.because)
 
 
 def test_give_up_past_every_timer_names_none(tmp_path: pathlib.Path) -> None:
@@ -421,14 +435,16 @@ def test_json_text_and_redaction(tmp_path: pathlib.Path) -> None:
     report = Report(captures=(), flows=(f,), by_label={"syn-timeout": 1})
     assert json.loads(render_json(report))["flows"][0]["timing"] == timing
     assert f"  timing: {timing_of(f).because}" in render_text(report)
-    assert "198.19.0.2:443" in timing_of(f).because
-    hidden = Redactor().flow(f)
-    assert hidden.timing is not None and "198.19.0.2" not in hidden.timing.because
-    assert hidden.server.ip in hidden.timing.because
+    assert "198.19.0.2:443" in alternatives(f)[0]
+    hidden = Pseudonyms().apply(f)
+    assert hidden.timing is not None and "198.19.0.2" not in str(hidden.timing.because)
+    assert "198.19.0.2" not in alternatives(hidden)[0]
+    assert hidden.server.ip in alternatives(hidden)[0]
 
 
 def test_redaction_hides_an_address_followed_by_its_port(tmp_path: pathlib.Path) -> None:
     f = flows(tmp_path, syns(CLASSIC))[40000]
-    assert f.kubernetes_error == DIAL_ERROR
-    hidden = Redactor().flow(f)
-    assert hidden.kubernetes_error == f"dial tcp {hidden.server.ip}:443: i/o timeout"
+    assert DIAL_ERROR in alternatives(f)
+    hidden = Pseudonyms().apply(f)
+    assert f"dial tcp {hidden.server.ip}:443: i/o timeout" in alternatives(hidden)
+    assert hidden.kubernetes_error == f.kubernetes_error.replace("198.19.0.2", hidden.server.ip)

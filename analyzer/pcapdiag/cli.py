@@ -28,7 +28,7 @@ from pcapdiag.flow.key import FlowKey, canonical
 from pcapdiag.k8s import Inventory, K8sDataError
 from pcapdiag.pipeline import CaptureAnalysis, Options, ServerFilter, assemble, pair
 from pcapdiag.report import CaptureReport, ClockOffset, FlowReport
-from pcapdiag.report.redact import Redactor
+from pcapdiag.report.redact import Pseudonyms
 from pcapdiag.report.stream import STREAMS, make_renderer
 from pcapdiag.runner import (
     BATCH,
@@ -85,7 +85,7 @@ def _json_documents(text: str) -> list[object]:
         docs.append(doc)
 
 
-def _load_k8s(paths: tuple[str, ...], redactor: Redactor | None) -> Inventory | None:
+def _load_k8s(paths: tuple[str, ...]) -> Inventory | None:
     """The --k8s files as one inventory; one line on stderr and exit 2 if one cannot be read."""
     if not paths:
         return None
@@ -100,7 +100,7 @@ def _load_k8s(paths: tuple[str, ...], redactor: Redactor | None) -> Inventory | 
         except (ValueError, UnicodeDecodeError) as exc:
             _error(f"{path}: not JSON (kubectl get ... -o json output expected): {exc}")
             sys.exit(ExitStatus.ERROR)
-        docs.extend(redactor.k8s_document(d) for d in found) if redactor else docs.extend(found)
+        docs.extend(found)
     try:
         return Inventory.from_documents(docs)
     except K8sDataError as exc:
@@ -387,7 +387,8 @@ def analyze(
     jobs: int,
 ) -> NoReturn:
     """Read CAPTURE files (pcap, pcapng, gzip; '-' for stdin) and label every connection."""
-    redactor = Redactor() if redact else None
+    pseudonyms = Pseudonyms() if redact else None
+    see = pseudonyms.see if pseudonyms is not None else None
     named: list[tuple[str, str, bool]] = [(path, path.rsplit("/", 1)[-1], False) for path in captures]
     for side in sides:
         name, eq, path = side.partition("=")
@@ -404,7 +405,7 @@ def analyze(
     paired_mode = len(named) > 1
     if engine == "tshark":
         _check_tshark([path for path, _, _ in named])
-    inventory = _load_k8s(k8s_files, redactor)
+    inventory = _load_k8s(k8s_files)
     try:
         server_filters = tuple(ServerFilter.parse(s) for s in servers)
     except ValueError as exc:
@@ -429,7 +430,7 @@ def analyze(
     live = False
 
     def emit(flow: FlowReport) -> None:
-        out.write(renderer.flow(redactor.flow(flow) if redactor else flow), flush=live)
+        out.write(renderer.flow(pseudonyms.apply(flow) if pseudonyms else flow), flush=live)
         if out.closed_pipe:
             stop.reason = "stdout closed"
 
@@ -438,14 +439,14 @@ def analyze(
     names: list[str] = []
     given: list[bool] = []
     by_label: Counter[str] = Counter()
-    untracked = duplicates = 0
+    untracked = duplicates = cut = 0
     bad_input = False
 
     def read_here(task: Task) -> FileResult:
         """Analyse one capture in this process (stdin, a live stream, or every file with --jobs 1)."""
         nonlocal live
         if task.engine == "tshark":
-            return analyse_path(task, lambda: stop.reason, emit)
+            return analyse_path(task, lambda: stop.reason, emit, see)
         try:
             stream = _open(task.path)
         except OSError as exc:
@@ -459,13 +460,13 @@ def analyze(
                 _read_file(analysis, capture, stop, _size(stream))
 
         try:
-            return analyse_stream(stream, task, read, lambda: stop.reason, emit)
+            return analyse_stream(stream, task, read, lambda: stop.reason, emit, see)
         finally:
             if stream is not sys.stdin.buffer:
                 stream.close()
 
     tasks = [
-        Task(path, options, index=i, paired=paired_mode, engine=engine, k8s=inventory)
+        Task(path, options, index=i, paired=paired_mode, engine=engine, k8s=inventory, redact=redact)
         for i, (path, _, _) in enumerate(named)
     ]
     parallel = jobs > 1 and paired_mode
@@ -483,6 +484,9 @@ def analyze(
                 continue
             else:
                 got = read_here(task)
+            if see is not None:
+                for address in got.addresses:  # a worker's, in the order its capture holds them
+                    see(address)
             report = got.report
             if report is None:
                 _error(f"{path}: {got.problem}")
@@ -495,6 +499,7 @@ def analyze(
             by_label.update(got.by_label)
             untracked += got.untracked
             duplicates += got.duplicates
+            cut += got.cut
             for linktype, n in report.undecoded_link_types.items():
                 frames = f"{n} frame{'s' * (n != 1)}"
                 kind = f"link type {linktype} ({linktype_name(linktype)})"
@@ -523,10 +528,10 @@ def analyze(
             if stop.reason == "stdout closed":
                 break
     findings = inventory.checks() if inventory is not None else None
-    if redactor:
-        reports = [redactor.capture(r) for r in reports]
-        findings = redactor.findings(findings) if findings is not None else None
-        offsets = tuple(redactor.offset(o) for o in offsets)
+    if pseudonyms:
+        reports = pseudonyms.apply(reports)
+        findings = pseudonyms.apply(findings)
+        offsets = pseudonyms.apply(offsets)
     result = assemble(
         reports,
         [],
@@ -538,6 +543,7 @@ def analyze(
         offsets=offsets,
         by_where=by_where,
         kubernetes_findings=findings,
+        cut_undecided=cut,
     )
     out.write(renderer.end(result))
     out.close()
@@ -562,13 +568,13 @@ def _payload_offset(data: bytes, payload: bytes) -> int:
 
 
 def _redact_frame(
-    data: bytes, seg: TcpSegment | None, redactor: Redactor, addresses: set[bytes], scrubbed: bytes | None
+    data: bytes, seg: TcpSegment | None, pseudonyms: Pseudonyms, addresses: set[bytes], scrubbed: bytes | None
 ) -> bytes:
     """The frame with every known address replaced by its pseudonym and the payload scrubbed."""
     start = _payload_offset(data, seg.payload) if seg is not None else len(data)
     head = data[:start]
     for addr in sorted(addresses, key=len, reverse=True):
-        head = head.replace(addr, redactor.ip_packed(addr))
+        head = head.replace(addr, pseudonyms.ip_packed(addr))
     body = scrubbed if scrubbed is not None else data[start:]
     return head + body + data[start + len(body) :]
 
@@ -607,10 +613,15 @@ def extract(
         if flow.label.value in labels_ or flow.id in flow_ids:
             chosen.append(flow)
 
+    pseudonyms = Pseudonyms() if redact else None
     try:
         with _open(capture_path) as stream:
             analysis = CaptureAnalysis(
-                capture_path, Options(timeout_s=timeout_s), on_flow=keep, keep_flows=False
+                capture_path,
+                Options(timeout_s=timeout_s),
+                on_flow=keep,
+                keep_flows=False,
+                on_address=pseudonyms.see if pseudonyms is not None else None,
             )
             analysis.run(open_capture(stream, capture_path))
         if not chosen:
@@ -621,7 +632,6 @@ def extract(
             for f in chosen
         }
         ranges = [(f.first_frame, f.last_frame) for f in chosen]
-        redactor = Redactor() if redact else None
         addresses = {_packed(f.client.ip) for f in chosen} | {_packed(f.server.ip) for f in chosen}
         scrubbers: dict[tuple[FlowKey, bool], tuple[StreamScrubber, list[int | None]]] = {}
         kept: list[tuple[Frame, bytes]] = []
@@ -635,7 +645,7 @@ def extract(
                     if key not in wanted:
                         continue
                     data = frame.data
-                    if redactor is not None:
+                    if pseudonyms is not None:
                         scrubber, base = scrubbers.setdefault(
                             (key, (d.src, d.sport) < (d.dst, d.dport)), (StreamScrubber(), [None])
                         )
@@ -645,15 +655,15 @@ def extract(
                             base[0] = d.seq
                         offset = (d.seq - base[0]) & 0xFFFFFFFF if d.payload and base[0] is not None else 0
                         scrubbed = scrubber.scrub(offset, d.payload) if d.payload else None
-                        data = _redact_frame(data, d, redactor, addresses, scrubbed)
+                        data = _redact_frame(data, d, pseudonyms, addresses, scrubbed)
                     kept.append((frame, data))
                 elif isinstance(d, IcmpError):
                     key = canonical(d.quoted_src, d.quoted_sport, d.quoted_dst, d.quoted_dport)
                     if key in wanted:
                         data = frame.data
-                        if redactor is not None:
+                        if pseudonyms is not None:
                             addresses.add(d.reporter)
-                            data = _redact_frame(data, None, redactor, addresses, None)
+                            data = _redact_frame(data, None, pseudonyms, addresses, None)
                         kept.append((frame, data))
     except CaptureError as exc:
         _error(f"{capture_path}: {exc}")

@@ -15,17 +15,21 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from pcapdiag.capture import Capture, CaptureError, Frame, RawRecord, TruncatedRecord
-from pcapdiag.classify import Context, classify
-from pcapdiag.classify.timers import GIVE_UP_SLACK_NS, next_syn_deadline, syn_times
+from pcapdiag.classify import Basis, ConnectionFacts, Context, Diagnosis, View, classify, facts_of
+from pcapdiag.classify.facts import TranslationFacts
+from pcapdiag.classify.timers import GIVE_UP_SLACK_NS
 from pcapdiag.classify.vantage import capture_vantage, connection_vantage
-from pcapdiag.correlate import CaptureInfo, FlowFacts, flow_facts, match_captures
+from pcapdiag.correlate import CaptureInfo, match_captures, view_of
 from pcapdiag.decode import Decoded, decode
 from pcapdiag.decode.fast import tcp_fields
 from pcapdiag.decode.packet import FIN, RST, IcmpError, Skipped, TcpSegment
 from pcapdiag.decode.tcp import new_segment
-from pcapdiag.flow import DEFAULT_MAX_FLOWS, Connection, FlowTable, HalfOpen, Tracked
-from pcapdiag.k8s import Finding, Inventory
-from pcapdiag.report import CaptureReport, ClockOffset, FlowReport, Report, build_flow, with_translation
+from pcapdiag.flow import DEFAULT_MAX_FLOWS, Connection, FlowTable, Tracked, format_ip
+from pcapdiag.flow.key import Endpoint
+from pcapdiag.k8s import Finding, Inventory, IpKind, WebhookMatch
+from pcapdiag.prose import HostPort
+from pcapdiag.report import CaptureReport, ClockOffset, FlowReport, Report
+from pcapdiag.report.build import build_flow, kube_context
 from pcapdiag.report.paired import clock_offsets, paired_flows
 from pcapdiag.tls import AppObserver
 
@@ -117,6 +121,8 @@ class Container(Protocol):
     def drops(self) -> int | None: ...
     @property
     def end_ns(self) -> int | None: ...
+    @property
+    def snaplen(self) -> int | None: ...
 
 
 @dataclass(slots=True)
@@ -144,21 +150,28 @@ class CaptureAnalysis:
     by_label: Counter[str] = field(default_factory=Counter)
     vantage: Counter[str] = field(default_factory=Counter)
     """Connections whose TTLs and handshake timing say the capture was taken at the client / server."""
-    facts: list[FlowFacts] | None = None
-    """When a list: the facts of every kept connection, for matching it against other captures."""
+    facts: list[View] | None = None
+    """When a list: this capture's view of every kept connection, for matching it against other captures."""
     index: int = 0
     """This capture's place among several analysed together."""
     k8s: Inventory | None = None
     """--k8s: names for addresses and the webhooks connections call."""
     engine: str = "native"
     """What decoded the packets: 'native' (read()) or 'tshark' (read_decoded()); said in the report."""
+    on_address: Callable[[bytes], None] | None = None
+    """When set (--redact): called with every address of the capture's TCP segments and ICMP errors,
+    once each, in the order each first appears (source before destination), so pseudonyms follow the
+    capture and a report and an extract of the same capture give an address the same one."""
+    cut: int = 0
+    """Connections left undecided because the snaplen cut what would decide them."""
+    snaplen: int | None = None
+    """The capture's snapshot length when it cuts packets (set when the capture is opened)."""
     table: FlowTable = field(init=False)
     _next_sweep: int = 0
-    _checked: dict[int, int] = field(default_factory=dict)
-    """Open connections found healthy while idle: id -> their packet count then."""
-    _syn_due: dict[int, tuple[int, int]] = field(default_factory=dict)
-    """Connections that have sent only SYNs, as last looked at while idle: id -> (their packet
-    count then, the capture time by which their next SYN is overdue, or 0 if none is predicted)."""
+    _recheck: dict[int, tuple[int, int | None]] = field(default_factory=dict)
+    """Open connections classify() left undecided: id -> (their packet count then, the capture time
+    to look again, or None for only when a packet comes)."""
+    _seen: set[bytes] = field(default_factory=set)
     _kernel_drops: int | None = None
     """The capture's drop count, once its statistics are read (at its end)."""
     _stopped_ns: int = 0
@@ -172,14 +185,9 @@ class CaptureAnalysis:
     def _new_observer(conn: Connection) -> AppObserver:
         return AppObserver(midstream=conn.midstream)
 
-    @staticmethod
-    def _app(conn: Connection) -> AppObserver:
-        """The connection's observer (an empty one if it carried no payload)."""
-        app = conn.observer
-        return app if isinstance(app, AppObserver) else AppObserver(midstream=conn.midstream)
-
     def run(self, capture: Capture) -> CaptureReport:
         """Read every frame; a broken container stops reading but keeps what was decided."""
+        self.snaplen = capture.snaplen
         try:
             self.read_records(capture.records())
         except CaptureError as exc:
@@ -190,6 +198,7 @@ class CaptureAnalysis:
         """No more frames will come: decide every open connection and describe the capture."""
         self._kernel_drops = capture.drops
         self._stopped_ns = capture.end_ns or 0
+        self.snaplen = capture.snaplen
         self.table.flush()
         self._finish(self.table.take_finished())
         truncated = capture.truncated
@@ -210,6 +219,7 @@ class CaptureAnalysis:
             stopped=self.stopped,
             capture_point=capture_vantage(self.vantage),
             engine=self.engine,
+            snaplen=capture.snaplen,
         )
 
     @property
@@ -236,6 +246,7 @@ class CaptureAnalysis:
         max_duration = int(opts.max_duration_s * NS) if opts.max_duration_s is not None else None
         fast = opts.fast_path
         feed_common = table.feed_common
+        see = self._see if self.on_address is not None else None
         packets, tcp_packets, last_ns = self.packets, self.tcp_packets, self.last_ns
         try:
             for number, ts, linktype, data, _orig_len, _interface in records:
@@ -248,6 +259,8 @@ class CaptureAnalysis:
                 if last_ns is None or ts > last_ns:
                     last_ns = ts
                 f = tcp_fields(linktype, data) if fast else None
+                if see is not None and f is not None:
+                    see(f[1], f[2])
                 if (
                     f is not None
                     and (not filtering or wants(f[1], f[3], f[2], f[4]))
@@ -265,9 +278,25 @@ class CaptureAnalysis:
         finally:
             self.packets, self.tcp_packets, self.last_ns = packets, tcp_packets, last_ns
 
+    def _see(self, src: bytes, dst: bytes) -> None:
+        """Register a packet's addresses in the order they first appear (--redact)."""
+        seen = self._seen
+        if src in seen and dst in seen:
+            return
+        assert self.on_address is not None
+        for a in (src, dst):
+            if a not in seen:
+                seen.add(a)
+                self.on_address(a)
+
     def _decoded(self, number: int, ts: int, linktype: int, d: Decoded) -> int:
         """The general path for one decoded frame; 1 if it was a TCP segment counted, else 0."""
         opts = self.options
+        if self.on_address is not None:
+            if type(d) is TcpSegment:
+                self._see(d.src, d.dst)
+            elif type(d) is IcmpError:
+                self._see(d.reporter, d.quoted_src)
         filtering = bool(opts.ports or opts.servers)
         table = self.table
         if type(d) is TcpSegment:
@@ -313,6 +342,16 @@ class CaptureAnalysis:
                 self.stopped = f"--count {max_packets} reached"
                 return
 
+    def _context(self, now_ns: int, final: bool) -> Context:
+        return Context(
+            now_ns=now_ns,
+            timeout_ns=int(self.options.timeout_s * NS),
+            final=final,
+            budget_s=self.options.budget_s,
+            snaplen=self.snaplen,
+            kernel_drops=self._kernel_drops,
+        )
+
     def sweep(self, now_ns: int) -> None:
         """Decide connections silent long enough, as of capture time ``now_ns``.
 
@@ -321,86 +360,133 @@ class CaptureAnalysis:
         packet arrived).
         """
         self._next_sweep = now_ns + SWEEP_NS
-        ctx = Context(now_ns=now_ns, timeout_ns=int(self.options.timeout_s * NS), ended=False)
-        checked = self._checked
+        live = self._context(now_ns, final=False)
+        done = self._context(now_ns, final=True)
+        recheck = self._recheck
+        table = self.table
         # A client whose own timer equals --timeout closes right at it: half a second more keeps its
         # FIN in the connection (it is the evidence of which timer fired).
-        for conn in self.table.idle(now_ns, LINGER_NS, ctx.timeout_ns + GIVE_UP_SLACK_NS):
-            # A closed connection is decided; an open one only once silence made it a failure
-            # (a healthy idle keep-alive connection stays open and may carry the next request;
-            # until its next packet it cannot change, so it is classified once, not every sweep).
-            if conn.closed or now_ns - conn.last_ts >= INACTIVITY_NS:
-                self.table.evict(conn)
-            elif checked.get(conn.id) == conn.packets:
-                self.table.touch(conn)
-            elif now_ns < self._next_syn_due(conn):
-                # Only SYNs so far, and the client's schedule says the next one may still come: left
-                # in place (not touched), so the next sweep looks at it again.
+        idle = table.idle(now_ns, LINGER_NS, live.timeout_ns + GIVE_UP_SLACK_NS)
+        for entry in sorted(idle, key=lambda c: c.first_frame):
+            if entry.closed or now_ns - entry.last_ts >= INACTIVITY_NS:
+                # Closed, or silent past any timer: no packet of it can change the story now.
+                self._decide(entry, done, now_ns)
                 continue
-            elif classify(full := self.table.connection(conn), self._app(full), ctx).label.failing:
-                self.table.evict(conn)
+            known = recheck.get(entry.id)
+            if known is not None and known[0] == entry.packets:
+                if known[1] is None:
+                    table.touch(entry)
+                    continue
+                if now_ns < known[1]:
+                    continue
+            conn = table.connection(entry)  # a HalfOpen's, built now: one at a time
+            facts = self._facts(conn)
+            webhook, is_service = self._webhook(
+                facts.client.ip, facts.server.ip, facts.server.port, facts.app.sni
+            )
+            ctx = live if not is_service else dataclasses.replace(live, server_is_service=True)
+            got = classify(facts, ctx, webhook=webhook)
+            if isinstance(got, Diagnosis):
+                table.evict(entry, finished=False)
+                self._emit(conn, facts, got, ctx, webhook)
             else:
-                checked[conn.id] = conn.packets
-                self.table.touch(conn)
-        if self.table.finished:
-            self._finish(self.table.take_finished(), now_ns)
+                recheck[entry.id] = (entry.packets, got.recheck_at)
+                if got.recheck_at is None:
+                    table.touch(entry)
+        if table.finished:
+            self._finish(table.take_finished(), now_ns)
 
-    def _next_syn_due(self, conn: Tracked) -> int:
-        """When a connection whose client has sent only SYNs (no answer but SYN-ACKs, no ICMP) is
-        overdue for its next SYN or its kernel give-up, by its SYN schedule (timers.next_syn_deadline,
-        at most LONGEST_SYN_HOLD_NS after its last SYN); 0 for any other connection."""
-        known = self._syn_due.get(conn.id)
-        if known is not None and known[0] == conn.packets:
-            return known[1]
-        if isinstance(conn, HalfOpen):
-            times = [conn.ts_ns]
-        else:
-            c, s = conn.client_side, conn.server_side
-            if c.packets != c.syn_count or s.rst_ts or s.fin_ts or s.first_data_ts or conn.icmp:
-                return 0
-            times = syn_times(conn)
-        due = next_syn_deadline(times) or 0
-        self._syn_due[conn.id] = (conn.packets, due)
-        return due
+    def _facts(self, conn: Connection) -> ConnectionFacts:
+        translated = self.table.translated.get(conn.id)
+        translation = None
+        if translated is not None:
+            other, client, server, original = translated
+            translation = TranslationFacts(
+                other_id=other, client=_hostport(client), server=_hostport(server), original=original
+            )
+        return facts_of(conn, translation)
+
+    def _webhook(
+        self, client_ip: str, server_ip: str, port: int, sni: str | None
+    ) -> tuple[WebhookMatch | None, bool]:
+        """The webhook --k8s ties a connection to, and whether its server address is a Service's."""
+        if self.k8s is None:
+            return None, False
+        match = self.k8s.webhook_for(sni=sni, ip=server_ip, port=port)
+        named = self.k8s.describe_ip(server_ip)
+        return match, named is not None and named.kind is IpKind.SERVICE
+
+    def _decide(self, entry: Tracked, ctx: Context, now_ns: int) -> None:
+        """Decide a connection that will see no more packets, and hand it on."""
+        self.table.evict(entry, finished=False)
+        conn = self.table.connection(entry)
+        facts = self._facts(conn)
+        webhook, is_service = self._webhook(
+            facts.client.ip, facts.server.ip, facts.server.port, facts.app.sni
+        )
+        if is_service:
+            ctx = dataclasses.replace(ctx, server_is_service=True)
+        got = classify(facts, ctx, webhook=webhook)
+        assert isinstance(got, Diagnosis), "a final context always decides"
+        self._emit(conn, facts, got, ctx, webhook)
+
+    def _emit(
+        self,
+        conn: Connection,
+        facts: ConnectionFacts,
+        diagnosis: Diagnosis,
+        ctx: Context,
+        webhook: WebhookMatch | None,
+    ) -> None:
+        """Report a decided connection (unless the filters leave it out)."""
+        self._recheck.pop(conn.id, None)
+        self.table.translated.pop(conn.id, None)
+        if not self.options.wants_connection(conn):
+            return
+        side = connection_vantage(conn)
+        if side is not None:
+            self.vantage[side] += 1
+        kube = None
+        if self.k8s is not None:
+            kube, _ = kube_context(
+                self.k8s, facts.client.ip, facts.server.ip, facts.server.port, facts.app.sni
+            )
+        keep = self.facts is not None
+        flow = build_flow(
+            self.path,
+            facts,
+            diagnosis,
+            kube=kube,
+            basis=Basis(facts, ctx, webhook) if keep else None,
+        )
+        self.by_label[diagnosis.label.value] += 1
+        self.cut += diagnosis.cut
+        if self.facts is not None:
+            self.facts.append(view_of(self.index, facts, diagnosis.label))
+        if self.keep_flows:
+            self.flows.append(flow)
+        if self.on_flow is not None:
+            self.on_flow(flow)
 
     def _finish(self, conns: list[Tracked], now_ns: int | None = None) -> None:
         # At the end (no ``now_ns``) the capture ran to its recorded stop time when later than its
         # last packet: the silence until then is as much evidence as the packets.
-        ctx = Context(
-            now_ns=now_ns if now_ns is not None else max(self.last_ns or 0, self._stopped_ns),
-            timeout_ns=int(self.options.timeout_s * NS),
-            ended=True,
-        )
+        at = now_ns if now_ns is not None else max(self.last_ns or 0, self._stopped_ns)
+        ctx = self._context(at, final=True)
         for entry in sorted(conns, key=lambda c: c.first_frame):
             conn = self.table.connection(entry)  # a HalfOpen's, built now: one at a time
-            self._checked.pop(conn.id, None)
-            translated = self.table.translated.pop(conn.id, None)
-            self._syn_due.pop(conn.id, None)
-            app = self._app(conn)
-            if not self.options.wants_connection(conn):
-                continue
-            side = connection_vantage(conn)
-            if side is not None:
-                self.vantage[side] += 1
-            flow = build_flow(
-                self.path,
-                conn,
-                app,
-                classify(conn, app, ctx),
-                now_ns=max(ctx.now_ns, self._stopped_ns),
-                budget_s=self.options.budget_s,
-                kernel_drops=self._kernel_drops,
-                k8s=self.k8s,
+            facts = self._facts(conn)
+            webhook, is_service = self._webhook(
+                facts.client.ip, facts.server.ip, facts.server.port, facts.app.sni
             )
-            if translated is not None:
-                flow = with_translation(flow, *translated)
-            self.by_label[flow.label.value] += 1
-            if self.facts is not None:
-                self.facts.append(flow_facts(self.index, conn, flow.label))
-            if self.keep_flows:
-                self.flows.append(flow)
-            if self.on_flow is not None:
-                self.on_flow(flow)
+            here = dataclasses.replace(ctx, server_is_service=True) if is_service else ctx
+            got = classify(facts, here, webhook=webhook)
+            assert isinstance(got, Diagnosis), "a final context always decides"
+            self._emit(conn, facts, got, here, webhook)
+
+
+def _hostport(endpoint: Endpoint) -> HostPort:
+    return HostPort(format_ip(endpoint[0]), endpoint[1])
 
 
 CLIENT_WORDS = ("apiserver", "api-server", "kube-api", "client", "control-plane", "master")
@@ -432,7 +518,7 @@ class Analysed(Protocol):
     @property
     def flows(self) -> Sequence[FlowReport]: ...
     @property
-    def facts(self) -> Sequence[FlowFacts] | None: ...
+    def facts(self) -> Sequence[View] | None: ...
 
 
 def pair(
@@ -451,6 +537,7 @@ def pair(
             last_ns=r.last_ns,
             point=r.capture_point,
             declared=declared_role(names[i]) if named and named[i] else None,
+            file_role=declared_role(r.path.rsplit("/", 1)[-1]),
         )
         for i, r in enumerate(reports)
     ]
@@ -475,6 +562,7 @@ def assemble(
     offsets: tuple[ClockOffset, ...] = (),
     by_where: Counter[str] | None = None,
     kubernetes_findings: tuple[Finding, ...] | None = None,
+    cut_undecided: int = 0,
 ) -> Report:
     """One report from the analyses of one or more captures (counts from ``by_label`` when the
     flows themselves were streamed out and not kept)."""
@@ -490,4 +578,5 @@ def assemble(
         clock_offsets=offsets,
         by_where=dict(sorted((by_where or Counter()).items())),
         kubernetes_findings=kubernetes_findings,
+        cut_undecided=cut_undecided,
     )

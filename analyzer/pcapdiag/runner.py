@@ -23,7 +23,7 @@ from types import TracebackType
 from typing import IO
 
 from pcapdiag.capture import Capture, CaptureError, open_capture
-from pcapdiag.correlate import FlowFacts
+from pcapdiag.classify import View
 from pcapdiag.k8s import Inventory
 from pcapdiag.pipeline import CaptureAnalysis, Options
 from pcapdiag.report import CaptureReport, FlowReport
@@ -61,6 +61,12 @@ class Task:
     """Several captures: keep every flow and its facts to match them across captures."""
     engine: str = "native"
     k8s: Inventory | None = None
+    redact: bool = False
+    """--redact: a worker collects the capture's addresses for the parent's pseudonym map."""
+
+
+AddressSink = Callable[[bytes], None]
+"""Takes the capture's addresses in the order they first appear (--redact: the pseudonym map)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,10 +79,14 @@ class FileResult:
     problem: str | None = None
     flows: tuple[FlowReport, ...] = ()
     """Every connection (several captures); empty when they were streamed to ``on_flow``."""
-    facts: tuple[FlowFacts, ...] | None = None
+    facts: tuple[View, ...] | None = None
     by_label: dict[str, int] = dataclasses.field(default_factory=dict)
     untracked: int = 0
     duplicates: int = 0
+    cut: int = 0
+    """Connections left undecided because the snaplen cut them."""
+    addresses: tuple[bytes, ...] = ()
+    """The capture's addresses in the order they first appear, when a worker collected them (--redact)."""
 
     def reindexed(self, index: int) -> FileResult:
         """The same result as capture number ``index`` (files that could not be read take no number)."""
@@ -87,7 +97,11 @@ class FileResult:
         )
 
 
-def new_analysis(task: Task, on_flow: Callable[[FlowReport], None] | None = None) -> CaptureAnalysis:
+def new_analysis(
+    task: Task,
+    on_flow: Callable[[FlowReport], None] | None = None,
+    on_address: AddressSink | None = None,
+) -> CaptureAnalysis:
     """The CaptureAnalysis for a task: keeping flows and facts when paired, else streaming to on_flow."""
     if task.paired:
         return CaptureAnalysis(
@@ -98,9 +112,16 @@ def new_analysis(task: Task, on_flow: Callable[[FlowReport], None] | None = None
             index=task.index,
             k8s=task.k8s,
             engine=task.engine,
+            on_address=on_address,
         )
     return CaptureAnalysis(
-        task.path, task.options, on_flow=on_flow, keep_flows=False, k8s=task.k8s, engine=task.engine
+        task.path,
+        task.options,
+        on_flow=on_flow,
+        keep_flows=False,
+        k8s=task.k8s,
+        engine=task.engine,
+        on_address=on_address,
     )
 
 
@@ -114,6 +135,7 @@ def result_of(analysis: CaptureAnalysis, report: CaptureReport) -> FileResult:
         by_label=dict(analysis.by_label),
         untracked=analysis.table.untracked_flows,
         duplicates=analysis.table.duplicates,
+        cut=analysis.cut,
     )
 
 
@@ -175,6 +197,7 @@ def analyse_stream(
     read: Reader | None = None,
     stopped: StopCheck = _never,
     on_flow: Callable[[FlowReport], None] | None = None,
+    on_address: AddressSink | None = None,
 ) -> FileResult:
     """Analyse an open capture stream with the native engine (``read`` reads its frames: to the end by
     default; the CLI's reader follows a live stream)."""
@@ -182,7 +205,8 @@ def analyse_stream(
         capture = open_capture(stream, task.path)
     except CaptureError as exc:
         return FileResult(task.path, None, str(exc))
-    analysis = new_analysis(task, on_flow)
+    analysis = new_analysis(task, on_flow, on_address)
+    analysis.snaplen = capture.snaplen
     reader = read or (lambda a, c: read_frames(a, c, stopped))
     _finish_reading(analysis, lambda: reader(analysis, capture), stopped)
     return result_of(analysis, analysis.end(capture))
@@ -202,7 +226,10 @@ def read_tshark(analysis: CaptureAnalysis, source: TsharkCapture, stopped: StopC
 
 
 def analyse_path(
-    task: Task, stopped: StopCheck = _never, on_flow: Callable[[FlowReport], None] | None = None
+    task: Task,
+    stopped: StopCheck = _never,
+    on_flow: Callable[[FlowReport], None] | None = None,
+    on_address: AddressSink | None = None,
 ) -> FileResult:
     """Open a capture file by path and analyse it with the task's engine."""
     if task.engine == "tshark":
@@ -210,7 +237,7 @@ def analyse_path(
             source = TsharkCapture(task.path)
         except (TsharkError, TsharkUnavailable) as exc:
             return FileResult(task.path, None, str(exc))
-        analysis = new_analysis(task, on_flow)
+        analysis = new_analysis(task, on_flow, on_address)
         _finish_reading(analysis, lambda: read_tshark(analysis, source, stopped), stopped)
         return result_of(analysis, analysis.end(source.info))
     try:
@@ -218,7 +245,7 @@ def analyse_path(
     except OSError as exc:
         return FileResult(task.path, None, exc.strerror or str(exc))
     with stream:
-        return analyse_stream(stream, task, stopped=stopped, on_flow=on_flow)
+        return analyse_stream(stream, task, stopped=stopped, on_flow=on_flow, on_address=on_address)
 
 
 # -- worker processes ---------------------------------------------------------------------------
@@ -239,7 +266,11 @@ def _worker_stopped() -> str | None:
 
 
 def _worker(task: Task) -> FileResult:
-    return analyse_path(task, _worker_stopped)
+    if not task.redact:
+        return analyse_path(task, _worker_stopped)
+    addresses: list[bytes] = []
+    result = analyse_path(task, _worker_stopped, on_address=addresses.append)
+    return dataclasses.replace(result, addresses=tuple(addresses))
 
 
 class Workers:

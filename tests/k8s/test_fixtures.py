@@ -90,8 +90,8 @@ def test_the_dnat_captures_are_tied_to_the_webhook_from_both_sides(point: str, u
     _, flows = analyse(CAPTURES / "dnat" / f"{point}-eth.pcap")
     (flow,) = [f for f in flows if f.client.port == conn["client_port"]]
     assert (flow.server.ip, flow.server.port) == (conn["server_ip_at"][point], conn["server_port_at"][point])
-    assert flow.sni == SNI
-    m = INV.webhook_for(sni=flow.sni if use_sni else None, ip=flow.server.ip, port=flow.server.port)
+    assert str(flow.sni) == SNI
+    m = INV.webhook_for(sni=str(flow.sni) if use_sni else None, ip=flow.server.ip, port=flow.server.port)
     assert m is not None and m.names == ("validate.pcd.example.com",)
     expected = {"client": MatchBy.SERVICE_ADDRESS, "server": MatchBy.ENDPOINT_ADDRESS}[point]
     assert m.matched_by is (MatchBy.SNI if use_sni else expected)
@@ -101,8 +101,8 @@ def test_the_dnat_captures_are_tied_to_the_webhook_from_both_sides(point: str, u
 
 def test_the_fixture_cluster_is_healthy_but_for_a_note_on_the_readiness_port() -> None:
     findings = INV.checks()
-    assert [(f.severity, f.subject) for f in findings] == [(Severity.INFO, f"pod pcd-system/{POD}")]
-    assert "checks port 8080, not the webhook's port 10250" in findings[0].text
+    assert [(f.severity, str(f.subject)) for f in findings] == [(Severity.INFO, f"pod pcd-system/{POD}")]
+    assert "checks port 8080, not the webhook's port 10250" in str(findings[0].text)
 
 
 def _strings(value: object) -> list[str]:

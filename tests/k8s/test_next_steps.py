@@ -30,7 +30,7 @@ def _match(inv: Inventory, ip: str = "198.18.100.1", port: int = 443, sni: str |
 
 
 def steps(label: Label, match: WebhookMatch | None, ip: str = "198.18.100.1", port: int = 443) -> str:
-    return "\n".join(next_steps(label, Target(ip, port, SNI), match))
+    return "\n".join(str(s) for s in next_steps(label, Target(ip, port, SNI), match))
 
 
 def test_without_kubernetes_data_the_commands_are_guessed_from_the_sni() -> None:
@@ -56,7 +56,7 @@ def test_with_the_webhook_match_the_commands_name_the_pod_node_port_and_configur
     assert f"kubectl get pod -n pcd-system {POD} -o yaml | grep -A3 ports:" in syn
     refused = steps(Label.REFUSED, m)
     assert f"kubectl get pod -n pcd-system {POD} -o yaml | grep -A5 readiness" in refused
-    assert "the probe checks port 8080, the webhook serves 10250" in refused
+    assert "it checks port 8080, the webhook serves 10250" in refused
     cert = steps(Label.CERT_REJECTED, m)
     assert (
         "kubectl get validatingwebhookconfiguration pcd-webhook -o "
@@ -110,7 +110,7 @@ def test_names_from_the_data_that_are_not_kubernetes_names_never_reach_a_command
     m = _match(inv, sni=None)
     for label in Label:
         for step in next_steps(label, Target("198.18.100.1", 443, f"{evil}.{evil}.svc"), m):
-            assert evil not in step, (label, step)
+            assert evil not in str(step), (label, step)
 
 
 def test_a_url_webhook_names_its_configuration_and_keeps_the_service_placeholders() -> None:
@@ -119,7 +119,8 @@ def test_a_url_webhook_names_its_configuration_and_keeps_the_service_placeholder
     )
     inv = Inventory.from_documents([kube_list(hooks)])
     m = _match(inv, "198.18.7.7", 443, "hooks.example.com")
-    text = "\n".join(next_steps(Label.CERT_REJECTED, Target("198.18.7.7", 443, "hooks.example.com"), m))
+    target = Target("198.18.7.7", 443, "hooks.example.com")
+    text = "\n".join(str(s) for s in next_steps(Label.CERT_REJECTED, target, m))
     assert "kubectl get validatingwebhookconfiguration external -o jsonpath=" in text
     assert "ext.pcd.example.com" in text
     assert "<webhook-namespace>" in text

@@ -25,6 +25,10 @@ GZIP_MAGIC = b"\x1f\x8b"  # RFC 1952 section 2.3.1: ID1, ID2
 _KNOWN_MAGICS = (*PCAP_MAGICS, SHB_MAGIC)
 
 
+WHOLE_PACKETS = 65535
+"""A snaplen at least this large keeps whole packets (tcpdump -s 0 writes 262144; older ones 65535)."""
+
+
 class Capture:
     """An opened capture: its format, what has been learned while reading it, and its frames."""
 
@@ -67,6 +71,13 @@ class Capture:
     def end_ns(self) -> int | None:
         """When the capture stopped, if the file says (pcapng statistics time), else None."""
         return self._reader.end_ns
+
+    @property
+    def snaplen(self) -> int | None:
+        """The snapshot length the capture was taken with when it is short enough to cut ordinary
+        packets (below 65535, tcpdump -s 96), else None (whole packets)."""
+        snaplen = self._reader.snaplen
+        return snaplen if snaplen is not None and 0 < snaplen < WHOLE_PACKETS else None
 
     def frames(self) -> Iterator[Frame]:
         """Every record, in file order; raises CaptureError on a corrupt container.

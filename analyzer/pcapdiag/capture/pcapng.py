@@ -98,6 +98,8 @@ class PcapngReader:
         self._source = source
         self._layout = _LAYOUTS[_BIG_ENDIAN_BOM]
         self._interfaces: list[Interface] = []
+        self.snaplen: int | None = None
+        """The smallest non-zero snaplen of the interfaces read so far (None: none set one)."""
         self._sections = 0
         self._drops: dict[tuple[int, int], int] = {}
         self.end_ns: int | None = None
@@ -203,7 +205,10 @@ class PcapngReader:
                     caplen = iface.snaplen
                 yield number, last_ts, iface.linktype, body[4 : 4 + caplen], orig_len, 0
             elif block_type == BLOCK_IDB:
-                interfaces.append(self._interface(body, start))
+                iface = self._interface(body, start)
+                interfaces.append(iface)
+                if iface.snaplen and (self.snaplen is None or iface.snaplen < self.snaplen):
+                    self.snaplen = iface.snaplen
             elif block_type == BLOCK_ISB:
                 self._statistics(body, start, last_ts)
             # Any other block type (name resolution, decryption secrets, custom...) is skipped.

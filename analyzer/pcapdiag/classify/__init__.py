@@ -1,8 +1,11 @@
-"""Labels as a closed vocabulary, computed by one pure function of a connection's evidence."""
+"""Labels as a closed vocabulary, computed by one pure function of a connection's facts."""
 
+from pcapdiag.classify.decide import Basis, classify
+from pcapdiag.classify.diagnosis import Candidate, Diagnosis, Location, Step, Undecided, Where
+from pcapdiag.classify.facts import AppFacts, ConnectionFacts, IcmpFacts, SideFacts, facts_of
 from pcapdiag.classify.labels import LABELS, Label, LabelInfo
 from pcapdiag.classify.limits import capture_limits
-from pcapdiag.classify.rules import Context, Verdict, classify
+from pcapdiag.classify.rules import Context
 from pcapdiag.classify.timers import (
     Anchor,
     BudgetSource,
@@ -12,20 +15,35 @@ from pcapdiag.classify.timers import (
     Timing,
     infer_timing,
 )
+from pcapdiag.classify.where import Pairing, SideView, View
 
 __all__ = [
     "LABELS",
     "Anchor",
+    "AppFacts",
+    "Basis",
     "BudgetSource",
+    "Candidate",
+    "ConnectionFacts",
     "Context",
+    "Diagnosis",
+    "IcmpFacts",
     "Label",
     "LabelInfo",
+    "Location",
+    "Pairing",
     "Phase",
+    "SideFacts",
+    "SideView",
+    "Step",
     "SynSchedule",
     "Timer",
     "Timing",
-    "Verdict",
+    "Undecided",
+    "View",
+    "Where",
     "capture_limits",
     "classify",
+    "facts_of",
     "infer_timing",
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pcapdiag.prose import HostPort, Text, text
+
 # Linux errno texts as Go's syscall package prints them.
 ECONNREFUSED = "connection refused"
 EHOSTUNREACH = "no route to host"
@@ -88,11 +90,26 @@ def icmp_meaning(family: int, icmp_type: int, code: int) -> tuple[str, str]:
     return f"ICMPv6 type {icmp_type} code {code}", EPROTO
 
 
-def dial_error(hostport: str, errno_text: str) -> str:
+def dial_error(server: HostPort, errno_text: str) -> Text:
     """Go's net.OpError text for a failed connect: `dial tcp IP:PORT: connect: <errno>`."""
-    return f"dial tcp {hostport}: connect: {errno_text}"
+    return text("dial tcp ", server, f": connect: {errno_text}")
 
 
-def read_error(client_hostport: str, server_hostport: str, errno_text: str) -> str:
+def dial_timeout(server: HostPort) -> Text:
+    """Go's text for a dial ended by its deadline (net maps context.DeadlineExceeded to errTimeout)."""
+    return text("dial tcp ", server, ": i/o timeout")
+
+
+def read_error(client: HostPort, server: HostPort, errno_text: str) -> Text:
     """Go's net.OpError text for a failed read on an established connection."""
-    return f"read tcp {client_hostport}->{server_hostport}: read: {errno_text}"
+    return text("read tcp ", client, "->", server, f": read: {errno_text}")
+
+
+CONTEXT_DEADLINE = "context deadline exceeded"
+"""The request context's deadline (the webhook's timeoutSeconds, or the parent request's) expired."""
+CLIENT_TIMEOUT = "context deadline exceeded (Client.Timeout exceeded while awaiting headers)"
+"""http.Client.Timeout expired, as newer Go words it (older Go: CLIENT_TIMEOUT_OLD)."""
+CLIENT_TIMEOUT_OLD = "net/http: request canceled (Client.Timeout exceeded while awaiting headers)"
+TLS_HANDSHAKE_TIMEOUT = "net/http: TLS handshake timeout"
+RESPONSE_HEADER_TIMEOUT = "net/http: timeout awaiting response headers"
+"""Transport.ResponseHeaderTimeout expired (kube-apiserver sets none; custom clients may)."""

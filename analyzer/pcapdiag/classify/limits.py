@@ -2,37 +2,52 @@
 
 from __future__ import annotations
 
-from pcapdiag.flow import Connection
+from pcapdiag.classify.facts import ConnectionFacts
+from pcapdiag.prose import Text, text
 
 
-def capture_limits(conn: Connection, kernel_drops: int | None = None) -> tuple[str, ...]:
+def capture_limits(
+    facts: ConnectionFacts, kernel_drops: int | None = None, snaplen: int | None = None
+) -> tuple[Text, ...]:
     """Short sentences, one per limit: mid-stream start, one direction only, snaplen cuts, kernel drops.
 
-    ``kernel_drops`` is the capture's own drop count (pcapng isb_drop) when known.
+    ``kernel_drops`` is the capture's own drop count (pcapng isb_drop) when known; ``snaplen`` its
+    snapshot length when it cuts packets.
     """
-    c, s = conn.client_side, conn.server_side
-    out: list[str] = []
-    if conn.midstream or (not c.syn_count and s.synack_frame):
+    c, s = facts.client_side, facts.server_side
+    out: list[Text] = []
+    if facts.midstream or (not c.syn_count and s.synack_frame):
         out.append(
-            "the capture began after the client's SYN: the connection's start, and any timer counted "
-            "from it, are not in the capture"
+            text(
+                "the capture began after the client's SYN: the connection's start, and any timer counted "
+                "from it, are not in the capture"
+            )
         )
-    if c.packets and not s.packets and c.acked_off >= 0:
+    if c.packets and not s.packets and c.acked >= 0:
         out.append(
-            "only the client's packets were captured: it acknowledges server packets the capture never "
-            "shows (one direction only)"
+            text(
+                "only the client's packets were captured: it acknowledges server packets the capture never "
+                "shows (one direction only)"
+            )
         )
     elif s.packets and not c.packets:
-        out.append("only the server's packets were captured (one direction only)")
-    if conn.snapped:
-        n = conn.snapped
+        out.append(text("only the server's packets were captured (one direction only)"))
+    if facts.snapped:
+        n = facts.snapped
+        at = f" at {snaplen} bytes" if snaplen else ""
         out.append(
-            f"{n} packet{'s' if n != 1 else ''} cut by the snaplen: TLS records and HTTP lines past the cut "
-            "are unreadable (capture with tcpdump -s 0)"
+            text(
+                f"{n} packet{'s' if n != 1 else ''} cut by the snaplen{at}: what lies past the cut (TLS "
+                "record contents, HTTP lines) is unreadable, and only record headers and sizes are used "
+                "(capture with tcpdump -s 0 for whole packets)"
+            )
         )
     if kernel_drops:
         out.append(
-            f"the capture reports {kernel_drops} packets dropped by the kernel: packets of this connection "
-            "may be missing"
+            text(
+                f"the capture reports {kernel_drops} packets dropped by the kernel: "
+                "packets of this connection "
+                "may be missing"
+            )
         )
     return tuple(out)

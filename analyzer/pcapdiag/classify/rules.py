@@ -1,4 +1,4 @@
-"""classify(): the one pure function from a connection's evidence to its label (zeek conn_state style).
+"""The label rules: a connection's facts to its label, explanation and key frames (zeek conn_state style).
 
 The rules run top to bottom and the first that matches wins. Every threshold is a protocol fact:
 - MIN_CLIENT_TIMER_NS: kube-apiserver's shortest timer is 1 s (webhook timeoutSeconds >= 1), so a
@@ -8,6 +8,14 @@ The rules run top to bottom and the first that matches wins. Every threshold is 
   is not in the capture.
 - SYN_SILENCE_NS: one initial RTO (1 s, RFC 6298 / Linux TCP_TIMEOUT_INIT) without an answer makes
   an unanswered SYN a timeout even when its retransmission is not in the capture.
+
+Two principles hold throughout. The wire outranks inference: a label rests on what the packets show
+(a certificate's dates may explain a rejection the packets show; they never make a completed
+exchange a failure). And whatever a side sends after the other gave up answers nothing: the client's
+give-up (its first FIN, RST or closing alert) ends what counts as an answer.
+
+While the capture goes on (``ctx.final`` False) a rule that cannot decide yet returns Undecided with
+the capture time at which silence would decide it.
 """
 
 from __future__ import annotations
@@ -15,15 +23,20 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from pcapdiag.classify.diagnosis import Candidate, Undecided
 from pcapdiag.classify.errors import (
     ECONNRESET,
     dial_error,
+    dial_timeout,
     icmp_meaning,
     read_error,
 )
+from pcapdiag.classify.facts import AppFacts, ConnectionFacts, IcmpFacts
 from pcapdiag.classify.labels import Label
-from pcapdiag.flow import Connection, Direction, format_hostport, format_ip
-from pcapdiag.tls import AppObserver, CertificateFacts, Mode, analyse_certificate
+from pcapdiag.classify.timers import next_syn_deadline
+from pcapdiag.flow import Direction
+from pcapdiag.prose import Name, NameKind, Text, join, text
+from pcapdiag.tls import CertificateFacts, Message, Mode, analyse_certificate
 from pcapdiag.tls.constants import CERTIFICATE_ALERTS, is_tls13
 
 NS = 1_000_000_000
@@ -33,6 +46,9 @@ SYN_SILENCE_NS = 1 * NS
 QUICK_ABORT_NS = NS // 2
 """A client that closes within this of the server's last handshake record decided locally (it
 verified what it got), rather than waiting for a timer."""
+TIMEOUT_SLACK_NS = NS // 2
+"""Half a second past --timeout: a client whose own timer equals it closes right at it, and its close
+is the evidence of which timer fired."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,24 +59,45 @@ class Context:
     """Capture time the connection is judged at: the end of the capture (its last packet, or its
     recorded stop time when later), or the live clock's capture time."""
     timeout_ns: int = 10 * NS
-    ended: bool = True
-    """True when no more packets will come (end of file / stream)."""
+    """--timeout: silence this long counts as a timeout when the client's give-up is not captured."""
+    final: bool = True
+    """No more packets of this connection will come (the capture ended, or the connection closed):
+    decide now, whatever is missing."""
+    budget_s: float | None = None
+    """The webhook's timeoutSeconds when known (--k8s, or the caller)."""
+    snaplen: int | None = None
+    """The capture's snapshot length when it cuts packets (tcpdump -s), else None."""
+    kernel_drops: int | None = None
+    """Packets the capture itself reports dropped (pcapng isb_drop), when known."""
+    server_is_service: bool = False
+    """--k8s says the server address is a Service's (a ClusterIP): a reject from the client's own
+    node is then kube-proxy's."""
 
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    """A connection's label, the error it produces, why, and the frames that prove it."""
+    """What the rules decided: the label, the label's own error, why, and the frames that prove it."""
 
     label: Label
-    error: str | None
-    explanation: str
+    error: Text | None
+    explanation: Text
     key_frames: tuple[int, ...]
     certificate: CertificateFacts | None = None
+    alternatives: tuple[Candidate, ...] = ()
+    """Other errors the wire cannot tell from ``error`` (not timers: those come from the timing)."""
+    findings: tuple[Text, ...] = ()
+    cut: bool = False
+    """Undecided because the snaplen cut what would decide it."""
 
 
 def _s(ns: int) -> str:
     """Seconds, for explanations."""
     return f"{ns / NS:.3f} s"
+
+
+def _later(ctx: Context, at: int) -> Undecided | None:
+    """Undecided until ``at`` while the capture goes on; None once it is final."""
+    return None if ctx.final else Undecided(at)
 
 
 ABSENCE_LABELS = frozenset(
@@ -75,51 +112,124 @@ ABSENCE_LABELS = frozenset(
 """Labels that rest on something *not* happening: a capture that lost packets cannot prove them."""
 
 
-def missing_bytes(conn: Connection) -> tuple[int, int]:
-    """Payload bytes per direction (to server, to client) that the capture never saw.
+def capture_loss(facts: ConnectionFacts) -> tuple[int, int]:
+    """Payload bytes per direction (to server, to client) that the other side acknowledged although
+    the capture never showed them: loss in the capture, not on the wire.
 
-    Counted from the peer's ACKs beyond the bytes captured, bytes stuck behind a hole, and
-    holes given up on; a snaplen that cut payloads is not counted (the bytes were on the wire
-    and the packets were seen).
+    A hole that the receiver never acknowledged past (it kept acknowledging the byte before the hole,
+    duplicate ACKs and SACK blocks for what came after) is the network losing packets: the capture
+    saw what the receiver saw, and the hole is evidence, not a reason to give up. A hole given up on
+    (too much held behind it) cannot be placed any more and counts as loss in the capture.
     """
     out = []
-    for me, peer in ((conn.client_side, conn.server_side), (conn.server_side, conn.client_side)):
-        stream = me.stream
-        seen_end = stream.next_off + (1 if stream.fin_off is not None else 0)
-        missing = max(0, peer.acked_off - seen_end) + stream.pending_bytes
-        if stream.gaps and not missing:
+    for me, peer in ((facts.client_side, facts.server_side), (facts.server_side, facts.client_side)):
+        missing = max(0, peer.acked - me.captured_end)
+        if me.gaps and not missing:
             missing = 1
         out.append(missing)
     return out[0], out[1]
 
 
-def classify(conn: Connection, app: AppObserver, ctx: Context) -> Verdict:
+def network_loss(facts: ConnectionFacts) -> tuple[Text, ...]:
+    """Findings for holes the receiver never acknowledged past: packets lost on the path."""
+    out = []
+    for who, me, peer in (
+        ("client", facts.client_side, facts.server_side),
+        ("server", facts.server_side, facts.client_side),
+    ):
+        if me.held and peer.acked <= me.captured_end:
+            other = "server" if who == "client" else "client"
+            resent = (
+                f"; the {who} resent data {me.retransmissions} time{'s' * (me.retransmissions != 1)}"
+                if me.retransmissions
+                else ""
+            )
+            out.append(
+                text(
+                    f"Packets were lost on the path, not in the capture: the {other} received "
+                    f"{me.held} bytes of the {who}'s stream after a hole at byte {me.captured_end} and "
+                    f"never acknowledged past the hole{resent}. Large segments lost while small ones "
+                    "arrive is what a path-MTU black hole (an MTU mismatch with ICMP 'fragmentation "
+                    "needed' filtered) looks like."
+                )
+            )
+    return tuple(out)
+
+
+def translation_note(facts: ConnectionFacts) -> tuple[Text, ...]:
+    """The finding that the capture holds this connection twice, across a NAT."""
+    t = facts.translation
+    if t is None:
+        return ()
+    changed = " and ".join(
+        end
+        for end, (mine, theirs) in (
+            ("client", (facts.client, t.client)),
+            ("server", (facts.server, t.server)),
+        )
+        if mine != theirs
+    )
+    other = text(t.client, " -> ", t.server)
+    if t.original:
+        how = text(
+            f"flow {t.other_id} is the same connection sent on after its {changed} address was translated (",
+            other,
+            ")",
+        )
+    else:
+        how = text(
+            f"flow {t.other_id} is the same connection as it arrived, before its {changed} address was "
+            "translated (",
+            other,
+            "): the client used those addresses, and its error names them",
+        )
+    return (text("The capture holds this connection twice: ", how, "."),)
+
+
+def classify_wire(facts: ConnectionFacts, ctx: Context) -> Verdict | Undecided:
     """The label of one connection; a capture that lost packets never proves an absence."""
-    verdict = _classify(conn, app, ctx)
+    verdict = _classify(facts, ctx)
+    if isinstance(verdict, Undecided):
+        return verdict
+    app = facts.app
     absent = verdict.label in ABSENCE_LABELS or (verdict.label is Label.OK and not app.answered)
     if absent and not (app.client_abort and app.client_abort.description is not None):
-        lost_c, lost_s = missing_bytes(conn)
+        lost_c, lost_s = capture_loss(facts)
         if lost_c or lost_s:
             return Verdict(
                 Label.INCOMPLETE,
                 None,
-                f"The capture lost packets of this connection ({lost_c} bytes client->server, "
-                f"{lost_s} bytes server->client never captured, yet acknowledged), so what looks "
-                f"like '{verdict.label.value}' cannot be proven: {verdict.explanation}",
+                text(
+                    f"The capture lost packets of this connection ({lost_c} bytes client->server, "
+                    f"{lost_s} bytes server->client acknowledged by the other side but never captured), "
+                    f"so what looks like '{verdict.label.value}' cannot be proven: ",
+                    verdict.explanation,
+                ),
                 verdict.key_frames,
             )
+    loss = network_loss(facts) + translation_note(facts)
+    if loss:
+        return Verdict(
+            verdict.label,
+            verdict.error,
+            verdict.explanation,
+            verdict.key_frames,
+            verdict.certificate,
+            verdict.alternatives,
+            verdict.findings + loss,
+            verdict.cut,
+        )
     return verdict
 
 
-def _classify(conn: Connection, app: AppObserver, ctx: Context) -> Verdict:
+def _classify(facts: ConnectionFacts, ctx: Context) -> Verdict | Undecided:
     """The label of one connection, first matching rule wins."""
-    c, s = conn.client_side, conn.server_side
-    server_hp = format_hostport(*conn.server)
+    c, s = facts.client_side, facts.server_side
     if not c.syn_count and not s.synack_frame:
-        return _midstream(conn, app, ctx)
+        return _midstream(facts, ctx)
     if not s.synack_frame and not s.first_data_frame and not c.first_data_frame and not s.rst_frame:
         # The server never accepted the SYN (whatever bare ACKs it sent): still the dial.
-        return _syn_stage(conn, ctx, server_hp)
+        return _syn_stage(facts, ctx)
     if (
         s.synack_frame
         and c.syn_count
@@ -127,82 +237,119 @@ def _classify(conn: Connection, app: AppObserver, ctx: Context) -> Verdict:
         and not s.first_data_frame
         and not s.rst_frame
     ):
-        verdict = _synack_lost(conn, ctx, server_hp)
+        verdict = _synack_lost(facts, ctx)
         if verdict is not None:
             return verdict
     if s.rst_frame and not s.synack_frame and not s.first_data_frame:
         return Verdict(
             Label.REFUSED,
-            dial_error(server_hp, "connection refused"),
-            "The server answered the SYN with a RST: nothing listens on that port (or a firewall "
-            "rejected it with a reset).",
+            dial_error(facts.dialled_server, "connection refused"),
+            text(
+                "The server answered the SYN with a RST: nothing listens on that port (or a firewall "
+                "rejected it with a reset)."
+            ),
             (c.syn_frame, s.rst_frame),
         )
-    if app.mode is Mode.TLS and not app.midstream:
-        return _tls(conn, app, ctx, server_hp)
-    return _exchanges(conn, app, ctx, server_hp, tls=app.mode is Mode.TLS)
+    if facts.app.mode is Mode.TLS and not facts.app.midstream:
+        return _tls(facts, ctx)
+    return _exchanges(facts, ctx, tls=facts.app.mode is Mode.TLS)
 
 
-def _synack_lost(conn: Connection, ctx: Context, server_hp: str) -> Verdict | None:
+def _synack_lost(facts: ConnectionFacts, ctx: Context) -> Verdict | Undecided | None:
     """The server answered with a SYN-ACK, yet the client only ever sent SYNs: the SYN-ACK never
     reached it (a capture on the server's side of a lossy return path). A client that got it would
     have acknowledged it at once; one that keeps resending its SYN after the SYN-ACK, or silence past
     one initial RTO, proves it did not."""
-    c, s = conn.client_side, conn.server_side
+    c, s = facts.client_side, facts.server_side
     resent_after = c.syn_count >= 2 and c.last_ts > s.synack_ts
     waited = (ctx.now_ns if not c.fin_ts else c.fin_ts) - s.synack_ts
     if not resent_after and waited < SYN_SILENCE_NS:
-        return None
+        return _later(ctx, s.synack_ts + SYN_SILENCE_NS)
     return Verdict(
         Label.SYN_TIMEOUT,
-        f"dial tcp {server_hp}: i/o timeout",
-        "The server answered the SYN with a SYN-ACK, but the client never acknowledged it"
-        + (
-            f" and kept resending its SYN ({c.syn_count} SYNs over {_s(c.last_ts - c.syn_ts)})"
-            if resent_after
-            else ""
-        )
-        + ": the SYN-ACK never reached the client (lost on the way back), so its dial timed out. "
-        "When the webhook timeout fires before the dialer's, the error reads 'context deadline "
-        "exceeded' instead.",
+        dial_timeout(facts.dialled_server),
+        text(
+            "The server answered the SYN with a SYN-ACK, but the client never acknowledged it"
+            + (
+                f" and kept resending its SYN ({c.syn_count} SYNs over {_s(c.last_ts - c.syn_ts)})"
+                if resent_after
+                else ""
+            )
+            + ": the SYN-ACK never reached the client (lost on the way back), so its dial timed out."
+        ),
         (c.syn_frame, s.synack_frame),
     )
 
 
-def _syn_stage(conn: Connection, ctx: Context, server_hp: str) -> Verdict:
+def icmp_sender(icmp: IcmpFacts, facts: ConnectionFacts, server_is_service: bool | None) -> Text:
+    """Who sent an ICMP error and what that means (wire-facts 6.3): the server host itself, the
+    client's own node, or a router on the path."""
+    reporter = icmp.reporter
+    if reporter.value == facts.server.ip:
+        return text(
+            "from the server's own address ",
+            reporter,
+            ": the server host itself rejected the connection (a REJECT rule in its firewall, "
+            "iptables or nftables 'reject')",
+        )
+    if reporter.value == facts.client.ip:
+        service = (
+            "the address it dialled is a Service: kube-proxy rejects connections to a Service that has "
+            "no ready endpoints (check the Service's EndpointSlices)"
+            if server_is_service
+            else "if the address it dialled is a Service ClusterIP, kube-proxy rejects connections to a "
+            "Service that has no ready endpoints (check its EndpointSlices); otherwise a local firewall "
+            "REJECT rule"
+        )
+        return text(
+            "from the client's own address ",
+            reporter,
+            f": the client's node rejected the connection before it left the host; {service}",
+        )
+    return text("from ", reporter, ": a router or firewall on the path refused to deliver it")
+
+
+def _syn_stage(facts: ConnectionFacts, ctx: Context) -> Verdict | Undecided:
     """Only the client has spoken: refused by ICMP, timed out, or undecided."""
-    c = conn.client_side
-    if conn.icmp:
-        icmp = conn.icmp[0]
+    c = facts.client_side
+    if facts.icmp:
+        icmp = facts.icmp[0]
         what, errno_text = icmp_meaning(icmp.family, icmp.icmp_type, icmp.icmp_code)
         return Verdict(
             Label.UNREACHABLE,
-            dial_error(server_hp, errno_text),
-            f"The SYN was answered by {what} from {format_ip(icmp.reporter)}: a router or "
-            "firewall on the path refused to deliver it.",
+            dial_error(facts.dialled_server, errno_text),
+            text(f"The SYN was answered by {what} ", icmp_sender(icmp, facts, ctx.server_is_service), "."),
             (c.syn_frame, icmp.frame),
         )
-    if c.packets > c.syn_count and c.acked_off >= 0 and not c.rst_frame:
-        return Verdict(
+    if c.packets > c.syn_count and c.acked >= 0 and not c.rst_frame:
+        return _later(ctx, facts.last_ts + ctx.timeout_ns) or Verdict(
             Label.INCOMPLETE,
             None,
-            "Only the client's packets are in the capture: it went on as if the handshake "
-            "completed, so the server's packets were not captured (one direction only).",
+            text(
+                "Only the client's packets are in the capture: it went on as if the handshake "
+                "completed, so the server's packets were not captured (one direction only)."
+            ),
             (c.syn_frame,),
         )
-    gave_up = min((t for t in (c.fin_ts, c.rst_ts) if t), default=0)
+    gave_up = c.close_ts
+    if not gave_up and not ctx.final:
+        due = next_syn_deadline(facts.syn_times)
+        if due is not None and ctx.now_ns < due:
+            return Undecided(due)  # its next SYN may still come: hold it, count it
     waited = (gave_up or ctx.now_ns) - c.syn_ts
     if c.syn_count >= 2 or waited >= SYN_SILENCE_NS:
         sched = f"{c.syn_count} SYN{'s' if c.syn_count > 1 else ''} over {_s(c.last_ts - c.syn_ts)}"
         return Verdict(
             Label.SYN_TIMEOUT,
-            f"dial tcp {server_hp}: i/o timeout",
-            f"The SYN was never answered ({sched}, no SYN-ACK, RST or ICMP for {_s(waited)}): "
-            "it was dropped on the way to the server or the answer was dropped on the way back. "
-            "When the webhook timeout fires before the dialer's, the error reads "
-            "'context deadline exceeded' instead.",
-            (c.syn_frame, c.fin_frame or c.rst_frame) if gave_up else (c.syn_frame,),
+            dial_timeout(facts.dialled_server),
+            text(
+                f"The SYN was never answered ({sched}, no SYN-ACK, RST or ICMP for {_s(waited)}): "
+                "it was dropped on the way to the server or the answer was dropped on the way back."
+            ),
+            (c.syn_frame, c.close_frame) if gave_up else (c.syn_frame,),
         )
+    if not gave_up and not ctx.final:
+        return Undecided(c.syn_ts + SYN_SILENCE_NS)
     why = (
         f"the client abandoned it after {_s(waited)}"
         if gave_up
@@ -211,38 +358,64 @@ def _syn_stage(conn: Connection, ctx: Context, server_hp: str) -> Verdict:
     return Verdict(
         Label.INCOMPLETE,
         None,
-        f"A SYN with no answer yet, but {why}: too soon to call it a timeout.",
+        text(f"A SYN with no answer yet, but {why}: too soon to call it a timeout."),
         (c.syn_frame,),
     )
 
 
-def _tls(conn: Connection, app: AppObserver, ctx: Context, server_hp: str) -> Verdict:
+def client_gave_up(facts: ConnectionFacts) -> int:
+    """When the client first began closing: its FIN, RST or closing alert (0: never in the capture)."""
+    c = facts.client_side
+    return min((t for t in (c.fin_ts, c.rst_ts, facts.app.closing_ts[Direction.TO_SERVER]) if t), default=0)
+
+
+def _cut(facts: ConnectionFacts, ctx: Context, first: int) -> Verdict | None:
+    """Undecided for good when the snaplen cut the TLS records that would decide the connection."""
+    if not facts.snapped:
+        return None
+    snap = f" at {ctx.snaplen} bytes" if ctx.snaplen else ""
+    return Verdict(
+        Label.INCOMPLETE,
+        None,
+        text(
+            f"The capture cut this connection's packets{snap} (tcpdump -s), and the bytes that would "
+            "decide it (TLS record headers) were past the cut: capture with `tcpdump -s 0`."
+        ),
+        (first,),
+        cut=True,
+    )
+
+
+def _tls(facts: ConnectionFacts, ctx: Context) -> Verdict | Undecided:
     """A connection whose client opened with a TLS handshake."""
-    c, s = conn.client_side, conn.server_side
+    c, s, app = facts.client_side, facts.server_side, facts.app
     ch_frame = app.client_hello_frame or c.first_data_frame
     ch_ts = app.client_hello_ts or c.first_data_ts
-    client_close = min((t for t in (c.fin_ts, c.rst_ts) if t), default=0)
-    server_close = min((t for t in (s.fin_ts, s.rst_ts) if t), default=0)
-    server_close_frame = s.rst_frame if s.rst_ts == server_close else s.fin_frame
-    client_close_frame = c.rst_frame if c.rst_ts == client_close else c.fin_frame
+    gave_up = client_gave_up(facts)
+    client_close = c.close_ts
+    server_close = s.close_ts
     if app.not_tls[Direction.TO_CLIENT] is not None:
         return Verdict(
             Label.NOT_TLS,
-            "http: server gave HTTP response to HTTPS client",
-            f"The server answered the ClientHello with bytes that are not TLS "
-            f"({app.not_tls[Direction.TO_CLIENT]}): the port speaks plain HTTP (or another "
-            "protocol), so the service's targetPort likely points at the wrong container port.",
+            text("http: server gave HTTP response to HTTPS client"),
+            text(
+                f"The server answered the ClientHello with bytes that are not TLS "
+                f"({app.not_tls[Direction.TO_CLIENT]}): the port speaks plain HTTP (or another "
+                "protocol), so the service's targetPort likely points at the wrong container port."
+            ),
             (ch_frame, app.not_tls_frame[Direction.TO_CLIENT]),
         )
-    if app.unsynced[Direction.TO_SERVER] and not app.client_hello:
-        return Verdict(
+    if app.unsynced[Direction.TO_SERVER] and not app.client_hello_frame:
+        return _cut(facts, ctx, ch_frame) or Verdict(
             Label.INCOMPLETE,
             None,
-            "The client's TLS records could not be read (bytes missing or cut by the snaplen): "
-            "capture with `tcpdump -s 0` to judge this connection.",
+            text(
+                "The client's TLS records could not be read (bytes missing from the capture): "
+                "the connection cannot be judged."
+            ),
             (ch_frame,),
         )
-    server_alert = app.server_alert()
+    server_alert = app.server_alert
     done = app.handshake_done_frame
     if server_alert is not None and (not done or server_alert.frame <= done):
         error = (
@@ -252,82 +425,130 @@ def _tls(conn: Connection, app: AppObserver, ctx: Context, server_hp: str) -> Ve
         )
         return Verdict(
             Label.TLS_FAILED,
-            error,
-            f"The server rejected the handshake with a TLS alert ({server_alert.name}).",
+            text(error),
+            text(f"The server rejected the handshake with a TLS alert ({server_alert.name})."),
             (ch_frame, server_alert.frame),
         )
-    if not s.first_data_frame:
-        if server_close and (not client_close or server_close <= client_close):
-            reset = s.rst_ts == server_close
-            return Verdict(
-                Label.TLS_FAILED,
-                read_error(format_hostport(*conn.client), server_hp, ECONNRESET) if reset else "EOF",
-                "The server " + ("reset" if reset else "closed") + " the connection "
-                f"{_s(server_close - ch_ts)} after the ClientHello without a TLS answer.",
-                (ch_frame, server_close_frame),
+    # What the server sent after the client gave up answers nothing.
+    server_answered = s.first_data_frame and not (gave_up and s.first_data_ts > gave_up)
+    if not server_answered:
+        late = (
+            (
+                text(
+                    f"The server's first TLS bytes came {_s(s.first_data_ts - gave_up)} after the client "
+                    "gave up: too late to count as an answer."
+                ),
             )
-        return _silence(
-            Label.TLS_HANDSHAKE_TIMEOUT,
-            "net/http: TLS handshake timeout",
-            "the ClientHello",
-            ch_frame,
-            ch_ts,
-            client_close,
-            client_close_frame,
-            ctx,
-            "TCP connected and the ClientHello was sent, but the server sent no TLS bytes",
+            if s.first_data_frame
+            else ()
         )
-    if app.client_abort is not None and not done:
-        return _client_abort(conn, app, ch_frame)
-    if not done:
-        last_server = max(app.server_flight_last_ts, app.server_hello_ts, s.last_data_ts)
         if server_close and (not client_close or server_close <= client_close):
+            reset = s.reset
             return Verdict(
                 Label.TLS_FAILED,
-                "EOF",
-                "The server closed the connection in the middle of the handshake.",
-                (ch_frame, app.server_hello_frame or s.first_data_frame, server_close_frame),
+                read_error(facts.dialled_client, facts.dialled_server, ECONNRESET) if reset else text("EOF"),
+                text(
+                    "The server " + ("reset" if reset else "closed") + " the connection "
+                    f"{_s(server_close - ch_ts)} after the ClientHello without a TLS answer."
+                ),
+                (ch_frame, s.close_frame),
             )
-        if client_close and client_close - last_server < QUICK_ABORT_NS and app.server_hello:
-            return _client_abort(conn, app, ch_frame, closed_frame=client_close_frame)
-        if s.bytes and c.acked_off <= 0 and s.retransmissions:
-            # Seen at the server's side: the flight went out and was resent, the client never
-            # acknowledged a byte of it, so it never arrived; time runs from its first sending.
-            return _silence(
+        return _with_findings(
+            _silence(
                 Label.TLS_HANDSHAKE_TIMEOUT,
-                "net/http: TLS handshake timeout",
-                "the server first sent it",
+                text("net/http: TLS handshake timeout"),
+                "the ClientHello",
                 ch_frame,
-                app.server_hello_ts or s.first_data_ts,
+                ch_ts,
                 client_close,
-                client_close_frame,
+                c.close_frame,
                 ctx,
-                f"The server sent its handshake flight ({s.bytes} bytes) and resent it "
-                f"{s.retransmissions} time{'s' * (s.retransmissions != 1)}, but the client never "
-                "acknowledged any of it: the flight never reached the client (lost on the way back)",
-            )
+                "TCP connected and the ClientHello was sent, but the server sent no TLS bytes",
+            ),
+            late,
+        )
+    if done or app.answered or app.client_data_records:
+        # The client finished the handshake (its Finished, or application data): it accepted the
+        # server's certificate, whatever the certificate looks like.
+        return _exchanges(facts, ctx, tls=True)
+    if app.client_abort is not None:
+        return _client_abort(facts, ch_frame)
+    last_server = max(app.server_flight_last_ts, app.server_hello_ts, s.last_data_ts)
+    if server_close and (not client_close or server_close <= client_close):
+        return Verdict(
+            Label.TLS_FAILED,
+            text("EOF"),
+            text("The server closed the connection in the middle of the handshake."),
+            (ch_frame, app.server_hello_frame or s.first_data_frame, s.close_frame),
+        )
+    if client_close and client_close - last_server < QUICK_ABORT_NS and app.server_hello_frame:
+        return _client_abort(facts, ch_frame, closed_frame=c.close_frame)
+    if s.bytes and c.acked <= 0 and s.retransmissions:
+        # Seen at the server's side: the flight went out and was resent, the client never
+        # acknowledged a byte of it, so it never arrived; time runs from its first sending.
         return _silence(
             Label.TLS_HANDSHAKE_TIMEOUT,
-            "net/http: TLS handshake timeout",
-            "the server's last handshake record",
+            text("net/http: TLS handshake timeout"),
+            "the server first sent it",
             ch_frame,
-            last_server,
+            app.server_hello_ts or s.first_data_ts,
             client_close,
-            client_close_frame,
+            c.close_frame,
             ctx,
-            "The handshake started but stalled",
+            f"The server sent its handshake flight ({s.bytes} bytes) and resent it "
+            f"{s.retransmissions} time{'s' * (s.retransmissions != 1)}, but the client never "
+            "acknowledged any of it: the flight never reached the client (lost on the way back)",
         )
-    return _exchanges(conn, app, ctx, server_hp, tls=True)
+    if app.unsynced[Direction.TO_CLIENT] and not app.server_hello_frame:
+        cut = _cut(facts, ctx, ch_frame)
+        if cut is not None:
+            return cut
+    return _silence(
+        Label.TLS_HANDSHAKE_TIMEOUT,
+        text("net/http: TLS handshake timeout"),
+        "the server's last handshake record",
+        ch_frame,
+        last_server,
+        client_close,
+        c.close_frame,
+        ctx,
+        "The handshake started but stalled",
+    )
 
 
-def _client_abort(conn: Connection, app: AppObserver, ch_frame: int, closed_frame: int = 0) -> Verdict:
-    """The client stopped the handshake after the server's flight."""
-    abort = app.client_abort
+def _with_findings(verdict: Verdict | Undecided, findings: tuple[Text, ...]) -> Verdict | Undecided:
+    if isinstance(verdict, Undecided) or not findings:
+        return verdict
+    return Verdict(
+        verdict.label,
+        verdict.error,
+        verdict.explanation,
+        verdict.key_frames,
+        verdict.certificate,
+        verdict.alternatives,
+        verdict.findings + findings,
+        verdict.cut,
+    )
+
+
+def certificate_of(facts: ConnectionFacts) -> CertificateFacts | None:
+    """The server certificate's facts for the connection's SNI at the capture's time, when in clear."""
     try:
-        at: dt.datetime | None = EPOCH + dt.timedelta(microseconds=conn.first_ts // 1000)
+        at: dt.datetime | None = EPOCH + dt.timedelta(microseconds=facts.first_ts // 1000)
     except OverflowError:
         at = None  # a corrupt timestamp: validity cannot be judged
-    cert = analyse_certificate(app.certificates, app.sni, at)
+    return analyse_certificate(facts.app.certificates, facts.app.sni, at)
+
+
+X509_UNKNOWN_AUTHORITY = "x509: certificate signed by unknown authority"
+X509_EXPIRED = "x509: certificate has expired or is not yet valid"
+
+
+def _client_abort(facts: ConnectionFacts, ch_frame: int, closed_frame: int = 0) -> Verdict:
+    """The client stopped the handshake after the server's flight."""
+    app = facts.app
+    abort = app.client_abort
+    cert = certificate_of(facts)
     frames = (
         ch_frame,
         app.certificate_frame or app.server_flight_last_frame or app.server_hello_frame,
@@ -335,34 +556,57 @@ def _client_abort(conn: Connection, app: AppObserver, ch_frame: int, closed_fram
     if abort is not None and abort.description is not None and abort.description not in CERTIFICATE_ALERTS:
         return Verdict(
             Label.TLS_FAILED,
-            f"tls: {abort.name}",
-            f"The client aborted the handshake with a TLS alert ({abort.name}): it does not "
-            "accept the server's handshake parameters (not its certificate).",
+            text(f"tls: {abort.name}"),
+            text(
+                f"The client aborted the handshake with a TLS alert ({abort.name}): it does not "
+                "accept the server's handshake parameters (not its certificate)."
+            ),
             (*frames, abort.frame),
         )
+    alternatives: tuple[Candidate, ...] = ()
+    sni = Name(NameKind.DNS, app.sni) if app.sni else "..."
     if cert is not None and cert.problems:
+        # Go checks the validity period, then the names, then the issuer (x509.Certificate.Verify):
+        # the first problem the certificate shows is the error a strict client printed.
         error = cert.problems[0]
-        why = "; ".join(cert.problems)
+        why = join(cert.problems, "; ")
+        if cert.dated:
+            rest = cert.problems[1] if len(cert.problems) > 1 else text(X509_UNKNOWN_AUTHORITY)
+            alternatives = (
+                Candidate(
+                    rest,
+                    text(
+                        "if the client's clock differs from the capture's "
+                        "(validity is judged at the capture's time)"
+                    ),
+                ),
+            )
     elif cert is not None:
-        error = "x509: certificate signed by unknown authority"
-        why = (
+        error = text(X509_UNKNOWN_AUTHORITY)
+        why = text(
             "the certificate's name and dates are fine for this connection, so the issuer is "
             "one the client does not trust (check the webhook's caBundle)"
         )
     else:
-        # Go sends the same alert (bad_certificate) for each reason: name them all.
-        error = " / ".join(
-            (
-                "x509: certificate signed by unknown authority",
-                f"x509: certificate is valid for ..., not {app.sni or '...'}",
-                "x509: certificate has expired or is not yet valid",
-            )
+        # Go sends the same alert (bad_certificate) for each reason: one headline, the others as
+        # alternatives. An issuer the client does not trust (a caBundle that does not match the
+        # serving certificate) is the commonest in webhook tickets.
+        error = text(X509_UNKNOWN_AUTHORITY)
+        alternatives = (
+            Candidate(
+                text("x509: certificate is valid for ..., not ", sni),
+                text("if the certificate's names do not include ", sni),
+            ),
+            Candidate(
+                text(X509_EXPIRED),
+                text("if the certificate had expired (or was not yet valid) by the client's clock"),
+            ),
         )
-        why = (
-            "TLS 1.3 encrypts the certificate, so which of these it was is not visible: Go sends "
+        why = text(
+            "TLS 1.3 encrypts the certificate, so which reason it was is not visible: Go sends "
             "the same alert for an unknown authority, a name mismatch and an expired certificate"
             if is_tls13(app.version) or not app.certificates
-            else "the certificate in the capture could not be parsed, so which of these it was is not visible"
+            else "the certificate in the capture could not be parsed, so which reason it was is not visible"
         )
     how = (
         f"a TLS alert ({abort.name})"
@@ -375,15 +619,16 @@ def _client_abort(conn: Connection, app: AppObserver, ch_frame: int, closed_fram
     return Verdict(
         Label.CERT_REJECTED,
         error,
-        f"The client rejected the server's certificate flight with {how}: {why}.",
+        text(f"The client rejected the server's certificate flight with {how}: ", why, "."),
         (*frames, last),
         certificate=cert,
+        alternatives=alternatives,
     )
 
 
 def _silence(
     label: Label,
-    error: str,
+    error: Text,
     since_what: str,
     first_frame: int,
     since_ts: int,
@@ -391,7 +636,7 @@ def _silence(
     client_close_frame: int,
     ctx: Context,
     what: str,
-) -> Verdict:
+) -> Verdict | Undecided:
     """A wait with no answer: a timeout if the client gave up after a timer or the capture ran on."""
     if client_close:
         waited = client_close - since_ts
@@ -399,37 +644,55 @@ def _silence(
             return Verdict(
                 label,
                 error,
-                f"{what}; the client gave up {_s(waited)} after {since_what}.",
+                text(f"{what}; the client gave up {_s(waited)} after {since_what}."),
                 (first_frame, client_close_frame),
             )
         return Verdict(
             Label.INCOMPLETE,
             None,
-            f"{what}, but the client closed only {_s(waited)} after {since_what}: sooner than "
-            "any kube-apiserver timer, so this is not a timeout.",
+            text(
+                f"{what}, but the client closed only {_s(waited)} after {since_what}: sooner than "
+                "any kube-apiserver timer, so this is not a timeout."
+            ),
             (first_frame, client_close_frame),
         )
     waited = ctx.now_ns - since_ts
-    if waited >= ctx.timeout_ns:
+    if waited >= ctx.timeout_ns and (ctx.final or waited >= ctx.timeout_ns + TIMEOUT_SLACK_NS):
         return Verdict(
             label,
-            error if label is not Label.AWAITING_HEADERS else "context deadline exceeded",
-            f"{what}, and the capture ran on {_s(waited)} after {since_what} "
-            f"(past the {_s(ctx.timeout_ns)} timeout).",
+            error,
+            text(
+                f"{what}, and the capture ran on {_s(waited)} after {since_what} "
+                f"(past the {_s(ctx.timeout_ns)} timeout)."
+            ),
             (first_frame,),
         )
+    if not ctx.final:
+        return Undecided(since_ts + ctx.timeout_ns + TIMEOUT_SLACK_NS)
     return Verdict(
         Label.INCOMPLETE,
         None,
-        f"{what} yet, but the capture ends {_s(waited)} after {since_what}, before the "
-        f"{_s(ctx.timeout_ns)} timeout.",
+        text(
+            f"{what} yet, but the capture ends {_s(waited)} after {since_what}, before the "
+            f"{_s(ctx.timeout_ns)} timeout."
+        ),
         (first_frame,),
     )
 
 
-def _exchanges(conn: Connection, app: AppObserver, ctx: Context, server_hp: str, tls: bool) -> Verdict:
+def _answer_after_give_up(app: AppFacts, gave_up: int) -> tuple[Message, Message] | None:
+    """The last request and its answer when the answer came after the client had given up on it."""
+    request, answer = app.last_request, app.last_answer
+    if app.pending is not None or request is None or answer is None or not gave_up:
+        return None
+    if request.ts_ns <= gave_up < answer.ts_ns:
+        return request, answer
+    return None
+
+
+def _exchanges(facts: ConnectionFacts, ctx: Context, tls: bool) -> Verdict | Undecided:
     """After the handshake (or in clear): was the last request answered?"""
-    c, s = conn.client_side, conn.server_side
+    c, s, app = facts.client_side, facts.server_side, facts.app
     c_alert, s_alert = app.closing_ts
     client_close = min((t for t in (c.fin_ts, c.rst_ts, c_alert) if t), default=0)
     server_close = min((t for t in (s.fin_ts, s.rst_ts, s_alert) if t), default=0)
@@ -441,6 +704,16 @@ def _exchanges(conn: Connection, app: AppObserver, ctx: Context, server_hp: str,
     )
     server_reset = bool(s.rst_ts) and s.rst_ts == server_close
     pending = app.pending
+    findings: tuple[Text, ...] = ()
+    late = _answer_after_give_up(app, client_close)
+    if late is not None:
+        pending = late[0]
+        findings = (
+            text(
+                f"The server answered {_s(late[1].ts_ns - client_close)} after the client gave up "
+                f"(frame {late[1].frame}): a slow webhook, too late to count as an answer."
+            ),
+        )
     what = "TLS request" if tls else "request"
     if (
         tls
@@ -452,22 +725,30 @@ def _exchanges(conn: Connection, app: AppObserver, ctx: Context, server_hp: str,
         name = "certificate required" if app.client_sent_empty_certificate else "bad certificate"
         return Verdict(
             Label.TLS_FAILED,
-            f"remote error: tls: {name}",
-            "The server asked for a client certificate and, once the client's flight arrived"
-            + (" with none in it" if app.client_sent_empty_certificate else "")
-            + ", answered with an encrypted alert and closed: it rejected the client's certificate "
-            f"(Go's webhook client reports 'remote error: tls: {name}').",
+            text(f"remote error: tls: {name}"),
+            text(
+                "The server asked for a client certificate and, once the client's flight arrived"
+                + (" with none in it" if app.client_sent_empty_certificate else "")
+                + ", answered with an encrypted alert and closed: it rejected the client's certificate "
+                f"(Go's webhook client reports 'remote error: tls: {name}')."
+            ),
             (app.handshake_done_frame, app.closing_frame[1]),
         )
     if pending is not None:
-        acked = s.acked_off >= app.pending_end
-        if server_close >= pending.ts_ns and (not client_close or server_close < client_close):
+        acked = s.acked >= app.pending_end
+        if (
+            late is None
+            and server_close >= pending.ts_ns
+            and (not client_close or server_close < client_close)
+        ):
             reset = server_reset
             return Verdict(
                 Label.SERVER_CLOSED,
-                read_error(format_hostport(*conn.client), server_hp, ECONNRESET) if reset else "EOF",
-                f"The server {'reset' if reset else 'closed'} the connection "
-                f"{_s(server_close - pending.ts_ns)} after the {what} without answering it.",
+                read_error(facts.dialled_client, facts.dialled_server, ECONNRESET) if reset else text("EOF"),
+                text(
+                    f"The server {'reset' if reset else 'closed'} the connection "
+                    f"{_s(server_close - pending.ts_ns)} after the {what} without answering it."
+                ),
                 (pending.frame, server_close_frame),
             )
         line = f" ({pending.line})" if pending.line else ""
@@ -476,16 +757,19 @@ def _exchanges(conn: Connection, app: AppObserver, ctx: Context, server_hp: str,
             if acked
             else "the server never acknowledged all of it, so it may not have arrived"
         )
-        return _silence(
-            Label.AWAITING_HEADERS,
-            "context deadline exceeded",
-            f"the {what}",
-            pending.frame,
-            pending.ts_ns,
-            client_close if client_close >= pending.ts_ns else 0,
-            client_close_frame,
-            ctx,
-            f"The {what}{line} got no response ({acked_text})",
+        return _with_findings(
+            _silence(
+                Label.AWAITING_HEADERS,
+                text("context deadline exceeded"),
+                f"the {what}",
+                pending.frame,
+                pending.ts_ns,
+                client_close if client_close >= pending.ts_ns else 0,
+                client_close_frame,
+                ctx,
+                f"The {what}{line} got no response ({acked_text})",
+            ),
+            findings,
         )
     if app.answered:
         answer = app.last_answer
@@ -500,53 +784,105 @@ def _exchanges(conn: Connection, app: AppObserver, ctx: Context, server_hp: str,
         if not tls and app.worst_status is not None and app.worst_status >= 500:
             return Verdict(
                 Label.HTTP_ERROR,
-                f"HTTP probe failed with statuscode: {app.worst_status}",
-                f"The server answered with HTTP status {app.worst_status}"
-                + (f" ({answer.line})" if answer and answer.line else "")
-                + ".",
+                text(f"HTTP probe failed with statuscode: {app.worst_status}"),
+                text(
+                    f"The server answered with HTTP status {app.worst_status}"
+                    + (f" ({answer.line})" if answer and answer.line else "")
+                    + "."
+                ),
                 frames,
             )
         n = app.answered
-        return Verdict(
-            Label.OK,
-            None,
-            f"The server answered {n} request{'s' if n > 1 else ''}"
-            + (f" (last: {answer.line})" if answer and answer.line else "")
-            + ".",
-            frames,
+        return _ok(
+            facts,
+            ctx,
+            Verdict(
+                Label.OK,
+                None,
+                text(
+                    f"The server answered {n} request{'s' if n > 1 else ''}"
+                    + (f" (last: {answer.line})" if answer and answer.line else "")
+                    + "."
+                ),
+                frames,
+            ),
         )
     if app.midstream:
-        return _partial(conn, app)
+        return _partial(facts, ctx)
     if server_close and (not client_close or server_close <= client_close):
         if tls:
-            alert = app.server_alert()
+            alert = app.server_alert
             return Verdict(
                 Label.TLS_FAILED,
-                f"remote error: tls: {alert.name}" if alert and alert.description is not None else "EOF",
-                "The server closed the connection right after the handshake, before any "
-                "request (a TLS 1.3 server that rejects the client's certificate does this).",
+                text(f"remote error: tls: {alert.name}")
+                if alert and alert.description is not None
+                else text("EOF"),
+                text(
+                    "The server closed the connection right after the handshake, before any "
+                    "request (a TLS 1.3 server that rejects the client's certificate does this)."
+                ),
                 (app.handshake_done_frame, server_close_frame),
             )
         reset = server_reset
         return Verdict(
             Label.SERVER_CLOSED,
-            read_error(format_hostport(*conn.client), server_hp, ECONNRESET) if reset else "EOF",
-            f"The server {'reset' if reset else 'closed'} the connection before any request.",
+            read_error(facts.dialled_client, facts.dialled_server, ECONNRESET) if reset else text("EOF"),
+            text(f"The server {'reset' if reset else 'closed'} the connection before any request."),
             (c.syn_frame, server_close_frame),
         )
     if client_close:
-        return Verdict(
-            Label.OK,
-            None,
-            "The connection was set up and closed by the client without a request "
-            + ("after a complete TLS handshake." if tls else "(a TCP connect check)."),
-            (c.syn_frame, client_close_frame),
+        return _ok(
+            facts,
+            ctx,
+            Verdict(
+                Label.OK,
+                None,
+                text(
+                    "The connection was set up and closed by the client without a request "
+                    + ("after a complete TLS handshake." if tls else "(a TCP connect check).")
+                ),
+                (c.syn_frame, client_close_frame),
+            ),
         )
+    if not ctx.final:
+        return Undecided(None)  # up and idle: the next packet decides
     return Verdict(
         Label.INCOMPLETE,
         None,
-        "The connection is up but no request was sent before the capture ended.",
+        text("The connection is up but no request was sent before the capture ended."),
         (c.syn_frame,),
+    )
+
+
+def _ok(facts: ConnectionFacts, ctx: Context, verdict: Verdict) -> Verdict | Undecided:
+    """A healthy connection: decided once it is final; its certificate's problems are findings."""
+    if not ctx.final:
+        return Undecided(None)
+    cert = certificate_of(facts) if facts.app.certificates else None
+    if cert is None or not cert.problems:
+        return verdict if cert is None else _with_cert(verdict, cert)
+    found = tuple(
+        text("The server's certificate would fail a strict client: ", p, ".") for p in cert.problems
+    )
+    accepted = text(
+        "The client completed the handshake anyway, so it did not check the certificate that way "
+        "(InsecureSkipVerify, another trust store, or a clock that differs from the capture's)."
+    )
+    with_findings = _with_findings(verdict, (*found, accepted))
+    assert isinstance(with_findings, Verdict)
+    return _with_cert(with_findings, cert)
+
+
+def _with_cert(verdict: Verdict, cert: CertificateFacts) -> Verdict:
+    return Verdict(
+        verdict.label,
+        verdict.error,
+        verdict.explanation,
+        verdict.key_frames,
+        cert,
+        verdict.alternatives,
+        verdict.findings,
+        verdict.cut,
     )
 
 
@@ -567,20 +903,25 @@ def _close_frame(
     return fin_frame
 
 
-def _midstream(conn: Connection, app: AppObserver, ctx: Context) -> Verdict:
+def _midstream(facts: ConnectionFacts, ctx: Context) -> Verdict | Undecided:
     """The capture began after the SYN: judge only what a request/response proves."""
+    app = facts.app
     if app.pending is not None or app.answered:
-        return _exchanges(conn, app, ctx, format_hostport(*conn.server), tls=app.mode is Mode.TLS)
-    return _partial(conn, app)
+        return _exchanges(facts, ctx, tls=app.mode is Mode.TLS)
+    return _partial(facts, ctx)
 
 
-def _partial(conn: Connection, app: AppObserver) -> Verdict:
-    first = conn.log[0].frame if conn.log else conn.first_frame
-    roles = " (client and server guessed from the ports)" if conn.client_inferred else ""
+def _partial(facts: ConnectionFacts, ctx: Context) -> Verdict | Undecided:
+    if not ctx.final:
+        return Undecided(None)
+    first = facts.log[0].frame if facts.log else facts.first_frame
+    roles = " (client and server guessed from the ports)" if facts.client_inferred else ""
     return Verdict(
         Label.PARTIAL,
         None,
-        f"The capture began mid-connection (no SYN seen){roles}, and what it shows "
-        f"(history {conn.history_string or '-'}) decides nothing.",
+        text(
+            f"The capture began mid-connection (no SYN seen){roles}, and what it shows "
+            f"(history {facts.history or '-'}) decides nothing."
+        ),
         (first,),
     )

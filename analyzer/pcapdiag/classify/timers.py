@@ -22,11 +22,17 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from pcapdiag.classify.errors import (
+    CLIENT_TIMEOUT,
+    CONTEXT_DEADLINE,
+    TLS_HANDSHAKE_TIMEOUT,
+    dial_error,
+    dial_timeout,
+)
+from pcapdiag.classify.facts import ConnectionFacts
 from pcapdiag.classify.labels import Label
-from pcapdiag.classify.rules import Verdict
-from pcapdiag.decode.packet import ACK, SYN
-from pcapdiag.flow import Connection, Direction, format_hostport
-from pcapdiag.tls import AppObserver
+from pcapdiag.flow import Direction
+from pcapdiag.prose import HostPort, Text, text
 
 NS = 1_000_000_000
 TICK_NS = 10_000_000
@@ -134,12 +140,14 @@ class Timing:
     budget_source: BudgetSource | None
     timer: Timer | None
     """The timer that most likely fired (None: not in the capture, or nothing fits, or no single one)."""
-    go_error: str | None
+    go_error: Text | None
     """The inner Go error that timer produces."""
     race: tuple[Timer, ...]
     """Timers that fit the wire equally well (empty when one timer alone fits)."""
-    because: str
+    because: Text
     """The timing that supports the answer, in one or two sentences."""
+    waiting_since_s: float | None = None
+    """When the wait that timed out began (the ClientHello, the request), seconds since ``since``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,12 +208,6 @@ def _s(ns: float) -> str:
 # -- SYN schedule ------------------------------------------------------------------------------
 
 
-def syn_times(conn: Connection) -> list[int]:
-    """Capture times of the client's SYNs (without ACK), oldest first, as the connection logged them."""
-    # Flags first: most packets are not SYNs, and an enum member's lookup costs more than the test.
-    return [p.ts_ns for p in conn.log if p.flags & (SYN | ACK) == SYN and p.direction is Direction.TO_SERVER]
-
-
 def _gap_fits(gap_ns: int, wait_s: int) -> bool:
     """A SYN gap is one RTO of ``wait_s``: never more than a tick early, at most 1/8 (plus a tick) late."""
     rto = wait_s * NS
@@ -262,11 +264,10 @@ def _schedule(times: Sequence[int], fits: list[tuple[int, ...]]) -> SynSchedule:
 # -- the budget ---------------------------------------------------------------------------------
 
 
-def _known_budget(app: AppObserver, budget_s: float | None) -> _Budget:
+def _known_budget(facts: ConnectionFacts, budget_s: float | None) -> _Budget:
     """The URL's ?timeout= (this call's own deadline) when in clear, else the caller's timeoutSeconds."""
-    request = app.request_line
-    if request is not None and request.timeout_ns:
-        return _Budget(request.timeout_ns, BudgetSource.URL)
+    if facts.app.request_timeout_ns:
+        return _Budget(facts.app.request_timeout_ns, BudgetSource.URL)
     if budget_s is not None and budget_s > 0:
         return _Budget(round(budget_s * NS), BudgetSource.K8S)
     return _Budget(None, None)
@@ -312,7 +313,7 @@ def _decide_point(t_ns: int, fixed: list[_Clock], budget: _Budget) -> _Decision:
     if window is None:
         d = (t_ns + NS // 2) // NS  # the nearest whole second
         if MIN_BUDGET_S <= d <= MAX_BUDGET_S:
-            text = _budget_text(d * NS, BudgetSource.INFERRED)
+            said = _budget_text(d * NS, BudgetSource.INFERRED)
             if hits:
                 # The wire cannot tell a webhook timeout equal to a fixed timer from that timer; the
                 # context is armed first, so with equal durations it expires first.
@@ -324,7 +325,7 @@ def _decide_point(t_ns: int, fixed: list[_Clock], budget: _Budget) -> _Decision:
                     BudgetSource.INFERRED,
                     f"{others} expires then too, and so would a webhook timeout of {d} s: the two race",
                 )
-            return _Decision(Timer.WEBHOOK, (), d * NS, BudgetSource.INFERRED, f"{text} expired then")
+            return _Decision(Timer.WEBHOOK, (), d * NS, BudgetSource.INFERRED, f"{said} expired then")
         if hits:
             return _one_of(hits, None, None)
         return _Decision(
@@ -335,17 +336,17 @@ def _decide_point(t_ns: int, fixed: list[_Clock], budget: _Budget) -> _Decision:
         hits.append(_Clock(Timer.WEBHOOK, hi))
     if hits:
         return _one_of(hits, budget.ns, budget.source)
-    text = _budget_text(budget.ns, budget.source)
+    said = _budget_text(budget.ns, budget.source)
     if t_ns < lo:
         return _Decision(
             Timer.WEBHOOK,
             (),
             budget.ns,
             budget.source,
-            f"that is before {text}: most likely the parent request's shorter deadline (the API server "
+            f"that is before {said}: most likely the parent request's shorter deadline (the API server "
             "then writes the smaller ?timeout= into the URL)",
         )
-    later = f"that is later than {text} and than any other timer of its client"
+    later = f"that is later than {said} and than any other timer of its client"
     return _Decision(None, (), budget.ns, budget.source, later)
 
 
@@ -353,18 +354,18 @@ def _one_of(hits: list[_Clock], budget_ns: int | None, source: BudgetSource | No
     """The first of the matching timers to expire; those expiring within GIVE_UP_SLACK_NS of it race
     (the wire cannot separate them), and among equals the one armed first wins."""
     hits.sort(key=lambda c: (c.expiry_ns, _ARMING_ORDER[c.timer]))
-    text = _budget_text(budget_ns, source)
+    said = _budget_text(budget_ns, source)
     first = hits[0]
     racing = [c for c in hits if c.expiry_ns - first.expiry_ns <= GIVE_UP_SLACK_NS]
     if len(racing) == 1:
-        return _Decision(first.timer, (), budget_ns, source, f"{_name(first.timer, text)} expired first")
-    names = " and ".join(_name(c.timer, text) for c in racing)
+        return _Decision(first.timer, (), budget_ns, source, f"{_name(first.timer, said)} expired first")
+    names = " and ".join(_name(c.timer, said) for c in racing)
     return _Decision(
         first.timer,
         tuple(c.timer for c in racing),
         budget_ns,
         source,
-        f"{names} expire together and race; {_name(first.timer, text)} is armed first",
+        f"{names} expire together and race; {_name(first.timer, said)} is armed first",
     )
 
 
@@ -382,13 +383,13 @@ def _decide_window(lo_ns: int, hi_ns: int, fixed: list[_Clock], budget: _Budget)
             hits.append(_Clock(Timer.WEBHOOK, window[1]))
         if hits:
             return _one_of(hits, budget.ns, budget.source)
-        text = _budget_text(budget.ns, budget.source)
+        said = _budget_text(budget.ns, budget.source)
         return _Decision(
             None,
             (),
             budget.ns,
             budget.source,
-            f"neither {text} nor any other timer of its client expires in that window (newer Go may "
+            f"neither {said} nor any other timer of its client expires in that window (newer Go may "
             "keep dialing after the request's deadline, up to the 30 s dialer)",
         )
     choices = _whole_seconds(lo_ns, hi_ns)
@@ -396,7 +397,7 @@ def _decide_window(lo_ns: int, hi_ns: int, fixed: list[_Clock], budget: _Budget)
         return _one_of([_Clock(Timer.WEBHOOK, choices[0]), *hits], choices[0], BudgetSource.INFERRED)
     if choices:
         inferred = choices[0] if len(choices) == 1 else None
-        text = _budget_text(inferred, BudgetSource.INFERRED, choices)
+        said = _budget_text(inferred, BudgetSource.INFERRED, choices)
         tie = (
             f" (at 30 s it would race {' and '.join(_NAMES[c.timer] for c in hits)})"
             if hits
@@ -407,7 +408,7 @@ def _decide_window(lo_ns: int, hi_ns: int, fixed: list[_Clock], budget: _Budget)
             (),
             inferred,
             BudgetSource.INFERRED if inferred else None,
-            f"{text} expires in that window{tie}",
+            f"{said} expires in that window{tie}",
         )
     if hits:
         return _one_of(hits, None, None)
@@ -424,38 +425,25 @@ def _no_timer(budget: _Budget) -> _Decision:
     return _Decision(None, (), budget.ns, budget.source, "")
 
 
-def _go_error(timer: Timer | None, server_hp: str) -> str | None:
-    """The inner error string each timer produces (wire-facts §4.2)."""
-    if timer is None:
-        return None
+def go_error(timer: Timer, server: HostPort) -> Text:
+    """The inner error string each timer produces (wire-facts 4.2)."""
     if timer is Timer.WEBHOOK:
-        return "context deadline exceeded"
+        return text(CONTEXT_DEADLINE)
     if timer is Timer.CLIENT_TIMEOUT:
-        return "context deadline exceeded (Client.Timeout exceeded while awaiting headers)"
+        return text(CLIENT_TIMEOUT)
     if timer is Timer.DIALER:
-        return f"dial tcp {server_hp}: i/o timeout"
+        return dial_timeout(server)
     if timer is Timer.TLS_HANDSHAKE:
-        return "net/http: TLS handshake timeout"
-    return f"dial tcp {server_hp}: connect: connection timed out"
-
-
-def _alternatives(decision: _Decision, server_hp: str) -> str:
-    """`or <error>` for the racing timers other than the chosen one."""
-    errors = []
-    for timer in decision.race:
-        error = _go_error(timer, server_hp)
-        if timer is not decision.timer and error and error not in errors:
-            errors.append(error)
-    return " or ".join(f"`{e}`" for e in errors)
+        return text(TLS_HANDSHAKE_TIMEOUT)
+    return dial_error(server, "connection timed out")
 
 
 # -- the phases ------------------------------------------------------------------------------------
 
 
 def infer_timing(
-    conn: Connection,
-    app: AppObserver,
-    verdict: Verdict,
+    facts: ConnectionFacts,
+    label: Label,
     *,
     now_ns: int,
     budget_s: float | None = None,
@@ -465,19 +453,18 @@ def infer_timing(
     ``now_ns`` is the capture time the connection was judged at (the end of the capture, or the live
     clock); ``budget_s`` the webhook's timeoutSeconds when known (a clear-text ?timeout= wins over it).
     """
-    phase = _PHASES.get(verdict.label)
-    syns = syn_times(conn)
+    phase = _PHASES.get(label)
+    syns = facts.syn_times
     if phase is None and len(syns) < 2:
         return None
     fits = _fitting(syns)
     schedule = _schedule(syns, fits)
     times = tuple(round((t - syns[0]) / NS, 6) for t in syns)
     tried = times[-1] if syns else None
-    budget = _known_budget(app, budget_s)
-    server_hp = format_hostport(*conn.server)
+    budget = _known_budget(facts, budget_s)
     sched_text = _schedule_text(syns, schedule)
     if phase is None:
-        answered = " before the server answered" if conn.server_side.synack_frame else ""
+        answered = " before the server answered" if facts.server_side.synack_frame else ""
         return Timing(
             phase=None,
             syn_schedule=schedule,
@@ -491,25 +478,18 @@ def infer_timing(
             timer=None,
             go_error=None,
             race=(),
-            because=f"{sched_text}{answered}.",
+            because=text(f"{sched_text}{answered}."),
         )
+    waiting: float | None = None
     if phase is Phase.DIAL:
         anchor: Anchor | None = Anchor.FIRST_SYN
-        gave_up, wire, decision = _dial(conn, syns, fits, now_ns, budget, sched_text)
+        gave_up, wire, decision = _dial(facts, fits, now_ns, budget, sched_text)
     else:
-        anchor, gave_up, wire, decision = _connected(conn, app, phase, now_ns, budget)
+        anchor, gave_up, wire, decision, waiting = _connected(facts, phase, now_ns, budget)
         if syns and len(syns) > 1:
             wire = f"{sched_text}; {wire}"
-    error = _go_error(decision.timer, server_hp)
+    error = go_error(decision.timer, facts.dialled_server) if decision.timer is not None else None
     because = f"{wire}; {decision.why}" if decision.why else wire
-    if error and decision.race:
-        because += f". Most likely `{error}`, else {_alternatives(decision, server_hp)}"
-    elif error:
-        because += f": `{error}`"
-        if decision.timer is Timer.WEBHOOK and phase is Phase.DIAL:
-            because += f" (Go may report `dial tcp {server_hp}: i/o timeout` when the dial returns first)"
-    elif decision.race:
-        because += f". The error is {_alternatives(decision, server_hp)}"
     return Timing(
         phase=phase,
         syn_schedule=schedule,
@@ -523,7 +503,8 @@ def infer_timing(
         timer=decision.timer,
         go_error=error,
         race=decision.race,
-        because=because + ".",
+        because=text(because + "."),
+        waiting_since_s=waiting,
     )
 
 
@@ -538,20 +519,20 @@ def _schedule_text(syns: Sequence[int], schedule: SynSchedule) -> str:
 
 
 def _dial(
-    conn: Connection,
-    syns: list[int],
+    facts: ConnectionFacts,
     fits: list[tuple[int, ...]],
     now_ns: int,
     budget: _Budget,
     sched_text: str,
 ) -> tuple[tuple[float, float] | None, str, _Decision]:
     """SYNs unanswered: the give-up is a FIN/RST if any, else the missing next SYN."""
-    c = conn.client_side
+    c = facts.client_side
+    syns = facts.syn_times
     if not syns:
         return None, "no SYN of this connection is in the capture", _no_timer(budget)
     t0, last = syns[0], syns[-1]
     fixed = [_CLIENT_TIMEOUT_CLOCK, _DIALER_CLOCK]
-    close = min((t for t in (c.fin_ts, c.rst_ts) if t), default=0)
+    close = c.close_ts
     if close:
         t = close - t0
         kind = "RST" if close == c.rst_ts else "FIN"
@@ -597,31 +578,38 @@ def _dial(
     return ((last - t0) / NS, (due - t0) / NS), wire, decision
 
 
+def request_anchor(facts: ConnectionFacts) -> bool:
+    """True when the call began with its request (a reused connection: no SYN, or not its first request)."""
+    c, s = facts.client_side, facts.server_side
+    return facts.midstream or facts.app.requests > 1 or not (c.syn_count or s.synack_frame)
+
+
 def _connected(
-    conn: Connection, app: AppObserver, phase: Phase, now_ns: int, budget: _Budget
-) -> tuple[Anchor | None, tuple[float, float] | None, str, _Decision]:
+    facts: ConnectionFacts, phase: Phase, now_ns: int, budget: _Budget
+) -> tuple[Anchor | None, tuple[float, float] | None, str, _Decision, float | None]:
     """Connected, then silence: the handshake or the response never came."""
-    c, s = conn.client_side, conn.server_side
-    pending = app.pending
+    c, s, app = facts.client_side, facts.server_side, facts.app
+    request = app.pending or app.last_request
     if phase is Phase.AWAITING_HEADERS:
-        if pending is None:
-            return None, None, "no request is pending", _no_timer(budget)
-        waiting_since, what = pending.ts_ns, "the request"
-        reused = conn.midstream or app.requests > 1 or not (c.syn_count or s.synack_frame)
+        if request is None:
+            return None, None, "no request is pending", _no_timer(budget), None
+        waiting_since, what = request.ts_ns, "the request"
+        reused = request_anchor(facts)
         close = min((t for t in (c.fin_ts, c.rst_ts, app.closing_ts[Direction.TO_SERVER]) if t), default=0)
-        if close < pending.ts_ns:
+        if close < request.ts_ns:
             close = 0
     else:
         waiting_since = app.client_hello_ts or c.first_data_ts
         what = "the ClientHello"
         reused = False
-        close = min((t for t in (c.fin_ts, c.rst_ts) if t), default=0)
+        close = c.close_ts
     if reused:
         anchor, t0 = Anchor.REQUEST, waiting_since
     elif c.syn_count:
         anchor, t0 = Anchor.FIRST_SYN, c.syn_ts
     else:
         anchor, t0 = Anchor.SYN_ACK, s.synack_ts
+    waiting = round((waiting_since - t0) / NS, 6)
     since = {Anchor.FIRST_SYN: "its first SYN", Anchor.SYN_ACK: "the SYN-ACK", Anchor.REQUEST: "the request"}
     if not close:
         return (
@@ -632,6 +620,7 @@ def _connected(
                 "its give-up is not in the capture, so no timer can be named"
             ),
             _no_timer(budget),
+            waiting,
         )
     t = close - t0
     fixed = [_CLIENT_TIMEOUT_CLOCK]
@@ -641,4 +630,4 @@ def _connected(
     wire = f"the client gave up {_s(t)} after {since[anchor]}"
     if anchor is not Anchor.REQUEST:
         wire += f" ({_s(close - waiting_since)} after {what})"
-    return anchor, (t / NS, t / NS), wire, decision
+    return anchor, (t / NS, t / NS), wire, decision, waiting

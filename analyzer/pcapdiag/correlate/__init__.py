@@ -1,19 +1,13 @@
-"""Several captures of the same traffic: match each connection across them and say where it failed."""
+"""Several captures of the same traffic: match each connection across them and say what each capture saw."""
 
-from pcapdiag.correlate.facts import FlowFacts, SideView, flow_facts
+from pcapdiag.correlate.facts import view_of
 from pcapdiag.correlate.match import CaptureInfo, Correlation, Group, Offset, match_captures
-from pcapdiag.correlate.where import Location, Where, localise
 
 __all__ = [
     "CaptureInfo",
     "Correlation",
-    "FlowFacts",
     "Group",
-    "Location",
     "Offset",
-    "SideView",
-    "Where",
-    "flow_facts",
-    "localise",
     "match_captures",
+    "view_of",
 ]

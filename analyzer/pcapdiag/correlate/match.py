@@ -16,8 +16,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from pcapdiag.classify import View
 from pcapdiag.classify.vantage import INITIAL_TTLS
-from pcapdiag.correlate.facts import FlowFacts
 
 NS = 1_000_000_000
 SKEW_LIMIT_NS = 24 * 3600 * NS
@@ -41,7 +41,9 @@ class CaptureInfo:
     point: str | None = None
     """'client' or 'server' when the capture's own TTLs and timing said so."""
     declared: str | None = None
-    """'client' or 'server' when the user's name for the capture says so."""
+    """'client' or 'server' when the name the user gave it (--side NAME=FILE) says so."""
+    file_role: str | None = None
+    """'client' or 'server' when its file name says so ('apiserver.pcap', 'webhook-side.pcap')."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,13 +65,13 @@ class Offset:
 class Group:
     """One connection and its views, one per capture that saw it."""
 
-    members: tuple[FlowFacts, ...]
+    members: tuple[View, ...]
     method: str
     """'isn' (client ISN and client port), 'isn+synack' (client and server ISNs; SNAT changed the
     port), 'isn+time' (client ISN and time; SNAT, no SYN-ACK at one point), 'ports+time' (no SYN at
     one point), or 'single' (seen in one capture only)."""
 
-    def at(self, capture: int) -> FlowFacts | None:
+    def at(self, capture: int) -> View | None:
         """The view from one capture, if it saw the connection."""
         return next((m for m in self.members if m.capture == capture), None)
 
@@ -81,10 +83,10 @@ class Correlation:
     captures: tuple[CaptureInfo, ...]
     groups: tuple[Group, ...]
     offsets: tuple[Offset, ...]
-    roles: tuple[str, ...]
-    """Per capture: 'client' (nearer the client) or 'server'."""
+    roles: tuple[str | None, ...]
+    """Per capture: 'client' (nearer the client), 'server', or None when no clue told."""
     role_basis: tuple[str, ...]
-    """Per capture: how its role was decided, in words."""
+    """Per capture: which clue decided its role, in words."""
     paired: frozenset[tuple[int, int]]
     """Capture pairs that watched the same traffic (shared connections or overlapping time)."""
 
@@ -97,7 +99,7 @@ class Correlation:
                 return -o.offset_ns
         return 0
 
-    def covers(self, capture: int, other: FlowFacts) -> bool:
+    def covers(self, capture: int, other: View) -> bool:
         """Whether ``capture`` was running when ``other`` (seen in another capture) began.
 
         A capture's first packet bounds when it started; its last packet does not bound when it
@@ -111,15 +113,15 @@ class Correlation:
             return True  # an empty capture given with the others: nothing at all reached it
         return other.first_ns + self.offset(other.capture, capture) >= info.first_ns - SLACK_NS
 
-    def after_last_packet(self, capture: int, other: FlowFacts) -> bool:
+    def after_last_packet(self, capture: int, other: View) -> bool:
         """``other`` began after ``capture``'s last packet (was it still running?)."""
         info = self.captures[capture]
         t = other.first_ns + self.offset(other.capture, capture)
         return info.last_ns is not None and t > info.last_ns
 
 
-def _isn_pairs(a: Sequence[FlowFacts], b: Sequence[FlowFacts]) -> list[tuple[FlowFacts, FlowFacts, str]]:
-    by_isn: dict[int, list[FlowFacts]] = defaultdict(list)
+def _isn_pairs(a: Sequence[View], b: Sequence[View]) -> list[tuple[View, View, str]]:
+    by_isn: dict[int, list[View]] = defaultdict(list)
     for f in b:
         if f.client_isn is not None:
             by_isn[f.client_isn].append(f)
@@ -138,7 +140,7 @@ def _isn_pairs(a: Sequence[FlowFacts], b: Sequence[FlowFacts]) -> list[tuple[Flo
     return pairs
 
 
-def _estimate(a: int, b: int, pairs: list[tuple[FlowFacts, FlowFacts, str]]) -> Offset | None:
+def _estimate(a: int, b: int, pairs: list[tuple[View, View, str]]) -> Offset | None:
     """NTP-style offset from matched connections' SYN and SYN-ACK times."""
     both: list[tuple[int, int]] = []
     one: list[int] = []
@@ -168,21 +170,21 @@ def _estimate(a: int, b: int, pairs: list[tuple[FlowFacts, FlowFacts, str]]) -> 
 
 
 def _port_time_pairs(
-    a: Sequence[FlowFacts],
-    b: Sequence[FlowFacts],
+    a: Sequence[View],
+    b: Sequence[View],
     offset_ns: int,
     servers: dict[tuple[str, int], set[tuple[str, int]]],
-) -> list[tuple[FlowFacts, FlowFacts, str]]:
+) -> list[tuple[View, View, str]]:
     """Connections without a usable ISN: same client port, a server address known to map (or the
     same), and first packets within SLACK_NS once the clock offset is applied."""
-    by_port: dict[int, list[FlowFacts]] = defaultdict(list)
+    by_port: dict[int, list[View]] = defaultdict(list)
     for g in b:
         by_port[g.client_port].append(g)
     pairs = []
     taken: set[int] = set()
     for f in a:
         mapped = servers.get((f.server_ip, f.server_port), set()) | {(f.server_ip, f.server_port)}
-        best: tuple[int, FlowFacts] | None = None
+        best: tuple[int, View] | None = None
         for g in by_port.get(f.client_port, ()):
             if id(g) in taken or (g.server_ip, g.server_port) not in mapped:
                 continue
@@ -195,7 +197,7 @@ def _port_time_pairs(
     return pairs
 
 
-def _local_end(facts: Sequence[FlowFacts]) -> str | None:
+def _local_end(facts: Sequence[View]) -> str | None:
     """'client' or 'server' when a capture's connections show one end's packets still at their
     initial TTL (sent from this host) and the other's lowered (or absent): that end is local."""
     votes = 0
@@ -209,14 +211,53 @@ def _local_end(facts: Sequence[FlowFacts]) -> str | None:
     return "client" if votes > 0 else "server" if votes < 0 else None
 
 
+def _handshake_votes(matched: list[tuple[View, View, str]]) -> dict[int, int]:
+    """+1 for the capture nearer the client in each shared connection whose handshake both saw: there
+    the SYN-ACK comes a round trip after the SYN and the ACK at once after the SYN-ACK; at the server's
+    end the SYN-ACK leaves at once and the ACK comes a round trip later. The gaps are compared within
+    each capture, so clock offsets do not matter."""
+    votes: dict[int, int] = defaultdict(int)
+    for f, g, _ in matched:
+        gaps = []
+        for v in (f, g):
+            if v.syn_ns is None or v.synack_ns is None or v.ack_ns is None:
+                break
+            gaps.append((v.synack_ns - v.syn_ns, v.ack_ns - v.synack_ns))
+        if len(gaps) != 2:
+            continue
+        (f_syn, f_ack), (g_syn, g_ack) = gaps
+        if f_syn > g_syn and f_ack < g_ack:
+            near, far = f, g
+        elif g_syn > f_syn and g_ack < f_ack:
+            near, far = g, f
+        else:
+            continue
+        votes[near.capture] += 1
+        votes[far.capture] -= 1
+    return votes
+
+
+ROLE_CLUES = (
+    "the name it was given (--side)",
+    "TTLs of the connections it shares with the other captures",
+    "answers generated on its host (packets still carrying their initial TTL)",
+    "handshake timing (which end answers at once)",
+    "its file name",
+)
+"""The clues to a capture's role, in the order they are tried (the order of the files is never one)."""
+
+
 def _roles(
     captures: Sequence[CaptureInfo],
-    facts: Sequence[Sequence[FlowFacts]],
-    matched: list[tuple[FlowFacts, FlowFacts, str]],
-) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Which capture is nearer the client: routers lower the TTL of what they forward, so the point
-    nearer the client sees the client's packets with the higher TTL (and the server's with the lower)."""
-    votes: dict[int, int] = defaultdict(int)
+    facts: Sequence[Sequence[View]],
+    matched: list[tuple[View, View, str]],
+) -> tuple[tuple[str | None, ...], tuple[str, ...]]:
+    """Which capture is nearer the client, from the first clue that tells (ROLE_CLUES): the user's
+    --side name; routers lowering the TTL of what they forward (the point nearer the client sees the
+    client's packets with the higher TTL); one end's packets still at their initial TTL (sent from
+    this host); which end answers at once in the handshake; a file name saying 'apiserver' or
+    'webhook'. A capture no clue places takes the role the others leave, when one is left."""
+    ttl_votes: dict[int, int] = defaultdict(int)
     for f, g, _ in matched:
         if f.client.ttl and g.client.ttl and f.client.ttl != g.client.ttl:
             near, far = (f, g) if f.client.ttl > g.client.ttl else (g, f)
@@ -224,47 +265,43 @@ def _roles(
             near, far = (f, g) if f.server.ttl < g.server.ttl else (g, f)
         else:
             continue
-        votes[near.capture] += 1
-        votes[far.capture] -= 1
+        ttl_votes[near.capture] += 1
+        ttl_votes[far.capture] -= 1
+    timing_votes = _handshake_votes(matched)
     roles: list[str | None] = []
     basis: list[str] = []
     for info in captures:
-        v = votes.get(info.index, 0)
+        v = ttl_votes.get(info.index, 0)
+        t = timing_votes.get(info.index, 0)
         local = _local_end(facts[info.index])
-        if v:
-            roles.append("client" if v > 0 else "server")
-            basis.append("TTLs of the connections it shares with the other captures")
-        elif info.declared is not None:
-            roles.append(info.declared)
-            basis.append("the name it was given")
-        elif info.point is not None:
-            roles.append(info.point)
-            basis.append("its own TTLs and handshake timing")
-        elif local is not None:
-            roles.append(local)
-            basis.append(f"the {local}'s packets still carrying their initial TTL (sent from this host)")
-        else:
-            roles.append(None)
-            basis.append("")
+        clues: tuple[str | None, ...] = (
+            info.declared,
+            ("client" if v > 0 else "server") if v else None,
+            local,
+            ("client" if t > 0 else "server") if t else info.point,
+            info.file_role,
+        )
+        found = next(((role, why) for role, why in zip(clues, ROLE_CLUES, strict=True) if role), None)
+        roles.append(found[0] if found else None)
+        basis.append(found[1] if found else "")
     taken = {r for r in roles if r is not None}
     missing = {"client", "server"} - taken
-    out: list[str] = []
+    out: list[str | None] = []
     for info, role in zip(captures, roles, strict=True):
         if role is None and len(missing) == 1:
             role = next(iter(missing))
             basis[info.index] = "the other captures' roles"
         elif role is None:
-            role = "client" if info.index == 0 else "server"
-            basis[info.index] = "the order the captures were given in (first = client side)"
+            basis[info.index] = "no clue: name it with --side"
         out.append(role)
     return tuple(out), tuple(basis)
 
 
-def match_captures(captures: Sequence[CaptureInfo], facts: Sequence[Sequence[FlowFacts]]) -> Correlation:
+def match_captures(captures: Sequence[CaptureInfo], facts: Sequence[Sequence[View]]) -> Correlation:
     """Match every connection across captures; unmatched connections become single-view groups."""
     n = len(captures)
     offsets: list[Offset] = []
-    matched: list[tuple[FlowFacts, FlowFacts, str]] = []
+    matched: list[tuple[View, View, str]] = []
     for i in range(n):
         for j in range(i + 1, n):
             pairs = _isn_pairs(facts[i], facts[j])
@@ -321,13 +358,13 @@ def match_captures(captures: Sequence[CaptureInfo], facts: Sequence[Sequence[Flo
         if ra != rb:
             parent[rb] = ra
         method[id(f)] = method[id(g)] = how
-    members: dict[int, list[FlowFacts]] = defaultdict(list)
+    members: dict[int, list[View]] = defaultdict(list)
     for per_capture in facts:
         for f in per_capture:
             members[find(id(f))].append(f)
     groups = []
     for views in members.values():
-        seen: dict[int, FlowFacts] = {}
+        seen: dict[int, View] = {}
         for v in views:
             seen.setdefault(v.capture, v)
         ordered = tuple(sorted(seen.values(), key=lambda v: v.capture))

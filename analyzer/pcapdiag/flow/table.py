@@ -234,12 +234,14 @@ class FlowTable:
         conn.receive_icmp(frame, ts_ns, err)
         return conn
 
-    def evict(self, conn: Tracked) -> None:
-        """Move an open connection to ``finished`` (decided, or idle long enough)."""
+    def evict(self, conn: Tracked, finished: bool = True) -> None:
+        """Take an open connection out of the table (decided, or idle long enough): into ``finished``,
+        or (``finished`` False) straight out, when the caller decides it at once."""
         key = canonical(conn.client[0], conn.client[1], conn.server[0], conn.server[1])
         if self.open.get(key) is conn:
             del self.open[key]
-            self.finished.append(conn)
+            if finished:
+                self.finished.append(conn)
             isn = conn.seg.seq if isinstance(conn, HalfOpen) else conn.client_side.isn
             if key not in self._tombstones:
                 self._tombstone_order.append(key)

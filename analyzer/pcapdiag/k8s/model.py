@@ -5,6 +5,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from pcapdiag.prose import Name, NameKind, Text, join, text
+
 
 class WebhookKind(enum.Enum):
     """Which admission webhook configuration a webhook comes from."""
@@ -76,14 +78,38 @@ class IpName:
     """'namespace/name' of the hostNetwork pods that share this node address."""
 
     def __str__(self) -> str:
+        return str(self.describe())
+
+    def describe(self) -> Text:
+        """'pod NS/NAME on node N' and the like, names typed."""
+        ns = Name(NameKind.NAMESPACE, self.namespace or "")
         if self.kind is IpKind.SERVICE:
-            return f"service {self.namespace}/{self.name}"
+            return text("service ", ns, "/", Name(NameKind.SERVICE, self.name))
         if self.kind is IpKind.POD:
-            where = f" on node {self.node}" if self.node else ""
+            where = text(" on node ", Name(NameKind.NODE, self.node)) if self.node else text()
             host = " (hostNetwork)" if self.host_network else ""
-            return f"pod {self.namespace}/{self.name}{where}{host}"
-        pods = f" (hostNetwork: {', '.join(self.host_network_pods)})" if self.host_network_pods else ""
-        return f"node {self.name}{pods}"
+            return text("pod ", ns, "/", Name(NameKind.POD, self.name), where, host)
+        pods = (
+            text(" (hostNetwork: ", join((pod_ref(p) for p in self.host_network_pods), ", "), ")")
+            if self.host_network_pods
+            else text()
+        )
+        return text("node ", Name(NameKind.NODE, self.name), pods)
+
+
+def pod_ref(ref: str) -> Text:
+    """'namespace/name' of a pod, typed."""
+    ns, _, name = ref.partition("/")
+    return (
+        text(Name(NameKind.NAMESPACE, ns), "/", Name(NameKind.POD, name))
+        if name
+        else text(Name(NameKind.POD, ns))
+    )
+
+
+def service_ref(namespace: str | None, name: str | None) -> Text:
+    """'namespace/name' of a service, typed."""
+    return text(Name(NameKind.NAMESPACE, namespace or ""), "/", Name(NameKind.SERVICE, name or ""))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -122,9 +148,15 @@ class Webhook:
         return f"{self.service_namespace}/{self.service_name}"
 
     @property
-    def title(self) -> str:
+    def title(self) -> Text:
         """'webhook NAME (validatingwebhookconfiguration CONFIG)' for findings."""
-        return f"webhook {self.name} ({self.kind.resource} {self.configuration})"
+        return text(
+            "webhook ",
+            Name(NameKind.WEBHOOK, self.name),
+            f" ({self.kind.resource} ",
+            Name(NameKind.CONFIGURATION, self.configuration),
+            ")",
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -254,9 +286,9 @@ class Finding:
     """One cross-check the data proves, in plain words."""
 
     severity: Severity
-    subject: str
+    subject: Text
     """What it is about, e.g. 'service pcd-system/webhook' or 'pod pcd-system/webhook-...'."""
-    text: str
+    text: Text
 
     def __str__(self) -> str:
         return f"{self.severity.value}: {self.subject}: {self.text}"

@@ -2,7 +2,7 @@
 
 from collections.abc import Callable
 
-from pcapdiag.report.build import build_flow, with_translation
+from pcapdiag.report.build import build_flow
 from pcapdiag.report.model import (
     SCHEMA_VERSION,
     Address,
@@ -39,5 +39,4 @@ __all__ = [
     "render_json",
     "render_jsonl_flow",
     "render_text",
-    "with_translation",
 ]

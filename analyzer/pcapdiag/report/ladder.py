@@ -72,7 +72,7 @@ def wireshark_filter(f: FlowReport) -> str:
 def unsafe_commands(f: FlowReport) -> bool:
     """True when the next steps may carry capture text that is not a DNS name: they name the webhook from
     the SNI, and an SNI with spaces, quotes or shell characters must be read before a command is run."""
-    return f.sni is not None and bool(f.next_steps) and _HOSTNAME.fullmatch(f.sni) is None
+    return f.sni is not None and bool(f.next_steps) and _HOSTNAME.fullmatch(str(f.sni)) is None
 
 
 UNSAFE_COMMANDS = (
@@ -163,7 +163,7 @@ def ladder(f: FlowReport) -> Ladder:
     previous: float | None = None
     for e in f.evidence:
         source, target = _ENDS.get(e.direction, (CLIENT, SERVER))
-        summary = printable(e.summary)
+        summary = printable(str(e.summary))
         m = _SUMMARY.match(summary)
         notes: tuple[str, ...]
         if source == NETWORK or m is None:
@@ -189,7 +189,7 @@ def ladder(f: FlowReport) -> Ladder:
                 notes=notes,
                 summary=summary,
                 key=e.key,
-                retransmission="retransmission" in e.summary,
+                retransmission="retransmission" in summary,
                 silence_before=round(gap, 6) if gap >= SILENCE_S else None,
             )
         )
@@ -243,7 +243,7 @@ class Row:
             start_ns=f.start_ns,
             client=endpoint(f.client.ip, f.client.port),
             server=endpoint(f.server.ip, f.server.port),
-            sni=f.sni,
+            sni=str(f.sni) if f.sni is not None else None,
             label=f.label,
             kubernetes_error=f.kubernetes_error,
             packets=f.packets,
@@ -312,9 +312,12 @@ def headline(r: Report) -> str:
     if not total:
         return f"No TCP connection found in {caps}."
     conns = f"connection{'s' * (total != 1)}"
+    cut = (
+        f"; {r.cut_undecided} could not be decided: the capture's snaplen cut them" if r.cut_undecided else ""
+    )
     if not r.failing_count:
-        return f"None of {total} {conns} failed in {caps}."
-    return f"{r.failing_count} of {total} {conns} failed ({counts}) in {caps}."
+        return f"None of {total} {conns} failed in {caps}{cut}."
+    return f"{r.failing_count} of {total} {conns} failed ({counts}) in {caps}{cut}."
 
 
 def summary_notes(r: Report) -> str:
@@ -368,11 +371,12 @@ def kube_notes(f: FlowReport) -> list[str]:
     if k.webhooks:
         ports = f"port {k.service_port}" + (f" -> targetPort {k.target_port}" if k.target_port else "")
         out.append(
-            f"webhook {', '.join(k.webhooks)} ({k.configuration}): service {k.service or '-'} {ports}, "
+            f"webhook {', '.join(str(w) for w in k.webhooks)} ({k.configuration}): "
+            f"service {k.service or '-'} {ports}, "
             f"path {k.path}, timeoutSeconds {k.timeout_s}, failurePolicy {k.failure_policy} "
             f"(matched by {k.matched_by})"
         )
-        out.append("endpoints: " + ("; ".join(k.pods) if k.pods else "none"))
+        out.append("endpoints: " + ("; ".join(str(p) for p in k.pods) if k.pods else "none"))
     out.extend(str(finding) for finding in k.findings)
     return out
 

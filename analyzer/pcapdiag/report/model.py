@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pcapdiag.capture.fastinit import slot_setters
-from pcapdiag.classify import Label, Timing
+from pcapdiag.classify import Basis, Candidate, Diagnosis, Label, Step, Timing
 from pcapdiag.k8s import Finding
+from pcapdiag.prose import HostPort, Name, Text
 from pcapdiag.tls import CertificateFacts
 
 SCHEMA_VERSION = 1
@@ -23,7 +24,7 @@ class EvidenceRow:
     """Seconds since the connection's first packet."""
     direction: str
     """'client->server' or 'server->client'."""
-    summary: str
+    summary: Text
     """Flags, lengths and TLS records, as a person reads them."""
     key: bool = False
     """True for the packets that prove the label."""
@@ -33,7 +34,7 @@ _new = object.__new__
 _frame, _time, _direction, _summary, _key = slot_setters(EvidenceRow)
 
 
-def new_evidence_row(frame: int, time: float, direction: str, summary: str, key: bool) -> EvidenceRow:
+def new_evidence_row(frame: int, time: float, direction: str, summary: Text, key: bool) -> EvidenceRow:
     """The same as EvidenceRow(...) with every field given, faster (see capture.fastinit): a report
     holds one per packet shown."""
     row: EvidenceRow = _new(EvidenceRow)
@@ -45,12 +46,8 @@ def new_evidence_row(frame: int, time: float, direction: str, summary: str, key:
     return row
 
 
-@dataclass(frozen=True, slots=True)
-class Address:
-    """An IP address and port."""
-
-    ip: str
-    port: int
+Address = HostPort
+"""An IP address and port (typed, so --redact replaces it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,14 +77,14 @@ class SideReport:
 class KubeContext:
     """What the --k8s data says about a connection's two ends and the webhook it called."""
 
-    client: str | None
+    client: Text | None
     """What the client address is ('pod kube-system/kube-apiserver-node-a on node node-a'), if known."""
-    server: str | None
-    webhooks: tuple[str, ...] = ()
+    server: Text | None
+    webhooks: tuple[Name, ...] = ()
     """Names of the webhooks that call this service port."""
-    configuration: str | None = None
+    configuration: Text | None = None
     """'validatingwebhookconfiguration NAME' of the first webhook."""
-    service: str | None = None
+    service: Text | None = None
     """'namespace/name' of the webhook's service."""
     service_port: int | None = None
     target_port: int | None = None
@@ -95,7 +92,7 @@ class KubeContext:
     """The webhook's effective timeoutSeconds (the smallest, when several webhooks share the port)."""
     failure_policy: str | None = None
     path: str | None = None
-    pods: tuple[str, ...] = ()
+    pods: tuple[Text, ...] = ()
     """The service's endpoints: 'ns/name ip:port on node N (ready|not ready)'."""
     matched_by: str | None = None
     """'sni', 'service-address', 'endpoint-address' or 'url-address'."""
@@ -117,18 +114,16 @@ class Translated:
 
 @dataclass(frozen=True, slots=True)
 class FlowReport:
-    """One labelled connection."""
+    """One labelled connection: its identity and counts, its evidence, and its Diagnosis."""
 
     id: int
     capture: str
     client: Address
     server: Address
     client_inferred: bool
-    label: Label
-    kubernetes_error: str | None
-    explanation: str
-    next_steps: tuple[str, ...]
-    sni: str | None
+    diagnosis: Diagnosis
+    """The one decision about this connection; every field below that says what happened comes from it."""
+    sni: Name | None
     alpn: tuple[str, ...]
     tls_version: str | None
     start_ns: int
@@ -139,7 +134,6 @@ class FlowReport:
     retransmissions: int
     history: str
     evidence: tuple[EvidenceRow, ...]
-    certificate: CertificateFacts | None = None
     first_frame: int = 0
     """Frame number of the connection's first packet in its capture."""
     last_frame: int = 0
@@ -148,18 +142,73 @@ class FlowReport:
     """Every paired capture's view, when several captures of the same traffic were analysed."""
     match: str | None = None
     """How the views were matched: 'isn', 'isn+synack', 'ports+time' or 'single'."""
-    where: str | None = None
-    """'in-between', 'return-path', 'server', 'client', 'none' or 'unknown' (several captures only)."""
-    where_explanation: str | None = None
     kubernetes: KubeContext | None = None
     """From --k8s: the names of both ends and the webhook called."""
-    timing: Timing | None = None
-    """SYN schedule, when the client gave up and the timer that most likely fired (timeouts, SYN retries)."""
-    capture_limits: tuple[str, ...] = ()
-    """Capture-quality limits that change what can be said about this connection, in plain words."""
     translated: Translated | None = None
     """The same connection seen again in this capture with other addresses (NAT between two of its
     interfaces): that flow's id and addresses."""
+    basis: Basis | None = field(default=None, compare=False, repr=False)
+    """What the diagnosis was decided from (kept to decide again once other captures are paired;
+    never rendered)."""
+
+    @property
+    def label(self) -> Label:
+        return self.diagnosis.label
+
+    @property
+    def error(self) -> Candidate | None:
+        """The headline error with its condition."""
+        return self.diagnosis.error
+
+    @property
+    def kubernetes_error(self) -> str | None:
+        """The headline error's text."""
+        error = self.diagnosis.error
+        return str(error.error) if error is not None else None
+
+    @property
+    def alternatives(self) -> tuple[Candidate, ...]:
+        return self.diagnosis.alternatives
+
+    @property
+    def explanation(self) -> str:
+        return str(self.diagnosis.explanation)
+
+    @property
+    def findings(self) -> tuple[str, ...]:
+        return tuple(str(f) for f in self.diagnosis.findings)
+
+    @property
+    def steps(self) -> tuple[Step, ...]:
+        return self.diagnosis.steps
+
+    @property
+    def next_steps(self) -> tuple[str, ...]:
+        """Each step as 'command    # what it shows'."""
+        return tuple(str(s) for s in self.diagnosis.steps)
+
+    @property
+    def timing(self) -> Timing | None:
+        return self.diagnosis.timing
+
+    @property
+    def capture_limits(self) -> tuple[str, ...]:
+        return tuple(str(t) for t in self.diagnosis.limits)
+
+    @property
+    def certificate(self) -> CertificateFacts | None:
+        return self.diagnosis.certificate
+
+    @property
+    def where(self) -> str | None:
+        """'in-between', 'return-path', 'server', 'client', 'none' or 'unknown' (several captures only)."""
+        location = self.diagnosis.location
+        return location.where.value if location is not None else None
+
+    @property
+    def where_explanation(self) -> str | None:
+        location = self.diagnosis.location
+        return str(location.explanation) if location is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +245,9 @@ class CaptureReport:
     """How the role was decided, in words."""
     engine: str = "native"
     """What decoded the packets: 'native' (pcapdiag's own readers) or 'tshark' (--engine tshark)."""
+    snaplen: int | None = None
+    """The snapshot length the capture was taken with, when it is short enough to cut packets
+    (tcpdump -s 96); None for whole packets."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,6 +282,14 @@ class Report:
     """Failing connections per ``where`` (several captures only)."""
     kubernetes_findings: tuple[Finding, ...] | None = None
     """From --k8s: every cross-check of every webhook (None without --k8s)."""
+    cut_undecided: int = 0
+    """Connections left undecided because the snaplen cut the bytes that would decide them."""
+
+    @property
+    def snaplen(self) -> int | None:
+        """The smallest snapshot length of the captures that cut packets (tcpdump -s), if any."""
+        cuts = [c.snaplen for c in self.captures if c.snaplen is not None]
+        return min(cuts) if cuts else None
 
     @property
     def failing(self) -> tuple[FlowReport, ...]:

@@ -1,74 +1,97 @@
-"""Consistent pseudonyms for addresses and names, so a report or evidence capture is safe to share.
+"""One pseudonym map per run, applied to typed addresses and names: reports and extracts safe to share.
 
-One Redactor serves one report: the same address or name always gets the same pseudonym in it.
-IPv4 addresses become TEST-NET addresses (RFC 5737), IPv6 ones 2001:db8:ffff::/48 addresses
-(RFC 3849); a webhook name `<svc>.<ns>.svc` becomes `service-N.namespace-M.svc` (so the next-step
-commands still line up), any other name `host-N.example`.
+Every address and name pcapdiag writes travels as a typed value (``prose.Ip``, ``HostPort``,
+``Name``, and the reports' ``Address``) inside ``Text`` sentences and report fields, all the way to
+the renderers. ``Pseudonyms.apply`` walks a report value and replaces each typed value by its
+pseudonym; it never reads the literal text around them, so nothing is found by pattern matching
+and nothing can be missed by it. The same map serves every format and ``extract``.
+
+Addresses are numbered in the order they first appear in the capture (source before destination,
+``see``), not in the order connections are decided, so a redacted report and a redacted extract of
+the same capture give an address the same pseudonym. IPv4 addresses become documentation addresses
+(RFC 5737: 192.0.2.0/24, then 198.51.100.0/24, then 240.0.0.0/4 when those run out), IPv6 ones
+2001:db8:ffff::/48 addresses (RFC 3849); an address that is not in the capture (a pod address from
+--k8s, a certificate's IP SAN) takes one from 203.0.113.0/24 or 2001:db8:fffe::/48 instead, so it
+shifts no capture address's number. A name `<svc>.<ns>.svc` becomes `service-N.namespace-M.svc`
+with the same `service-N` and `namespace-M` as the Kubernetes objects of those names, so the next
+steps still line up.
 """
 
 from __future__ import annotations
 
-import contextlib
-import copy
 import dataclasses
+import datetime as dt
+import enum
 import ipaddress
-import re
-from typing import Any
+from typing import Any, TypeVar
 
-from pcapdiag.k8s import Finding
-from pcapdiag.report.model import Address, CaptureReport, ClockOffset, FlowReport, KubeContext, SideReport
-from pcapdiag.tls import CertificateFacts
+from pcapdiag.prose import HostPort, Ip, Name, NameKind, Slot, Text
 
-_V4_POOLS = ("192.0.2.", "198.51.100.", "203.0.113.")
-_IP_TOKEN = re.compile(
-    r"(?<![\w.:])(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7})(?![\w.:])"
-)
-"""Something that may be an IPv4 or IPv6 address in free text (checked with ipaddress)."""
-_K8S_KINDS = {
-    "Service": "service",
-    "Endpoints": "service",
-    "EndpointSlice": "endpointslice",
-    "Pod": "pod",
-    "Node": "node",
-    "ValidatingWebhookConfiguration": "configuration",
-    "MutatingWebhookConfiguration": "configuration",
-}
-"""What an object's metadata.name names, per kind (an Endpoints object is named after its service)."""
-_NAME = re.compile(r"^[A-Za-z0-9*]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+\.?$")
+T = TypeVar("T")
+
+_CAPTURE_V4 = (("192.0.2.", 254), ("198.51.100.", 254))
+"""Documentation ranges for capture addresses, in order; past them, 240.0.0.0/4."""
+_OTHER_V4 = "203.0.113."
+_CAPTURE_V6 = "2001:db8:ffff::"
+_OTHER_V6 = "2001:db8:fffe::"
+_PATH_FIELDS = frozenset({"capture", "path", "side", "reference", "name"})
+"""Fields that hold a capture's path or name: only the file name is kept (directories may name hosts)."""
 
 
-class Redactor:
-    """Maps real addresses and names to stable pseudonyms, and rewrites reports with them."""
+class Pseudonyms:
+    """Maps real addresses and names to stable pseudonyms, and applies the map to report values."""
 
     def __init__(self) -> None:
         self._ips: dict[str, str] = {}
-        self._names: dict[str, str] = {}
+        self._counts = {"capture4": 0, "capture6": 0, "other4": 0, "other6": 0}
+        self._names: dict[tuple[NameKind, str], str] = {}
         self._labels: dict[tuple[str, str], str] = {}
-        self._patterns: list[tuple[re.Pattern[str], str]] = []
 
-    # -- pseudonyms -----------------------------------------------------------------------
+    # -- addresses --------------------------------------------------------------------------
 
-    def ip(self, text: str) -> str:
-        """The pseudonym of an IP address (text form)."""
-        if text not in self._ips:
-            addr = ipaddress.ip_address(text)
-            n = sum(1 for v in self._ips.values() if (":" in v) == (addr.version == 6))
-            if addr.version == 4:
-                pool, host = divmod(n, 254)
-                fake = f"{_V4_POOLS[pool % len(_V4_POOLS)]}{host + 1}"
-            else:
-                fake = str(ipaddress.ip_address(f"2001:db8:ffff::{n + 1:x}"))
-            self._ips[text] = fake
-            if addr.version == 6:
-                before, after = r"(?<![0-9A-Fa-f:.])", r"(?![0-9A-Fa-f:]|\.\d)"
-            else:  # an IPv4 address may be followed by :port
-                before, after = r"(?<![\d.])", r"(?![\d]|\.\d)"
-            self._patterns.append((re.compile(before + re.escape(text) + after), fake))
-        return self._ips[text]
+    def see(self, packed: bytes) -> None:
+        """Register an address of the capture, in the order addresses appear in it."""
+        self._assign(str(ipaddress.ip_address(packed)), capture=True)
+
+    def ip(self, value: str) -> str:
+        """The pseudonym of an IP address (text form); one not seen in the capture gets one of its own."""
+        got = self._ips.get(value)
+        return got if got is not None else self._assign(value, capture=False)
 
     def ip_packed(self, packed: bytes) -> bytes:
         """The pseudonym of a packed address, packed."""
         return ipaddress.ip_address(self.ip(str(ipaddress.ip_address(packed)))).packed
+
+    def _assign(self, value: str, capture: bool) -> str:
+        if value in self._ips:
+            return self._ips[value]
+        try:
+            addr = ipaddress.ip_address(value)
+        except ValueError:
+            fake = self._label("address", value)  # not an address after all: hide it as a label
+            self._ips[value] = fake
+            return fake
+        key = ("capture" if capture else "other") + ("6" if addr.version == 6 else "4")
+        n = self._counts[key]
+        self._counts[key] = n + 1
+        if addr.version == 6:
+            base = _CAPTURE_V6 if capture else _OTHER_V6
+            fake = str(ipaddress.ip_address(f"{base}{n + 1:x}"))
+        elif not capture:
+            fake = f"{_OTHER_V4}{n % 254 + 1}" if n < 254 else str(ipaddress.ip_address(0xF8000000 + n))
+        else:
+            fake = ""
+            for prefix, size in _CAPTURE_V4:
+                if n < size:
+                    fake = f"{prefix}{n + 1}"
+                    break
+                n -= size
+            if not fake:
+                fake = str(ipaddress.ip_address(0xF0000000 + n + 1))  # 240.0.0.0/4: reserved, never routed
+        self._ips[value] = fake
+        return fake
+
+    # -- names -----------------------------------------------------------------------------
 
     def _label(self, kind: str, value: str) -> str:
         key = (kind, value.lower())
@@ -76,232 +99,82 @@ class Redactor:
             self._labels[key] = f"{kind}-{sum(1 for k in self._labels if k[0] == kind) + 1}"
         return self._labels[key]
 
-    def name(self, text: str) -> str:
-        """The pseudonym of a DNS name (or a certificate subject): structure kept for *.svc names."""
-        if text not in self._names:
-            parts = text.rstrip(".").split(".")
-            if len(parts) >= 3 and parts[2] == "svc":
-                fake = ".".join(
-                    [self._label("service", parts[0]), self._label("namespace", parts[1]), *parts[2:]]
-                )
-            elif parts and parts[0] == "*" and len(parts) > 1:
-                fake = "*." + self.name(".".join(parts[1:]))
-            else:
-                fake = f"{self._label('host', text)}.example"
-            self._names[text] = fake
-            self._patterns.append((re.compile(r"(?<![\w.-])" + re.escape(text) + r"(?![\w-]|\.\w)"), fake))
-        return self._names[text]
+    def name(self, kind: NameKind, value: str) -> str:
+        """The pseudonym of a name of ``kind``: DNS names keep the shape of `<svc>.<ns>.svc[...]`."""
+        key = (kind, value)
+        if key in self._names:
+            return self._names[key]
+        if not value or value.startswith("<"):
+            fake = value  # empty, or a placeholder such as <webhook-namespace>
+        elif kind is NameKind.DNS or (kind is NameKind.WEBHOOK and "." in value):
+            fake = self._dns(value)
+        else:
+            fake = self._label(kind.value, value)
+        self._names[key] = fake
+        return fake
 
-    def scrub(self, value: str) -> str:
-        """Free text that may hold addresses not seen before: each one gets its pseudonym too."""
-        for token in _IP_TOKEN.findall(value):
-            with contextlib.suppress(ValueError):
-                self.ip(token)
-        return self.text(value)
-
-    def k8s_name(self, kind: str, value: str) -> str:
-        """The pseudonym of a Kubernetes object name: 'service-1', 'namespace-2', 'pod-1'..."""
-        return self._label(kind, value)
-
-    def k8s_document(self, doc: object) -> object:
-        """kubectl JSON with every object, namespace, node and webhook name replaced by its pseudonym,
-        consistently with the SNI pseudonyms (a service 'webhook' in 'ns' is 'service-1.namespace-1.svc'
-        in both). Addresses stay: reports replace them later. Annotations, owner references and CA
-        bundles are dropped."""
-        if isinstance(doc, dict):
-            if isinstance(doc.get("items"), list):
-                return {**doc, "items": [self.k8s_document(item) for item in doc["items"]]}
-            return self._k8s_object(copy.deepcopy(doc))
-        return doc
-
-    def _ref(self, ref: Any) -> None:
-        if isinstance(ref, dict):
-            if isinstance(ref.get("name"), str):
-                ref["name"] = self.k8s_name(_K8S_KINDS.get(str(ref.get("kind")), "object"), ref["name"])
-            if isinstance(ref.get("namespace"), str):
-                ref["namespace"] = self.k8s_name("namespace", ref["namespace"])
-
-    def _k8s_object(self, obj: dict[str, Any]) -> dict[str, Any]:
-        kind = str(obj.get("kind"))
-        meta = obj.get("metadata")
-        if isinstance(meta, dict):
-            if isinstance(meta.get("name"), str):
-                meta["name"] = self.k8s_name(_K8S_KINDS.get(kind, "object"), meta["name"])
-            if isinstance(meta.get("namespace"), str):
-                meta["namespace"] = self.k8s_name("namespace", meta["namespace"])
-            for key in ("annotations", "ownerReferences", "generateName", "managedFields"):
-                meta.pop(key, None)
-            labels = meta.get("labels")
-            if isinstance(labels, dict):
-                for key in ("kubernetes.io/service-name", "kubernetes.io/hostname"):
-                    if isinstance(labels.get(key), str):
-                        what = "service" if key.endswith("service-name") else "node"
-                        labels[key] = self.k8s_name(what, labels[key])
-        spec = obj.get("spec")
-        if isinstance(spec, dict) and isinstance(spec.get("nodeName"), str):
-            spec["nodeName"] = self.k8s_name("node", spec["nodeName"])
-        for subset in obj.get("subsets") or ():
-            for key in ("addresses", "notReadyAddresses"):
-                for a in (subset.get(key) or ()) if isinstance(subset, dict) else ():
-                    if isinstance(a, dict):
-                        self._ref(a.get("targetRef"))
-                        if isinstance(a.get("nodeName"), str):
-                            a["nodeName"] = self.k8s_name("node", a["nodeName"])
-                        a.pop("hostname", None)
-        for e in obj.get("endpoints") or ():
-            if isinstance(e, dict):
-                self._ref(e.get("targetRef"))
-                if isinstance(e.get("nodeName"), str):
-                    e["nodeName"] = self.k8s_name("node", e["nodeName"])
-                e.pop("hostname", None)
-        for w in obj.get("webhooks") or ():
-            if not isinstance(w, dict):
-                continue
-            if isinstance(w.get("name"), str):
-                w["name"] = (
-                    self.name(w["name"]) if _NAME.match(w["name"]) else self.k8s_name("webhook", w["name"])
-                )
-            cc = w.get("clientConfig")
-            if isinstance(cc, dict):
-                cc.pop("caBundle", None)
-                svc = cc.get("service")
-                if isinstance(svc, dict):
-                    if isinstance(svc.get("name"), str):
-                        svc["name"] = self.k8s_name("service", svc["name"])
-                    if isinstance(svc.get("namespace"), str):
-                        svc["namespace"] = self.k8s_name("namespace", svc["namespace"])
-                if isinstance(cc.get("url"), str):
-                    cc["url"] = self._url(cc["url"])
-        return obj
-
-    def _url(self, url: str) -> str:
-        """A url webhook's address with its host name replaced (an IP literal is left for later)."""
-        m = re.match(r"^(https?://)(\[[^\]]*\]|[^/:]+)(.*)$", url)
-        if m is None:
-            return "https://host.example/"
-        host = m.group(2)
-        with contextlib.suppress(ValueError):
-            ipaddress.ip_address(host.strip("[]"))
-            return url
-        return m.group(1) + self.name(host) + m.group(3)
-
-    def text(self, value: str) -> str:
-        """Free text with every address and name seen so far replaced by its pseudonym."""
-        for pattern, fake in sorted(self._patterns, key=lambda p: -len(p[0].pattern)):
-            value = pattern.sub(fake, value)
-        return value
-
-    # -- reports ----------------------------------------------------------------------------
-
-    def flow(self, f: FlowReport) -> FlowReport:
-        """``f`` with its addresses, names and the text that mentions them replaced."""
-        self.ip(f.client.ip)
-        self.ip(f.server.ip)
-        if f.sni:
-            self.name(f.sni)
-        cert = f.certificate
-        if cert is not None:
-            for n in (*cert.dns_names, cert.subject, cert.issuer):
-                if _NAME.match(n):
-                    self.name(n)
-            for a in cert.ip_addresses:
-                self.ip(a)
-        for address in re.findall(r"from ([0-9A-Fa-f:.]+)", " ".join(e.summary for e in f.evidence)):
-            with contextlib.suppress(ValueError):  # "from" followed by something else
-                self.ip(address.rstrip("."))
-        for side in f.sides:
-            for seen in (side.client, side.server):
-                if seen is not None:
-                    self.ip(seen.ip)
-        if f.translated is not None:
-            self.ip(f.translated.client.ip)
-            self.ip(f.translated.server.ip)
-        t = self.text
-        return dataclasses.replace(
-            f,
-            capture=self.capture_path(f.capture),
-            client=self._address(f.client),
-            server=self._address(f.server),
-            sni=self.name(f.sni) if f.sni else None,
-            kubernetes_error=t(f.kubernetes_error) if f.kubernetes_error else None,
-            explanation=t(f.explanation),
-            next_steps=tuple(t(s) for s in f.next_steps),
-            evidence=tuple(dataclasses.replace(e, summary=t(e.summary)) for e in f.evidence),
-            certificate=self._certificate(cert) if cert is not None else None,
-            sides=tuple(self._side(side) for side in f.sides),
-            translated=dataclasses.replace(
-                f.translated,
-                client=self._address(f.translated.client),
-                server=self._address(f.translated.server),
+    def _dns(self, value: str) -> str:
+        parts = value.rstrip(".").split(".")
+        if len(parts) >= 3 and parts[2] == "svc":
+            return ".".join(
+                [
+                    self._label(NameKind.SERVICE.value, parts[0]),
+                    self._label(NameKind.NAMESPACE.value, parts[1]),
+                    *parts[2:],
+                ]
             )
-            if f.translated is not None
-            else None,
-            where_explanation=self.scrub(f.where_explanation) if f.where_explanation else None,
-            kubernetes=self._kube(f.kubernetes) if f.kubernetes is not None else None,
-            timing=dataclasses.replace(
-                f.timing,
-                go_error=t(f.timing.go_error) if f.timing.go_error else None,
-                because=t(f.timing.because),
-            )
-            if f.timing is not None
-            else None,
-        )
+        if parts and parts[0] == "*" and len(parts) > 1:
+            return "*." + self._dns(".".join(parts[1:]))
+        try:
+            return self.ip(str(ipaddress.ip_address(value)))
+        except ValueError:
+            return f"{self._label('host', value)}.example"
 
-    def _kube(self, k: KubeContext) -> KubeContext:
-        s = self.scrub
-        return dataclasses.replace(
-            k,
-            client=s(k.client) if k.client else None,
-            server=s(k.server) if k.server else None,
-            pods=tuple(s(p) for p in k.pods),
-            findings=self.findings(k.findings),
-        )
+    # -- applying the map -----------------------------------------------------------------
 
-    def findings(self, found: tuple[Finding, ...]) -> tuple[Finding, ...]:
-        """Kubernetes cross-checks with every address in them replaced."""
-        return tuple(
-            dataclasses.replace(f, subject=self.scrub(f.subject), text=self.scrub(f.text)) for f in found
-        )
+    def slot(self, value: Slot) -> Slot:
+        """A typed value with its pseudonym."""
+        if isinstance(value, Ip):
+            return Ip(self.ip(value.value))
+        if isinstance(value, HostPort):
+            return HostPort(self.ip(value.ip), value.port)
+        return Name(value.kind, self.name(value.kind, value.value))
 
-    def _address(self, a: Address) -> Address:
-        return Address(self.ip(a.ip), a.port)
+    def apply(self, value: T) -> T:
+        """``value`` (a report, a flow, any report value) with every typed address and name replaced."""
+        return self._walk(value, "")  # type: ignore[no-any-return]
 
-    def _side(self, s: SideReport) -> SideReport:
-        return dataclasses.replace(
-            s,
-            capture=self.capture_path(s.capture),
-            name=self.capture_path(s.name),
-            client=self._address(s.client) if s.client is not None else None,
-            server=self._address(s.server) if s.server is not None else None,
-        )
-
-    def offset(self, o: ClockOffset) -> ClockOffset:
-        """``o`` with capture names shortened like paths."""
-        return dataclasses.replace(
-            o, capture=self.capture_path(o.capture), reference=self.capture_path(o.reference)
-        )
-
-    def _certificate(self, cert: CertificateFacts) -> CertificateFacts:
-        def name(n: str) -> str:
-            return self.name(n) if _NAME.match(n) else self._label("name", n)
-
-        return dataclasses.replace(
-            cert,
-            subject=name(cert.subject),
-            issuer=name(cert.issuer),
-            dns_names=tuple(self.name(n) for n in cert.dns_names),
-            ip_addresses=tuple(self.ip(a) for a in cert.ip_addresses),
-            problems=tuple(self.text(p) for p in cert.problems),
-        )
-
-    def capture_path(self, path: str) -> str:
-        """A capture's path without its directories (they may name hosts or people)."""
-        return path if path == "-" else path.rsplit("/", 1)[-1]
-
-    def capture(self, c: CaptureReport) -> CaptureReport:
-        """``c`` with its path shortened."""
-        side = self.capture_path(c.side) if c.side is not None else None
-        return dataclasses.replace(c, path=self.capture_path(c.path), side=side)
+    def _walk(self, value: Any, field: str) -> Any:
+        if value is None or isinstance(value, bool | int | float | bytes | enum.Enum | dt.datetime):
+            return value
+        if isinstance(value, str):
+            return capture_path(value) if field in _PATH_FIELDS else value
+        if isinstance(value, Text):
+            return value.mapped(self.slot)
+        if isinstance(value, Ip | HostPort | Name):
+            return self.slot(value)
+        if isinstance(value, tuple):
+            return tuple(self._walk(v, field) for v in value)
+        if isinstance(value, list):
+            return [self._walk(v, field) for v in value]
+        if isinstance(value, dict):
+            return {k: self._walk(v, field) for k, v in value.items()}
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            if type(value).__name__ == "Basis":
+                return None  # what a diagnosis was decided from: never rendered, never kept redacted
+            changes = {}
+            for f in dataclasses.fields(value):
+                old = getattr(value, f.name)
+                new = self._walk(old, f.name)
+                if new is not old:
+                    changes[f.name] = new
+            return dataclasses.replace(value, **changes) if changes else value
+        raise TypeError(f"cannot redact a {type(value).__name__}")
 
 
-__all__ = ["Redactor"]
+def capture_path(path: str) -> str:
+    """A capture's path without its directories (they may name hosts or people)."""
+    return path if path == "-" else path.rsplit("/", 1)[-1]
+
+
+__all__ = ["Pseudonyms", "capture_path"]

@@ -35,6 +35,7 @@ from pcapdiag.report.ladder import (
     wireshark_filter,
 )
 from pcapdiag.report.model import FlowReport, Report
+from pcapdiag.report.render_text import cut_line
 from pcapdiag.report.renderer import DocumentStream
 from pcapdiag.report.timefmt import rfc3339
 
@@ -333,7 +334,7 @@ def _flow(n: int, f: FlowReport, redacted: bool) -> str:
     out = [
         f'<article class="flow l-{f.label.value}" id="c{n}" data-capture="{h(f.capture)}" data-flow="{f.id}">'
     ]
-    sni = f' <span class="sni">SNI {h(f.sni)}</span>' if f.sni else ""
+    sni = f' <span class="sni">SNI {h(str(f.sni))}</span>' if f.sni else ""
     out.append(
         f'<h3><span>{n}.</span> {_chip(f.label)} <span class="endpoints">{h(lad.client)} → {h(lad.server)}'
         f"</span>{sni}</h3>"
@@ -341,6 +342,8 @@ def _flow(n: int, f: FlowReport, redacted: bool) -> str:
     out.append(f'<p class="verdict">{h(f.explanation)}</p>')
     if f.kubernetes_error:
         out.append("<h4>Kubernetes/Go error</h4>" + _pre([h(f.kubernetes_error)], "error"))
+        for a in f.alternatives:
+            out.append(f'<p class="alt">or, {h(str(a.when))}:</p>' + _pre([h(str(a.error))], "error"))
     if f.where:
         out.append(
             f'<h4>Where</h4><p class="where"><b>{h(f.where)}</b>: {h(f.where_explanation or "")}</p>'
@@ -351,7 +354,9 @@ def _flow(n: int, f: FlowReport, redacted: bool) -> str:
     if f.kubernetes is not None:
         out.append("<h4>Kubernetes</h4><ul>" + "".join(f"<li>{h(n)}</li>" for n in kube_notes(f)) + "</ul>")
     if f.timing is not None:
-        out.append(f'<p class="timing"><b>Timing:</b> {h(f.timing.because)}</p>')
+        out.append(f'<p class="timing"><b>Timing:</b> {h(str(f.timing.because))}</p>')
+    if f.findings:
+        out.append("<h4>Findings</h4><ul>" + "".join(f"<li>{h(x)}</li>" for x in f.findings) + "</ul>")
     if f.capture_limits:
         out.append(f'<p class="warn"><b>Capture limits:</b> {h("; ".join(f.capture_limits))}</p>')
     facts = [
@@ -368,13 +373,13 @@ def _flow(n: int, f: FlowReport, redacted: bool) -> str:
     out.append(f'<p class="facts">{" · ".join(h(x) for x in facts)}</p>')
     c = f.certificate
     if c is not None:
-        names = ", ".join(c.dns_names + c.ip_addresses) or "-"
+        names = ", ".join(str(n) for n in (*c.dns_names, *c.ip_addresses)) or "-"
         cert_rows = [
-            ("subject", c.subject),
-            ("issuer", c.issuer + (" (self-signed)" if c.self_signed else "")),
+            ("subject", str(c.subject)),
+            ("issuer", str(c.issuer) + (" (self-signed)" if c.self_signed else "")),
             ("names", names),
             ("valid", f"{c.not_before:%Y-%m-%d %H:%M} to {c.not_after:%Y-%m-%d %H:%M} UTC"),
-            *(("problem", p) for p in c.problems),
+            *(("problem", str(p)) for p in c.problems),
         ]
         out.append(
             '<h4>Server certificate</h4><table class="cert">'
@@ -397,13 +402,14 @@ def _flow(n: int, f: FlowReport, redacted: bool) -> str:
     )
     rows = []
     for e in f.evidence:
-        cls = " ".join((["key"] if e.key else []) + (["retx"] if "retransmission" in e.summary else []))
+        summary = str(e.summary)
+        cls = " ".join((["key"] if e.key else []) + (["retx"] if "retransmission" in summary else []))
         tr = f'<tr class="{cls}">' if cls else "<tr>"
         rows.append(
             f'{tr}<td class="num frame">{"★ " if e.key else ""}'
             f'{e.frame}</td><td class="num">{e.time:.6f}</td>'
             f'<td class="dir">{h(e.direction.replace("->", " → "))}</td>'
-            f'<td class="pkt wrap mono">{h(e.summary)}</td></tr>'
+            f'<td class="pkt wrap mono">{h(summary)}</td></tr>'
         )
     out.append(
         '<h4>Evidence frames</h4><table class="evidence"><thead><tr><th class="num">frame</th>'
@@ -506,7 +512,10 @@ def document(r: Report, kept: Kept) -> str:
     title = headline(r)
     counts = label_counts(r)
     worst = next((label for label, _ in counts if label.failing), None)
-    banner_cls = f"banner l-{worst.value}" if worst else "banner l-ok"
+    banner_cls = (
+        f"banner l-{worst.value}" if worst else "banner l-incomplete" if r.cut_undecided else "banner l-ok"
+    )
+    warning = cut_line(r)
     out = [
         "<!DOCTYPE html>",
         '<html lang="en">',
@@ -522,6 +531,7 @@ def document(r: Report, kept: Kept) -> str:
         f"<style>{_css()}</style>",
         "</head>",
         "<body>",
+        *([f'<p class="banner cut">{h(warning)}</p>'] if warning else []),
         "<header>",
         "<h1>pcapdiag report</h1>",
         f'<div class="{banner_cls}"><p class="headline">{h(title)}</p>'
@@ -542,7 +552,7 @@ def document(r: Report, kept: Kept) -> str:
         if len(failures) > 1:
             items = [
                 f'<li><a href="#c{n}">{_chip(f.label)} <span class="mono">{h(ladder_endpoints(f))}</span>'
-                f"{' · SNI ' + h(f.sni) if f.sni else ''}</a></li>"
+                f"{' · SNI ' + h(str(f.sni)) if f.sni else ''}</a></li>"
                 for n, f in enumerate(failures, 1)
             ]
             out.append('<nav class="toc"><ol>' + "".join(items) + "</ol></nav>")

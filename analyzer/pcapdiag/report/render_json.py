@@ -25,6 +25,10 @@ and the check costs a fifth of the encoding (the text is the same)."""
 _encode_compact = json.JSONEncoder(check_circular=False, separators=(",", ":")).encode
 
 
+def _str(value: object | None) -> str | None:
+    return None if value is None else str(value)
+
+
 def _address(a: Address | None) -> dict[str, Any] | None:
     return None if a is None else {"ip": a.ip, "port": a.port}
 
@@ -48,7 +52,7 @@ def side_dict(s: SideReport) -> dict[str, Any]:
 
 def finding_dict(f: Finding) -> dict[str, Any]:
     """One Kubernetes cross-check."""
-    return {"severity": f.severity.value, "subject": f.subject, "text": f.text}
+    return {"severity": f.severity.value, "subject": str(f.subject), "text": str(f.text)}
 
 
 def kube_dict(k: KubeContext | None) -> dict[str, Any] | None:
@@ -56,17 +60,17 @@ def kube_dict(k: KubeContext | None) -> dict[str, Any] | None:
     if k is None:
         return None
     return {
-        "client": k.client,
-        "server": k.server,
-        "webhooks": list(k.webhooks),
-        "configuration": k.configuration,
-        "service": k.service,
+        "client": _str(k.client),
+        "server": _str(k.server),
+        "webhooks": [str(w) for w in k.webhooks],
+        "configuration": _str(k.configuration),
+        "service": _str(k.service),
         "service_port": k.service_port,
         "target_port": k.target_port,
         "timeout_s": k.timeout_s,
         "failure_policy": k.failure_policy,
         "path": k.path,
-        "pods": list(k.pods),
+        "pods": [str(p) for p in k.pods],
         "matched_by": k.matched_by,
         "findings": [finding_dict(x) for x in k.findings],
     }
@@ -85,9 +89,9 @@ def timing_dict(t: Timing) -> dict[str, Any]:
         "budget_s": t.budget_s,
         "budget_source": t.budget_source.value if t.budget_source else None,
         "timer": t.timer.value if t.timer else None,
-        "go_error": t.go_error,
+        "go_error": _str(t.go_error),
         "race": [r.value for r in t.race],
-        "because": t.because,
+        "because": str(t.because),
     }
 
 
@@ -103,9 +107,13 @@ def flow_dict(f: FlowReport) -> dict[str, Any]:
         "label": f.label.value,
         "failing": f.label.failing,
         "kubernetes_error": f.kubernetes_error,
+        "kubernetes_error_alternatives": [
+            {"error": str(a.error), "when": str(a.when)} for a in f.alternatives
+        ],
         "explanation": f.explanation,
+        "findings": list(f.findings),
         "next_steps": list(f.next_steps),
-        "sni": f.sni,
+        "sni": _str(f.sni),
         "alpn": list(f.alpn),
         "tls_version": f.tls_version,
         "start": rfc3339(f.start_ns),
@@ -121,7 +129,7 @@ def flow_dict(f: FlowReport) -> dict[str, Any]:
                 "frame": e.frame,
                 "time": e.time,
                 "direction": e.direction,
-                "summary": e.summary,
+                "summary": str(e.summary),
                 "key": e.key,
             }
             for e in f.evidence
@@ -129,14 +137,14 @@ def flow_dict(f: FlowReport) -> dict[str, Any]:
         "certificate": None
         if cert is None
         else {
-            "subject": cert.subject,
-            "issuer": cert.issuer,
-            "dns_names": list(cert.dns_names),
-            "ip_addresses": list(cert.ip_addresses),
+            "subject": str(cert.subject),
+            "issuer": str(cert.issuer),
+            "dns_names": [str(n) for n in cert.dns_names],
+            "ip_addresses": [str(a) for a in cert.ip_addresses],
             "not_before": cert.not_before.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "not_after": cert.not_after.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "self_signed": cert.self_signed,
-            "problems": list(cert.problems),
+            "problems": [str(p) for p in cert.problems],
         },
         "sides": [side_dict(s) for s in f.sides],
         "match": f.match,
@@ -174,6 +182,7 @@ def capture_dict(c: CaptureReport) -> dict[str, Any]:
         "kernel_drops": c.drops,
         "stopped": c.stopped,
         "capture_point": c.capture_point,
+        "snaplen": c.snaplen,
         "side": c.side,
         "role": c.role,
         "role_basis": c.role_basis,
@@ -199,6 +208,7 @@ def report_dict(r: Report) -> dict[str, Any]:
             "duplicate_packets": r.duplicates,
             "timeout_s": r.timeout_s,
             "by_where": dict(r.by_where),
+            "undecided_cut_by_snaplen": r.cut_undecided,
         },
         "captures": [capture_dict(c) for c in r.captures],
         "clock_offsets": [

@@ -30,6 +30,7 @@ from pcapdiag.report.ladder import (
     wireshark_filter,
 )
 from pcapdiag.report.model import FlowReport, Report
+from pcapdiag.report.render_text import cut_line
 from pcapdiag.report.renderer import DocumentStream
 from pcapdiag.report.timefmt import rfc3339
 
@@ -163,12 +164,16 @@ def _flow(n: int, f: FlowReport, redacted: bool) -> list[str]:
     lad = ladder(f)
     title = f"### {n}. `{f.label.value}` {md(lad.client)} → {md(lad.server)}"
     if f.sni:
-        title += f" (SNI {md(f.sni)})"
+        title += f" (SNI {md(str(f.sni))})"
     out = [title, "", f"**Verdict:** {md(f.explanation)}", ""]
     if f.kubernetes_error:
         out += ["**Kubernetes/Go error:**", "", *fenced([printable(f.kubernetes_error)]), ""]
+        for a in f.alternatives:
+            out += [f"or, {md(str(a.when))}:", "", *fenced([printable(str(a.error))]), ""]
     if f.timing is not None:
-        out += [f"**Timing:** {md(f.timing.because)}", ""]
+        out += [f"**Timing:** {md(str(f.timing.because))}", ""]
+    if f.findings:
+        out += ["**Findings:**", ""] + [f"- {md(finding, line_start=True)}" for finding in f.findings] + [""]
     if f.capture_limits:
         out += [f"**Capture limits:** {md('; '.join(f.capture_limits))}", ""]
     if f.where:
@@ -190,13 +195,13 @@ def _flow(n: int, f: FlowReport, redacted: bool) -> list[str]:
     out += [md(" · ".join(facts), line_start=True), ""]
     c = f.certificate
     if c is not None:
-        names = ", ".join(c.dns_names + c.ip_addresses) or "-"
+        names = ", ".join(str(n) for n in (*c.dns_names, *c.ip_addresses)) or "-"
         cert = (
             f"subject {c.subject}; issuer {c.issuer}; names {names}; valid {c.not_before:%Y-%m-%d %H:%M} to "
             f"{c.not_after:%Y-%m-%d %H:%M} UTC" + ("; self-signed" if c.self_signed else "")
         )
         out += [f"**Server certificate:** {md(cert)}", ""]
-        out += [f"- {md(p, line_start=True)}" for p in c.problems]
+        out += [f"- {md(str(p), line_start=True)}" for p in c.problems]
         out += [""] if c.problems else []
     legend = "`*` proves the label; `=` marks a retransmission" + (
         "; `~` an ICMP error from the network (`x`)" if lad.has_network else ""
@@ -209,7 +214,7 @@ def _flow(n: int, f: FlowReport, redacted: bool) -> list[str]:
             f"**{e.frame}**" if e.key else str(e.frame),
             f"{e.time:.6f}",
             md(e.direction.replace("->", " → ")),
-            md(e.summary),
+            md(str(e.summary)),
             "★" if e.key else "",
         ]
         for e in f.evidence
@@ -257,7 +262,13 @@ def _rows(rows: list[Row], with_error: bool) -> list[str]:
 
 def document(r: Report, kept: Kept) -> str:
     """The whole Markdown document from the captures and summary in ``r`` and the kept connections."""
-    out = ["# pcapdiag report", "", f"**{md(headline(r))}**", ""]
+    warning = cut_line(r)
+    out = ([f"**{md(warning)}**", ""] if warning else []) + [
+        "# pcapdiag report",
+        "",
+        f"**{md(headline(r))}**",
+        "",
+    ]
     if r.redacted:
         out += ["Redacted: addresses and names are pseudonyms, consistent within this report.", ""]
     out += ["## What was analysed", "", *_captures(r), "", "## Summary by label", "", *_summary(r), ""]

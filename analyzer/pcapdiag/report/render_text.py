@@ -31,8 +31,9 @@ def label_text(label: Label, width: int = 0, color: bool = False) -> str:
 def flow_line(f: FlowReport, color: bool = False) -> str:
     """The one-line summary of a connection."""
     who = f"{_endpoint(f.client.ip, f.client.port)} -> {_endpoint(f.server.ip, f.server.port)}"
+    sni = str(f.sni) if f.sni else "-"
     return (
-        f"{rfc3339(f.start_ns)}  {who:<47} {f.sni or '-':<32} {label_text(f.label, 22, color)} "
+        f"{rfc3339(f.start_ns)}  {who:<47} {sni:<32} {label_text(f.label, 22, color)} "
         f"{f.kubernetes_error or ''}".rstrip()
     )
 
@@ -49,15 +50,17 @@ def flow_detail(f: FlowReport, color: bool = False) -> list[str]:
     ]
     if f.kubernetes_error:
         lines.append(f"  error: {f.kubernetes_error}")
+        lines.extend(f"    or, {a.when}: {a.error}" for a in f.alternatives)
     if f.timing is not None:
         lines.append(f"  timing: {f.timing.because}")
+    lines.extend(f"  finding: {finding}" for finding in f.findings)
     if f.capture_limits:
         lines.append(f"  capture limits: {'; '.join(f.capture_limits)}")
     lines.extend(side_lines(f))
     lines.extend(f"  k8s: {note}" for note in kube_notes(f))
     if f.certificate is not None:
         c = f.certificate
-        names = ", ".join(c.dns_names + c.ip_addresses) or "-"
+        names = ", ".join(str(n) for n in (*c.dns_names, *c.ip_addresses)) or "-"
         lines.append(
             f"  certificate: subject {c.subject}, issuer {c.issuer}, names {names}, valid "
             f"{c.not_before:%Y-%m-%d} to {c.not_after:%Y-%m-%d}" + (", self-signed" if c.self_signed else "")
@@ -80,6 +83,19 @@ def side_lines(f: FlowReport) -> list[str]:
         lines.append(f"  where: {f.where}: {f.where_explanation}")
     lines.extend(f"  seen at {note}" for note in side_notes(f))
     return lines
+
+
+def cut_line(r: Report) -> str | None:
+    """The warning a cut capture opens its report with, or None when the snaplen decided nothing."""
+    if not r.cut_undecided:
+        return None
+    n = r.cut_undecided
+    snap = f" of {r.snaplen} bytes" if r.snaplen else ""
+    return (
+        f"Warning: {n} connection{'s' * (n != 1)} could not be decided because the capture's snapshot "
+        f"length{snap} cut the bytes that decide {'them' if n != 1 else 'it'}: capture again with "
+        "`tcpdump -s 0` (whole packets). Failures may be hidden among them."
+    )
 
 
 def render_summary(r: Report) -> list[str]:
@@ -124,6 +140,7 @@ def capture_lines(r: Report) -> list[str]:
         extra += f", cut off at byte {c.truncated_at}" if c.truncated_at is not None else ""
         extra += f", stopped: {c.stopped}" if c.stopped else ""
         extra += f", taken at the {c.capture_point} side" if c.capture_point else ""
+        extra += f", snaplen {c.snaplen}" if c.snaplen else ""
         if c.side is not None:
             extra += f"; side {c.side!r}, the {c.role} end (by {c.role_basis})"
         out.append(f"Capture {c.path}: {c.format}, {kinds}, {c.packets} packets{extra}")
@@ -132,7 +149,8 @@ def capture_lines(r: Report) -> list[str]:
 
 def render_text(r: Report) -> str:
     """The whole report as text."""
-    out = capture_lines(r)
+    warning = cut_line(r)
+    out = ([warning] if warning else []) + capture_lines(r)
     out.append("")
     for f in r.flows:
         out.append(flow_line(f))

@@ -3,29 +3,46 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import ipaddress
+import re
 from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
+
+from pcapdiag.prose import Ip, Name, NameKind, Text, text
+
+_HOSTNAME = re.compile(
+    r"(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?"
+)
 
 
 @dataclass(frozen=True, slots=True)
 class CertificateFacts:
     """The facts of a leaf certificate that decide whether a webhook client accepts it."""
 
-    subject: str
-    issuer: str
-    dns_names: tuple[str, ...]
-    ip_addresses: tuple[str, ...]
+    subject: Name
+    """The subject's common name (or whole name when it has none)."""
+    issuer: Name
+    dns_names: tuple[Name, ...]
+    ip_addresses: tuple[Ip, ...]
     not_before: dt.datetime
     not_after: dt.datetime
     self_signed: bool
     chain_length: int
-    problems: tuple[str, ...]
-    """Go x509 error texts that the name and validity period alone prove, for the connection's SNI
-    and the capture time. Trust (the issuer) cannot be checked from the capture: when a client
+    problems: tuple[Text, ...]
+    """Go x509 error texts that the validity period and the names alone prove, for the connection's
+    SNI and the capture time, in the order Go checks them (x509.Certificate.Verify: validity, then
+    names, then the chain). Trust (the issuer) cannot be checked from the capture: when a client
     rejects a certificate with no such problem, the reason left is an issuer it does not trust."""
+    dated: bool = False
+    """The first problem is the validity period, judged by the capture's clock (not the client's)."""
+
+
+def _name(value: str) -> Name:
+    """A certificate name, typed as a DNS name when it is one."""
+    return Name(NameKind.DNS if _HOSTNAME.fullmatch(value) else NameKind.SUBJECT, value)
 
 
 def _common_name(name: x509.Name) -> str:
@@ -55,62 +72,88 @@ def analyse_certificate(
     """
     if not chain:
         return None
-    try:
-        return _analyse(chain, sni, at)
-    except Exception:  # cryptography raises many types on malformed DER (fuzzed)
+    parsed = _parse(chain[0])
+    if parsed is None:
         return None
-
-
-def _analyse(chain: tuple[bytes, ...], sni: str | None, at: dt.datetime | None) -> CertificateFacts | None:
-    try:
-        cert = x509.load_der_x509_certificate(chain[0])
-        not_before = cert.not_valid_before_utc
-        not_after = cert.not_valid_after_utc
-        subject, issuer = cert.subject, cert.issuer
-    except (ValueError, TypeError):
-        return None
-    dns: list[str] = []
-    ips: list[str] = []
-    try:
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        dns = [str(n) for n in san.get_values_for_type(x509.DNSName)]
-        ips = [str(a) for a in san.get_values_for_type(x509.IPAddress)]
-    except (x509.ExtensionNotFound, ValueError):
-        pass
-    self_signed = subject == issuer
-    problems: list[str] = []
+    subject, issuer, dns, ips, not_before, not_after, self_signed = parsed
+    problems: list[Text] = []
+    dated = False
+    if at is None:
+        pass  # no usable capture time: validity is not judged
+    elif at > not_after or at < not_before:
+        side, bound = ("after", not_after) if at > not_after else ("before", not_before)
+        problems.append(
+            text(
+                "x509: certificate has expired or is not yet valid: current time "
+                f"{at:%Y-%m-%dT%H:%M:%SZ} is {side} {bound:%Y-%m-%dT%H:%M:%SZ}"
+            )
+        )
+        dated = True
     if sni:
         try:
             ip = ipaddress.ip_address(sni)
             name_ok = str(ip) in ips
+            wanted: Ip | Name = Ip(str(ip))
         except ValueError:
             name_ok = any(_matches(d, sni) for d in dns)
+            wanted = Name(NameKind.DNS, sni)
         if not name_ok:
-            valid_for = ", ".join(dns + ips) or _common_name(subject)
-            if dns or ips:
-                problems.append(f"x509: certificate is valid for {valid_for}, not {sni}")
+            valid_for: list[Name | Ip | str] = [Name(NameKind.DNS, d) for d in dns]
+            valid_for.extend(Ip(a) for a in ips)
+            if valid_for:
+                parts: list[Name | Ip | str] = ["x509: certificate is valid for "]
+                for i, v in enumerate(valid_for):
+                    parts.extend([", ", v] if i else [v])
+                problems.append(text(*parts, ", not ", wanted))
+            elif _matches(subject, sni):
+                problems.append(
+                    text("x509: certificate relies on legacy Common Name field, use SANs instead")
+                )
             else:
-                problems.append("x509: certificate relies on legacy Common Name field, use SANs instead")
-    if at is None:
-        pass  # no usable capture time: validity is not judged
-    elif at > not_after:
-        problems.append(
-            "x509: certificate has expired or is not yet valid: current time "
-            f"{at:%Y-%m-%dT%H:%M:%SZ} is after {not_after:%Y-%m-%dT%H:%M:%SZ}"
-        )
-    elif at < not_before:
-        problems.append(
-            "x509: certificate has expired or is not yet valid: current time "
-            f"{at:%Y-%m-%dT%H:%M:%SZ} is before {not_before:%Y-%m-%dT%H:%M:%SZ}"
-        )
+                problems.append(
+                    text("x509: certificate is not valid for any names, but wanted to match ", wanted)
+                )
     return CertificateFacts(
-        subject=_common_name(subject),
-        issuer=_common_name(issuer),
-        dns_names=tuple(dns),
-        ip_addresses=tuple(ips),
+        subject=_name(subject),
+        issuer=_name(issuer),
+        dns_names=tuple(Name(NameKind.DNS, d) for d in dns),
+        ip_addresses=tuple(Ip(a) for a in ips),
         not_before=not_before,
         not_after=not_after,
         self_signed=self_signed,
         chain_length=len(chain),
         problems=tuple(problems),
+        dated=dated,
     )
+
+
+_Parsed = tuple[str, str, tuple[str, ...], tuple[str, ...], dt.datetime, dt.datetime, bool]
+
+
+@functools.lru_cache(maxsize=256)
+def _parse(der: bytes) -> _Parsed | None:
+    """The leaf's names and dates (a server sends the same certificate on every connection: parse it once)."""
+    try:
+        cert = x509.load_der_x509_certificate(der)
+        not_before = cert.not_valid_before_utc
+        not_after = cert.not_valid_after_utc
+        subject, issuer = cert.subject, cert.issuer
+        dns: list[str] = []
+        ips: list[str] = []
+        try:
+            san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+            dns = [str(n) for n in san.get_values_for_type(x509.DNSName)]
+            ips = [str(a) for a in san.get_values_for_type(x509.IPAddress)]
+        except (x509.ExtensionNotFound, ValueError):
+            pass
+        return (
+            _common_name(subject),
+            _common_name(issuer),
+            tuple(dns),
+            tuple(ips),
+            not_before,
+            not_after,
+            subject == issuer,
+        )
+    except Exception:  # cryptography raises many types on malformed DER (fuzzed)
+        return None

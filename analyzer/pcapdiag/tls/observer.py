@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 
 from pcapdiag.flow import OPAQUE, Direction
+from pcapdiag.prose import Name, NameKind, Text, join, text
 from pcapdiag.tls.constants import (
     ALERT,
     APPLICATION_DATA,
@@ -67,7 +68,7 @@ class Note:
     frame: int
     ts_ns: int
     direction: Direction
-    summary: str
+    summary: Text
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +129,7 @@ class AppObserver:
         "certificates",
         "client_abort",
         "client_auth_records",
+        "client_data_records",
         "client_finished_frame",
         "client_finished_ts",
         "client_hello",
@@ -211,6 +213,9 @@ class AppObserver:
         self._app_notes = [0, 0]
         self.tickets = 0
         self.client_auth_records = 0
+        self.client_data_records = 0
+        """Application-data records the client sent after its handshake (requests): proof that it
+        accepted the server's certificate."""
         """TLS 1.3 client records before its Finished: a client Certificate (the server asked for one)."""
         self.client_sent_empty_certificate = False
         """TLS 1.3 server records judged to be NewSessionTickets."""
@@ -302,15 +307,18 @@ class AppObserver:
             return Mode.PLAIN  # the server spoke first: not a TLS client
         return Mode.TLS if looks_tls else Mode.PLAIN
 
-    def _note(self, frame: int, ts_ns: int, direction: Direction, summary: str) -> None:
+    def _note(self, frame: int, ts_ns: int, direction: Direction, summary: str | Text) -> None:
         if len(self.notes) < MAX_NOTES:
-            self.notes.append(Note(frame=frame, ts_ns=ts_ns, direction=direction, summary=summary))
+            said = summary if isinstance(summary, Text) else Text((summary,))
+            self.notes.append(Note(frame=frame, ts_ns=ts_ns, direction=direction, summary=said))
 
     def _record(self, d: Direction, r: Record) -> None:
         ctype = r.content_type
         if ctype == HANDSHAKE and not self._encrypted[d]:
             names = self._handshake_messages(d, r)
-            self._note(r.frame, r.ts_ns, d, f"TLS Handshake: {', '.join(names) or 'fragment'}")
+            self._note(
+                r.frame, r.ts_ns, d, text("TLS Handshake: ", join(names, ", ") if names else "fragment")
+            )
         elif ctype == HANDSHAKE:
             self._note(r.frame, r.ts_ns, d, f"TLS encrypted Handshake ({r.length} bytes)")
         elif ctype == CHANGE_CIPHER_SPEC:
@@ -365,6 +373,7 @@ class AppObserver:
             self._note(r.frame, r.ts_ns, d, f"TLS ApplicationData ({r.length} bytes)")
         end = r.offset + 5 + r.length
         if d is Direction.TO_SERVER:
+            self.client_data_records += 1
             self._client_message(r.frame, r.ts_ns, r.offset, end, None)
         else:
             self._server_message(r.frame, r.ts_ns, r.offset, r.ack_offset, None, None)
@@ -470,25 +479,25 @@ class AppObserver:
         """Rename the note of the first post-handshake server record once it proves a ticket."""
         for i in range(len(self.notes) - 1, -1, -1):
             note = self.notes[i]
-            if note.direction is Direction.TO_CLIENT and note.summary.startswith("TLS ApplicationData"):
+            if note.direction is Direction.TO_CLIENT and str(note.summary).startswith("TLS ApplicationData"):
                 self.notes[i] = Note(
                     frame=note.frame,
                     ts_ns=note.ts_ns,
                     direction=note.direction,
-                    summary=f"TLS 1.3 encrypted record ({self._run_len} bytes): NewSessionTicket-sized",
+                    summary=text(f"TLS 1.3 encrypted record ({self._run_len} bytes): NewSessionTicket-sized"),
                 )
                 self._app_notes[Direction.TO_CLIENT] -= 1
                 break
 
-    def _handshake_messages(self, d: Direction, r: Record) -> list[str]:
-        names: list[str] = []
+    def _handshake_messages(self, d: Direction, r: Record) -> list[Text]:
+        names: list[Text] = []
         try:
             messages = self._handshake[d].feed(r.body or b"")
         except ValueError:
             self.unsynced[d] = True
-            return ["malformed handshake"]
+            return [text("malformed handshake")]
         for hs_type, body in messages:
-            name = HANDSHAKE_NAMES.get(hs_type, f"type {hs_type}")
+            name = text(HANDSHAKE_NAMES.get(hs_type, f"type {hs_type}"))
             try:
                 if hs_type == CLIENT_HELLO and d is Direction.TO_SERVER:
                     hello = parse_client_hello(body)
@@ -496,15 +505,16 @@ class AppObserver:
                         self.client_hello = hello
                         self.client_hello_frame, self.client_hello_ts = r.frame, r.ts_ns
                     alpn = ",".join(hello.alpn) or "-"
-                    name += f" (SNI {hello.sni or '-'}, ALPN {alpn})"
+                    sni = Name(NameKind.DNS, hello.sni) if hello.sni else "-"
+                    name = text(name, " (SNI ", sni, f", ALPN {alpn})")
                 elif hs_type == SERVER_HELLO and d is Direction.TO_CLIENT:
                     sh = parse_server_hello(body)
                     if sh.retry:
-                        name = "HelloRetryRequest"
+                        name = text("HelloRetryRequest")
                     else:
                         self.server_hello = sh
                         self.server_hello_frame, self.server_hello_ts = r.frame, r.ts_ns
-                        name += f" ({version_name(sh.selected_version)})"
+                        name = text(name, f" ({version_name(sh.selected_version)})")
                         if is_tls13(sh.selected_version):
                             self._encrypted[Direction.TO_CLIENT] = True
                             self._encrypted[Direction.TO_SERVER] = True
@@ -512,7 +522,7 @@ class AppObserver:
                     self.certificates = parse_certificate_list(body)
                     self.certificate_frame = r.frame
             except ValueError:
-                name += " (malformed)"
+                name = text(name, " (malformed)")
             names.append(name)
         return names
 

@@ -72,6 +72,8 @@ class FileInfo:
     end_ns: int | None = None
     """When the capture stopped (the native pcapng reader takes it from dumpcap's statistics block;
     capinfos does not give it): unknown."""
+    snaplen: int | None = None
+    """The snapshot length when it cuts packets (capinfos' limit is not read: unknown)."""
 
 
 def _pyshark() -> tuple[Any, str]:
