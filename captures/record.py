@@ -61,6 +61,7 @@ SERVER4 = ["198.19.0.2", "198.19.0.3", "198.19.0.4", "198.19.0.5", "198.19.0.6"]
 SERVICE4 = "198.18.100.1"  # "ClusterIP" DNATed by the router
 CLIENT6, ROUTER6_C, ROUTER6_S, SERVER6 = (
     "2001:db8:1::2", "2001:db8:1::1", "2001:db8:2::1", "2001:db8:2::2")
+SERVICE6 = "2001:db8:100::1"  # the same Service's IPv6 ClusterIP
 SVC_HOST = "webhook.pcd-system.svc"
 WRONG_HOST = "other-webhook.pcd-other.svc"
 
@@ -73,7 +74,7 @@ def addr_ok(a: str) -> str:
 
 
 for _a in [CLIENT4, ROUTER4_C, ROUTER4_S, *SERVER4, SERVICE4,
-           CLIENT6, ROUTER6_C, ROUTER6_S, SERVER6]:
+           CLIENT6, ROUTER6_C, ROUTER6_S, SERVER6, SERVICE6]:
     addr_ok(_a)
 
 PREFIX = f"pcd-{os.getpid()}"
@@ -83,6 +84,9 @@ CHILD_ENV = {k: v for k, v in os.environ.items()
              if k not in ("SSLKEYLOGFILE", "HTTP_PROXY", "HTTPS_PROXY", "http_proxy",
                           "https_proxy", "ALL_PROXY", "all_proxy")}
 CLIENT_TIMEOUT = 10.0          # webhook timeoutSeconds
+GO_CLIENT_TIMEOUT = 30.0       # goclient's default http.Client.Timeout
+GO_TLS_HANDSHAKE_TIMEOUT = 10.0  # goclient's Transport.TLSHandshakeTimeout (fixed)
+GO_DIAL_TIMEOUT = 30.0         # goclient's net.Dialer.Timeout (fixed)
 SETTLE_AFTER = 0.8             # seconds of capture after the last client event
 CAPTURE_READY_TIMEOUT = 10.0
 MIDSTREAM_QUIET = 1.0          # idle time before a capture that starts mid-connection
@@ -231,16 +235,26 @@ class Proc:
 # topology: client ns -- veth -- router ns -- veth -- server ns
 # --------------------------------------------------------------------------
 class Topo:
-    def __init__(self, tag: str) -> None:
+    """client ns -- veth -- router ns -- veth -- server ns, or with one_link the client and server
+    namespaces joined by ONE veth pair (c0 <-> s0): no router, no hop, equal TTLs at both ends."""
+
+    def __init__(self, tag: str, one_link: bool = False) -> None:
         self.c = f"{PREFIX}-{tag}-c"
         self.r = f"{PREFIX}-{tag}-r"
         self.s = f"{PREFIX}-{tag}-s"
+        self.one_link = one_link
+        self.names = (self.c, self.s) if one_link else (self.c, self.r, self.s)
+        # (namespace, device) of every veth end
+        self.links = ([(self.c, "c0"), (self.s, "s0")] if one_link else
+                      [(self.c, "c0"), (self.r, "r0"), (self.r, "r1"), (self.s, "s0")])
 
     def ns(self, role: str) -> str:
+        if role == "router" and self.one_link:
+            raise ValueError("one-link topology has no router")
         return {"client": self.c, "router": self.r, "server": self.s}[role]
 
     def up(self) -> None:
-        for ns in (self.c, self.r, self.s):
+        for ns in self.names:
             run(["ip", "netns", "add", ns])
             with REG.lock:
                 REG.netns.append(ns)
@@ -253,11 +267,15 @@ class Topo:
                        "net.ipv6.conf.default.accept_ra=0",
                        "net.ipv6.conf.all.accept_ra=0",
                        "net.ipv6.conf.default.router_solicitations=0"])
-        run(["ip", "-n", self.c, "link", "add", "c0", "type", "veth",
-             "peer", "name", "r0", "netns", self.r])
-        run(["ip", "-n", self.s, "link", "add", "s0", "type", "veth",
-             "peer", "name", "r1", "netns", self.r])
-        for ns, dev in ((self.c, "c0"), (self.r, "r0"), (self.r, "r1"), (self.s, "s0")):
+        if self.one_link:
+            run(["ip", "-n", self.c, "link", "add", "c0", "type", "veth",
+                 "peer", "name", "s0", "netns", self.s])
+        else:
+            run(["ip", "-n", self.c, "link", "add", "c0", "type", "veth",
+                 "peer", "name", "r0", "netns", self.r])
+            run(["ip", "-n", self.s, "link", "add", "s0", "type", "veth",
+                 "peer", "name", "r1", "netns", self.r])
+        for ns, dev in self.links:
             run(["ip", "-n", ns, "link", "set", "dev", dev, "addrgenmode", "none"])
             nsrun(ns, ["sysctl", "-q", "-w", f"net.ipv6.conf.{dev}.accept_dad=0",
                        f"net.ipv6.conf.{dev}.accept_ra=0"])
@@ -270,29 +288,38 @@ class Topo:
 
         addr(self.c, "c0", f"{CLIENT4}/24")
         addr(self.c, "c0", f"{CLIENT6}/64")
-        addr(self.r, "r0", f"{ROUTER4_C}/24")
-        addr(self.r, "r0", f"{ROUTER6_C}/64")
-        addr(self.r, "r1", f"{ROUTER4_S}/24")
-        addr(self.r, "r1", f"{ROUTER6_S}/64")
+        if not self.one_link:
+            addr(self.r, "r0", f"{ROUTER4_C}/24")
+            addr(self.r, "r0", f"{ROUTER6_C}/64")
+            addr(self.r, "r1", f"{ROUTER4_S}/24")
+            addr(self.r, "r1", f"{ROUTER6_S}/64")
         for a in SERVER4:
             addr(self.s, "s0", f"{a}/24")
         addr(self.s, "s0", f"{SERVER6}/64")
-        for ns in (self.c, self.r, self.s):
+        for ns in self.names:
             run(["ip", "-n", ns, "link", "set", "lo", "up"])
-        for ns, dev in ((self.c, "c0"), (self.r, "r0"), (self.r, "r1"), (self.s, "s0")):
+        for ns, dev in self.links:
             run(["ip", "-n", ns, "link", "set", "dev", dev, "up"])
-        nsrun(self.r, ["sysctl", "-q", "-w", "net.ipv4.ip_forward=1",
-                       "net.ipv6.conf.all.forwarding=1",
-                       "net.ipv4.conf.all.send_redirects=0",
-                       "net.ipv4.conf.r0.send_redirects=0",
-                       "net.ipv4.conf.r1.send_redirects=0"])
-        # only the test ranges are routed; no default route anywhere
-        run(["ip", "-n", self.c, "route", "add", "198.18.0.0/15", "via", ROUTER4_C])
-        run(["ip", "-n", self.c, "-6", "route", "add", "2001:db8::/32", "via", ROUTER6_C])
-        run(["ip", "-n", self.s, "route", "add", "198.18.0.0/15", "via", ROUTER4_S])
-        run(["ip", "-n", self.s, "-6", "route", "add", "2001:db8::/32", "via", ROUTER6_S])
+        if self.one_link:
+            # the other end's subnet is on the link itself (device routes, no gateway): the
+            # client ARPs for the server address and the server answers from s0
+            run(["ip", "-n", self.c, "route", "add", "198.19.0.0/24", "dev", "c0"])
+            run(["ip", "-n", self.c, "-6", "route", "add", "2001:db8:2::/64", "dev", "c0"])
+            run(["ip", "-n", self.s, "route", "add", "198.18.0.0/24", "dev", "s0"])
+            run(["ip", "-n", self.s, "-6", "route", "add", "2001:db8:1::/64", "dev", "s0"])
+        else:
+            nsrun(self.r, ["sysctl", "-q", "-w", "net.ipv4.ip_forward=1",
+                           "net.ipv6.conf.all.forwarding=1",
+                           "net.ipv4.conf.all.send_redirects=0",
+                           "net.ipv4.conf.r0.send_redirects=0",
+                           "net.ipv4.conf.r1.send_redirects=0"])
+            # only the test ranges are routed; no default route anywhere
+            run(["ip", "-n", self.c, "route", "add", "198.18.0.0/15", "via", ROUTER4_C])
+            run(["ip", "-n", self.c, "-6", "route", "add", "2001:db8::/32", "via", ROUTER6_C])
+            run(["ip", "-n", self.s, "route", "add", "198.18.0.0/15", "via", ROUTER4_S])
+            run(["ip", "-n", self.s, "-6", "route", "add", "2001:db8::/32", "via", ROUTER6_S])
         # sanity: nothing but the allowed ranges is configured
-        for ns in (self.c, self.r, self.s):
+        for ns in self.names:
             out = run(["ip", "-n", ns, "-j", "addr", "show"]).stdout
             for link in json.loads(out):
                 for ai in link.get("addr_info", []):
@@ -302,16 +329,23 @@ class Topo:
         # Static IPv6 neighbours: without link-local addresses the router cannot send
         # neighbour solicitations for forwarded packets, so resolve them by hand.
         mac = {}
-        for ns, dev in ((self.c, "c0"), (self.r, "r0"), (self.r, "r1"), (self.s, "s0")):
+        for ns, dev in self.links:
             mac[dev] = json.loads(run(["ip", "-n", ns, "-j", "link", "show", "dev", dev])
                                   .stdout)[0]["address"]
-        for ns, ip, dev, peer in ((self.c, ROUTER6_C, "c0", "r0"), (self.r, CLIENT6, "r0", "c0"),
-                                  (self.r, SERVER6, "r1", "s0"), (self.s, ROUTER6_S, "s0", "r1")):
+        neigh = ([(self.c, SERVER6, "c0", "s0"), (self.s, CLIENT6, "s0", "c0")] if self.one_link
+                 else [(self.c, ROUTER6_C, "c0", "r0"), (self.r, CLIENT6, "r0", "c0"),
+                       (self.r, SERVER6, "r1", "s0"), (self.s, ROUTER6_S, "s0", "r1")])
+        for ns, ip, dev, peer in neigh:
             run(["ip", "-n", ns, "-6", "neigh", "replace", ip, "lladdr", mac[peer],
                  "dev", dev, "nud", "permanent"])
 
+    def no_gso(self, role: str, dev: str) -> None:
+        """One MSS-sized segment per packet from this device (veth would otherwise hand
+        GSO super-packets of up to 64 KB to tcpdump and to the router's nft rules)."""
+        run(["ip", "-n", self.ns(role), "link", "set", "dev", dev, "gso_max_segs", "1"])
+
     def down(self) -> None:
-        for ns in (self.c, self.r, self.s):
+        for ns in self.names:
             subprocess.run(["ip", "netns", "del", ns], stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL, timeout=10, check=False)
             with REG.lock:
@@ -322,10 +356,14 @@ class Topo:
 # --------------------------------------------------------------------------
 # certificates (throwaway, generated per run, kept in the temp dir)
 # --------------------------------------------------------------------------
-def make_certs(d: Path) -> dict[str, Path]:
+BIGCHAIN_PAD_NAMES = 12   # extra SAN names on the big-chain leaf (tunes the flight's tail)
+LEGACY_CN = "legacy-webhook.pcd-legacy.example"
+
+
+def make_certs(d: Path) -> dict[str, Any]:
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
     now = dt.datetime.now(dt.UTC)
@@ -347,8 +385,8 @@ def make_certs(d: Path) -> dict[str, Path]:
         return cert, key
 
     def leaf(cn: str, sans: list[str], issuer: tuple[Any, Any], nb: dt.datetime,
-             na: dt.datetime, client: bool = False) -> tuple[Any, Any]:
-        key = ec.generate_private_key(ec.SECP256R1())
+             na: dt.datetime, client: bool = False, key: Any = None) -> tuple[Any, Any]:
+        key = key or ec.generate_private_key(ec.SECP256R1())
         eku = ExtendedKeyUsageOID.CLIENT_AUTH if client else ExtendedKeyUsageOID.SERVER_AUTH
         b = (x509.CertificateBuilder().subject_name(name(cn)).issuer_name(issuer[0].subject)
              .public_key(key.public_key()).serial_number(x509.random_serial_number())
@@ -359,8 +397,9 @@ def make_certs(d: Path) -> dict[str, Path]:
                                 critical=False)
         return b.sign(issuer[1], hashes.SHA256()), key
 
-    def write(stem: str, cert: Any, key: Any) -> None:
-        (d / f"{stem}.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    def write(stem: str, cert: Any, key: Any, chain: tuple[Any, ...] = ()) -> None:
+        (d / f"{stem}.pem").write_bytes(b"".join(
+            c.public_bytes(serialization.Encoding.PEM) for c in (cert, *chain)))
         if key is not None:
             kp = d / f"{stem}.key"
             kp.write_bytes(key.private_bytes(serialization.Encoding.PEM,
@@ -379,7 +418,50 @@ def make_certs(d: Path) -> dict[str, Path]:
     write("unknownca", *leaf(SVC_HOST, good_sans, rogue, *valid))
     write("expired", *leaf(SVC_HOST, good_sans, the_ca, now - dt.timedelta(days=60),
                            now - dt.timedelta(days=30)))
-    return {"ca": d / "ca.pem", "dir": d}
+    # bigchain: RSA-4096 leaf (with extra SAN names) + RSA-4096 intermediate under the test CA:
+    # a TLS 1.3 server flight of a few KB, i.e. two full segments and a small tail
+    ikey = rsa.generate_private_key(public_exponent=65537, key_size=4096)
+    inter = (x509.CertificateBuilder().subject_name(name("pcd test webhook intermediate CA"))
+             .issuer_name(the_ca[0].subject).public_key(ikey.public_key())
+             .serial_number(x509.random_serial_number())
+             .not_valid_before(now - dt.timedelta(days=1))
+             .not_valid_after(now + dt.timedelta(days=30))
+             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+             .add_extension(x509.KeyUsage(False, False, False, False, False, True, True,
+                                          False, False), critical=True)
+             .sign(the_ca[1], hashes.SHA256()))
+    pad = [f"pad{i:02d}.{SVC_HOST}" for i in range(BIGCHAIN_PAD_NAMES)]
+    big_leaf, big_key = leaf(SVC_HOST, good_sans + pad, (inter, ikey), *valid,
+                             key=rsa.generate_private_key(public_exponent=65537, key_size=4096))
+    write("bigchain", big_leaf, big_key, chain=(inter,))
+    # legacy: looks invalid on every count: expired, subject CN only (no subjectAltName), and
+    # the CN is not the name the client asks for (SNI)
+    lg_nb, lg_na = now - dt.timedelta(days=400), now - dt.timedelta(days=35)
+    legacy, lkey = leaf(LEGACY_CN, [], the_ca, lg_nb, lg_na)
+    write("legacy", legacy, lkey)
+    der_len = {stem: len(c.public_bytes(serialization.Encoding.DER)) for stem, c in
+               (("bigchain-leaf", big_leaf), ("bigchain-intermediate", inter))}
+    facts = {
+        "legacy": {
+            "subject_cn": LEGACY_CN,
+            "subject_alt_names": [],
+            "cn_only": True,
+            "sni": SVC_HOST,
+            "name_matches_sni": False,
+            "issuer_cn": "pcd test webhook CA",
+            "not_before": lg_nb.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "not_after": lg_na.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "expired": True,
+            "key": "ECDSA P-256",
+        },
+        "bigchain": {
+            "chain": ["leaf RSA-4096 (signed by the intermediate)",
+                      "intermediate RSA-4096 (signed by the test CA, ECDSA P-256)"],
+            "der_bytes": der_len,
+            "leaf_dns_names": len(good_sans) + len(pad),
+        },
+    }
+    return {"ca": d / "ca.pem", "dir": d, "facts": facts}
 
 
 # --------------------------------------------------------------------------
@@ -409,8 +491,11 @@ def build_go(work: Path) -> dict[str, Path]:
 # --------------------------------------------------------------------------
 # minimal pcap / pcapng reader for the self-check
 # --------------------------------------------------------------------------
-def _walk(linktype: int, pkt: bytes, ips: set[str], ports: set[int]) -> None:
-    """Collect the IP addresses and TCP ports of one frame (ICMP quotes included)."""
+def _walk(linktype: int, pkt: bytes, ips: set[str], ports: set[int],
+          rec: dict[str, Any] | None = None) -> None:
+    """Collect the IP addresses and TCP ports of one frame (ICMP quotes included); with rec,
+    also the outer header facts of the frame (addresses, TTL, TCP ports/flags/payload length,
+    ICMP type/code and the quoted ports)."""
     if linktype == 1:
         if len(pkt) < 14:
             return
@@ -419,32 +504,52 @@ def _walk(linktype: int, pkt: bytes, ips: set[str], ports: set[int]) -> None:
         if len(pkt) < 20:
             return
         etype, off = struct.unpack("!H", pkt[0:2])[0], 20
+        if rec is not None:
+            rec["ifindex"] = struct.unpack("!I", pkt[4:8])[0]
     else:
         return
-    _walk_ip(etype, pkt[off:], ips, ports, 0)
+    _walk_ip(etype, pkt[off:], ips, ports, 0, rec)
 
 
-def _walk_ip(etype: int, ip: bytes, ips: set[str], ports: set[int], depth: int) -> None:
+def _walk_ip(etype: int, ip: bytes, ips: set[str], ports: set[int], depth: int,
+             rec: dict[str, Any] | None = None) -> None:
     if etype == 0x0800 and len(ip) >= 20:
         ihl = (ip[0] & 0x0F) * 4
         proto, l4 = ip[9], ip[ihl:]
-        ips.update((str(ipaddress.IPv4Address(ip[12:16])), str(ipaddress.IPv4Address(ip[16:20]))))
+        src, dst = str(ipaddress.IPv4Address(ip[12:16])), str(ipaddress.IPv4Address(ip[16:20]))
+        ttl, l4len = ip[8], struct.unpack("!H", ip[2:4])[0] - ihl
     elif etype == 0x86DD and len(ip) >= 40:
         proto, l4 = ip[6], ip[40:]
-        ips.update((str(ipaddress.IPv6Address(ip[8:24])), str(ipaddress.IPv6Address(ip[24:40]))))
+        src, dst = str(ipaddress.IPv6Address(ip[8:24])), str(ipaddress.IPv6Address(ip[24:40]))
+        ttl, l4len = ip[7], struct.unpack("!H", ip[4:6])[0]
     else:
         return
+    ips.update((src, dst))
+    if rec is not None and depth == 0:
+        rec.update(src=src, dst=dst, ttl=ttl, proto=proto, ip_len=l4len + (ihl if etype == 0x0800
+                                                                          else 40))
     if proto == 6 and len(l4) >= 4:
-        ports.update(struct.unpack("!HH", l4[:4]))
+        sp, dp = struct.unpack("!HH", l4[:4])
+        ports.update((sp, dp))
+        if rec is not None and depth == 0:
+            rec.update(sport=sp, dport=dp)
+            if len(l4) >= 14:
+                rec.update(seq=struct.unpack("!I", l4[4:8])[0], flags=l4[13],
+                           payload=l4len - (l4[12] >> 4) * 4)
+        elif rec is not None and depth == 1:
+            rec.update(quoted_sport=sp, quoted_dport=dp)
     elif proto in (1, 58) and depth == 0 and len(l4) >= 8:
-        _walk_ip(0x0800 if proto == 1 else 0x86DD, l4[8:], ips, ports, 1)
+        if rec is not None:
+            rec.update(icmp_type=l4[0], icmp_code=l4[1])
+        _walk_ip(0x0800 if proto == 1 else 0x86DD, l4[8:], ips, ports, 1, rec)
 
 
 def read_capture(path: Path) -> dict[str, Any]:
-    """Packet count, link types, IDB count and the set of TCP ports seen."""
+    """Packet count, link types, IDB count, the set of TCP ports seen, and one record per packet
+    (captured and original length, interface, outer header facts) for the self-check."""
     data = path.read_bytes()
     info: dict[str, Any] = {"packets": 0, "linktypes": [], "ports": set(), "ips": set(),
-                            "idbs": 0}
+                            "idbs": 0, "snaplens": [], "recs": []}
     if len(data) < 4:
         return info
     magic = data[:4]
@@ -452,37 +557,55 @@ def read_capture(path: Path) -> dict[str, Any]:
                    b"\xa1\xb2\xc3\xd4": (">", "usec"), b"\xa1\xb2\x3c\x4d": (">", "nsec")}
     if magic in pcap_magics:
         e, prec = pcap_magics[magic]
-        lt = struct.unpack(e + "I", data[20:24])[0]
-        info.update(format="pcap", precision=prec, linktypes=[lt])
+        snap, lt = struct.unpack(e + "II", data[16:24])
+        info.update(format="pcap", precision=prec, linktypes=[lt], snaplens=[snap])
         off = 24
         while off + 16 <= len(data):
-            _s, _f, incl, _orig = struct.unpack(e + "IIII", data[off:off + 16])
+            ts, frac, incl, orig = struct.unpack(e + "IIII", data[off:off + 16])
             pkt = data[off + 16:off + 16 + incl]
             off += 16 + incl
             info["packets"] += 1
-            _walk(lt & 0xFFFF, pkt, info["ips"], info["ports"])
+            rec: dict[str, Any] = {"t": ts + frac / (1e9 if prec == "nsec" else 1e6),
+                                   "caplen": incl, "origlen": orig, "idb": 0}
+            _walk(lt & 0xFFFF, pkt, info["ips"], info["ports"], rec)
+            info["recs"].append(rec)
         return info
     if magic == b"\x0a\x0d\x0d\x0a":
         info["format"] = "pcapng"
         e = "<" if data[8:12] == b"\x4d\x3c\x2b\x1a" else ">"
-        off, lts = 0, []
+        off, lts, snaps = 0, [], []
         while off + 12 <= len(data):
             btype, blen = struct.unpack(e + "II", data[off:off + 8])
             if blen < 12:
                 break
             body = data[off + 8:off + blen - 4]
             if btype == 1:
-                lts.append(struct.unpack(e + "H", body[:2])[0])
+                lt, _res, snap = struct.unpack(e + "HHI", body[:8])
+                lts.append(lt)
+                snaps.append(snap)
             elif btype == 6:
-                ifid, _th, _tl, cap, _orig = struct.unpack(e + "IIIII", body[:20])
+                ifid, th, tl, cap, orig = struct.unpack(e + "IIIII", body[:20])
                 pkt = body[20:20 + cap]
                 info["packets"] += 1
-                _walk(lts[ifid], pkt, info["ips"], info["ports"])
+                rec = {"t": ((th << 32) | tl) / 1e6, "caplen": cap, "origlen": orig, "idb": ifid}
+                _walk(lts[ifid], pkt, info["ips"], info["ports"], rec)
+                info["recs"].append(rec)
             off += blen
         info["linktypes"] = lts
+        info["snaplens"] = snaps
         info["idbs"] = len(lts)
         return info
     return info
+
+
+def capture_drops(tool: str, stderr: str) -> int | None:
+    """Packets the kernel dropped, as the capture tool reported it when it stopped."""
+    if tool == "tcpdump":
+        m = re.search(r"(\d+) packets? dropped by kernel", stderr)
+        return int(m.group(1)) if m else None
+    # dumpcap: "Packets received/dropped on interface 'c0': 47/0 (pcap:0/dumpcap:0/...)"
+    found = re.findall(r"Packets received/dropped on interface '[^']*': \d+/(\d+)", stderr)
+    return sum(int(x) for x in found) if found else None
 
 
 # --------------------------------------------------------------------------
@@ -497,15 +620,56 @@ class Capturer:
     tool: str
     interfaces: list[str]
     ready_marker: str
+    snaplen: int = 0  # 0: full length (tcpdump -s 0 / dumpcap's default)
 
 
 POINT_IF = {"client": "c0", "server": "s0"}
+CUT_SNAPLENS = (96, 128)  # snapshot lengths of the cut captures (tcpdump -s / dumpcap -s)
 
 
 def bpf(ports: list[int]) -> str:
     tcp = " or ".join(f"tcp port {p}" for p in sorted(set(ports)))
     # ICMPv6 errors only (types < 128): keeps NDP/MLD out of the files
     return f"({tcp}) or icmp or (icmp6 and ip6[40] < 128)"
+
+
+HEALTHY_LABELS = {"ok", "incomplete", "partial"}
+CUT_CONTROLS = {"ok-tls13", "ok-tls12"}  # healthy cases also recorded cut, as controls
+
+
+def _dev_packets(cap: Capturer, info: dict[str, Any]) -> int:
+    """Packets of a file that passed the point's veth (not lo: ifindex 1 in every namespace,
+    interface 0 of the multi-IDB files)."""
+    if "any" in cap.interfaces:
+        return sum(1 for r in info["recs"] if r.get("ifindex") != 1)
+    if "lo" in cap.interfaces:
+        return sum(1 for r in info["recs"] if r["idb"] != cap.interfaces.index("lo"))
+    return info["packets"]
+
+
+def _packet_keys(info: dict[str, Any]) -> list[tuple[Any, ...]]:
+    keys = ("origlen", "ifindex", "idb", "src", "dst", "ttl", "sport", "dport", "seq", "flags",
+            "icmp_type", "icmp_code")
+    return sorted(tuple(str(r.get(k)) for k in keys) for r in info["recs"])
+
+
+def timer_fired(impl: str, error: str | None) -> str | None:
+    """Which of the client's timers ended the call, read from the client's own error text."""
+    if not error:
+        return None
+    if impl == "python":
+        return "overall_deadline" if "timed out" in error else None
+    if "Client.Timeout exceeded" in error:
+        return "client_timeout"
+    if "timeout awaiting response headers" in error:
+        return "response_header_timeout"
+    if "TLS handshake timeout" in error:
+        return "tls_handshake_timeout"
+    if "context deadline exceeded" in error or ("dial tcp" in error and "i/o timeout" in error):
+        # Go 1.19 reports the context's deadline during the dial as "i/o timeout" too (the
+        # dialer's own 30 s timeout is longer)
+        return "context"
+    return None
 
 
 # --------------------------------------------------------------------------
@@ -519,10 +683,12 @@ class Conn:
     lport: int
     target: str
     tport: int
+    # the client's timer settings as configured (seconds; see client_timers in the README)
+    timers: dict[str, Any] = field(default_factory=dict)
 
 
 class CaseRun:
-    def __init__(self, spec: CaseSpec, work: Path, certs: dict[str, Path],
+    def __init__(self, spec: CaseSpec, work: Path, certs: dict[str, Any],
                  bins: dict[str, Path]) -> None:
         self.spec = spec
         self.name = spec.name
@@ -532,7 +698,7 @@ class CaseRun:
         self.logs.mkdir(parents=True)
         self.certs = certs
         self.bins = bins
-        self.topo = Topo(str(spec.number))
+        self.topo = Topo(str(spec.number), one_link=spec.one_link)
         self.capturers: list[Capturer] = []
         self.servers: list[tuple[Proc, str, int, str]] = []
         self.clients: list[Conn] = []
@@ -540,6 +706,10 @@ class CaseRun:
         self.notes: list[str] = []
         self.capture_started = 0.0
         self.capture_stopped = 0.0
+        # per-case checks of the real packets: per_file -> problems
+        self.checks: list[Callable[[dict[str, dict[str, Any]]], list[str]]] = []
+        # extra top-level truth keys of the case
+        self.extra: dict[str, Any] = {}
 
     # ---- ports ----
     def port(self, k: int) -> int:
@@ -562,10 +732,15 @@ class CaseRun:
         return [str(d / f"{which}.pem"), str(d / f"{which}.key")]
 
     def go_server(self, ip: str, port: int, mode: str = "ok", cert: str = "good",
-                  maxtls: str = "1.3", plain: bool = False, client_ca: bool = False) -> Proc:
+                  maxtls: str = "1.3", plain: bool = False, client_ca: bool = False,
+                  delay: float | None = None, body_bytes: int | None = None) -> Proc:
         addr_ok(ip)
         hp = f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
         argv = [str(self.bins["goserver"]), "-listen", hp, "-mode", mode, "-maxtls", maxtls]
+        if delay is not None:
+            argv += ["-delay", f"{delay}s"]
+        if body_bytes is not None:
+            argv += ["-body-bytes", str(body_bytes)]
         if plain:
             argv.append("-plain")
         else:
@@ -597,7 +772,8 @@ class CaseRun:
     def go_client(self, k: int, target: str, tport: int = 443, *, timeout: float = CLIENT_TIMEOUT,
                   maxtls: str = "1.3", n: int = 1, gate: bool = False, hold: bool = False,
                   plain: bool = False, host: str = SVC_HOST, path: str = "/validate",
-                  url_port: int | None = None) -> Conn:
+                  url_port: int | None = None, client_timeout: float = GO_CLIENT_TIMEOUT,
+                  response_header_timeout: float = 0.0, insecure: bool = False) -> Conn:
         addr_ok(target)
         laddr = CLIENT6 if ":" in target else CLIENT4
         lport = self.port(k)
@@ -605,7 +781,11 @@ class CaseRun:
         argv = [str(self.bins["goclient"]), "-target", hp, "-laddr", laddr,
                 "-lport", str(lport), "-host", host, "-ca", str(self.certs["ca"]),
                 "-timeout", f"{timeout}s", "-maxtls", maxtls, "-n", str(n), "-path", path,
-                "-url-port", str(url_port if url_port is not None else tport)]
+                "-url-port", str(url_port if url_port is not None else tport),
+                "-client-timeout", f"{client_timeout}s",
+                "-response-header-timeout", f"{response_header_timeout}s"]
+        if insecure:
+            argv.append("-insecure")
         if gate:
             argv.append("-gate")
         if hold:
@@ -613,7 +793,11 @@ class CaseRun:
         if plain:
             argv.append("-plain")
         p = Proc(self.topo.c, argv, f"goclient-{lport}", self.logs, stdin=gate or hold)
-        c = Conn(p, "go", laddr, lport, target, tport)
+        timers = {"context_timeout_s": float(timeout), "client_timeout_s": float(client_timeout),
+                  "response_header_timeout_s": float(response_header_timeout),
+                  "tls_handshake_timeout_s": None if plain else GO_TLS_HANDSHAKE_TIMEOUT,
+                  "dial_timeout_s": GO_DIAL_TIMEOUT, "overall_deadline_s": None}
+        c = Conn(p, "go", laddr, lport, target, tport, timers)
         self.clients.append(c)
         return c
 
@@ -630,7 +814,11 @@ class CaseRun:
         if hold:
             argv.append("--hold")
         p = Proc(self.topo.c, argv, f"pyclient-{lport}", self.logs, stdin=hold)
-        c = Conn(p, "python", laddr, lport, target, tport)
+        # one socket timeout set to what is left of one deadline before every step
+        timers = {"context_timeout_s": None, "client_timeout_s": None,
+                  "response_header_timeout_s": None, "tls_handshake_timeout_s": None,
+                  "dial_timeout_s": None, "overall_deadline_s": float(timeout)}
+        c = Conn(p, "python", laddr, lport, target, tport, timers)
         self.clients.append(c)
         return c
 
@@ -641,6 +829,9 @@ class CaseRun:
 
     # ---- captures ----
     def start_captures(self, ports: list[int], multi: bool = False, router: bool = False) -> None:
+        """Start every capture process of the case at once: at the client and the server, each
+        encoding at full length, and when the case is cut (CaseSpec.cut) the same encodings again
+        at every snaplen in CUT_SNAPLENS, recorded by their own processes at the same time."""
         filt = bpf(ports)
         if router:
             # -i any in the router: each forwarded packet twice, as it came in and as it went out
@@ -650,35 +841,44 @@ class CaseRun:
                     "-y", "LINUX_SLL2", "-B", "65536", "-w", str(path), filt]
             self.capturers.append(Capturer(Proc(self.topo.r, argv, "cap-router-any.pcap", self.logs),
                                            path, "router", "sll2", "tcpdump", ["any"], "listening on"))
+        snaplens = (0, *CUT_SNAPLENS) if self.spec.cut else (0,)
         for point in ("client", "server"):
             ns, dev = self.topo.ns(point), POINT_IF[point]
-            td = ["tcpdump", "-U", "--immediate-mode", "-s", "0", "-Z", "root", "-n"]
-            specs: list[tuple[str, str, list[str], str, list[str], str]] = [
-                (f"{point}-eth.pcap", "ethernet-usec", [*td, "-i", dev], "tcpdump", [dev],
-                 "listening on"),
-                (f"{point}-eth-nsec.pcap", "ethernet-nsec",
-                 [*td, "-i", dev, "--time-stamp-precision=nano"], "tcpdump", [dev],
-                 "listening on"),
-                (f"{point}-any.pcap", "sll2",
-                 # "any" has no MTU, so libpcap sizes ring frames by the snaplen:
-                 # a big buffer keeps bursts from being dropped
-                 [*td, "-i", "any", "-y", "LINUX_SLL2", "-B", "65536"],
-                 "tcpdump", ["any"], "listening on"),
-                (f"{point}.pcapng", "pcapng", ["dumpcap", "-q", "-i", dev, "-f", filt],
-                 "dumpcap", [dev], "Capturing on"),
-            ]
-            if multi:
-                # two interfaces -> two IDBs; lo first so the real packets carry interface_id 1
-                specs.append((f"{point}-multi.pcapng", "pcapng-multi-idb",
-                              ["dumpcap", "-q", "-i", "lo", "-f", filt, "-i", dev, "-f", filt],
-                              "dumpcap", ["lo", dev], "Capturing on"))
-            for fname, enc, argv, tool, ifs, marker in specs:
-                path = self.out / fname
-                full = [*argv, "-w", str(path)]
-                if tool == "tcpdump":
-                    full.append(filt)
-                proc = Proc(ns, full, f"cap-{fname}", self.logs)
-                self.capturers.append(Capturer(proc, path, point, enc, tool, ifs, marker))
+            for snap in snaplens:
+                sfx = f"-s{snap}" if snap else ""
+                # a 64 MiB ring for every capture: libpcap sizes ring frames by the snaplen (-i any)
+                # or for 64 KB GSO packets (a veth with offloads), so the default 2 MiB holds only
+                # a few dozen frames, too few for the 50 KB response of lost-segment
+                td = ["tcpdump", "-U", "--immediate-mode", "-s", str(snap), "-Z", "root", "-n",
+                      "-B", "65536"]
+                # dumpcap: per-interface options, after their -i (-B in MiB)
+                ds = ["-B", "64", *(["-s", str(snap)] if snap else [])]
+                specs: list[tuple[str, str, list[str], str, list[str], str]] = [
+                    (f"{point}-eth{sfx}.pcap", "ethernet-usec", [*td, "-i", dev], "tcpdump", [dev],
+                     "listening on"),
+                    (f"{point}-eth-nsec{sfx}.pcap", "ethernet-nsec",
+                     [*td, "-i", dev, "--time-stamp-precision=nano"], "tcpdump", [dev],
+                     "listening on"),
+                    (f"{point}-any{sfx}.pcap", "sll2",
+                     [*td, "-i", "any", "-y", "LINUX_SLL2"],
+                     "tcpdump", ["any"], "listening on"),
+                    (f"{point}{sfx}.pcapng", "pcapng",
+                     ["dumpcap", "-q", "-i", dev, *ds, "-f", filt],
+                     "dumpcap", [dev], "Capturing on"),
+                ]
+                if multi:
+                    # two interfaces -> two IDBs; lo first so the real packets carry interface_id 1
+                    specs.append((f"{point}-multi{sfx}.pcapng", "pcapng-multi-idb",
+                                  ["dumpcap", "-q", "-i", "lo", *ds, "-f", filt,
+                                   "-i", dev, *ds, "-f", filt],
+                                  "dumpcap", ["lo", dev], "Capturing on"))
+                for fname, enc, argv, tool, ifs, marker in specs:
+                    path = self.out / fname
+                    full = [*argv, "-w", str(path)]
+                    if tool == "tcpdump":
+                        full.append(filt)
+                    proc = Proc(ns, full, f"cap-{fname}", self.logs)
+                    self.capturers.append(Capturer(proc, path, point, enc, tool, ifs, marker, snap))
         deadline = time.monotonic() + CAPTURE_READY_TIMEOUT
         for cap in self.capturers:
             while True:
@@ -706,16 +906,20 @@ class CaseRun:
             except subprocess.TimeoutExpired:
                 log(f"  ! {cap.file.name} ignored SIGINT; terminating")
                 cap.proc.stop(signal.SIGTERM)
+        for cap in self.capturers:
+            cap.proc.t.join(timeout=5)
 
     # ---- truth ----
     def conn(self, c: Conn, label: str, points: list[str], what: str, server_impl: str,
              server_view: tuple[str, int] | None = None, *, where: str, where_why: str,
-             **extra: Any) -> None:
+             interfaces_at: dict[str, list[str]] | None = None, **extra: Any) -> None:
         """Record one connection's truth.
 
         `where` says where the scenario made the connection fail (issue 5's vocabulary, see
         WHERE) and `where_why` which part of the scenario decides it: both come from what the
-        case configured, never from the captures."""
+        case configured, never from the captures.  `interfaces_at` names, for each point, the
+        interfaces its packets pass there (default: the point's veth); a connection whose
+        packets pass only `lo` is in the `-i any` and multi-IDB files of that point only."""
         assert label in LABELS, label
         assert where in WHERE, where
         assert where_why, "where_why must say which part of the scenario decides `where`"
@@ -729,6 +933,8 @@ class CaseRun:
         # address/port of the server as each capture point shows it (differs under DNAT)
         d["server_ip_at"] = {p: c.target for p in points}
         d["server_port_at"] = {p: c.tport for p in points}
+        d["interfaces_at"] = {p: (interfaces_at or {}).get(p, [POINT_IF[p]]) for p in points}
+        d["client_timers"] = dict(c.timers)
         if server_view:
             if "server" in points:
                 d["server_ip_at"]["server"] = server_view[0]
@@ -757,46 +963,108 @@ class CaseRun:
         caps = []
         routers: list[dict[str, Any]] = []
         per_file: dict[str, dict[str, Any]] = {}
+        by_name: dict[str, Capturer] = {}
         cports = {d["_conn"].lport for d in self.connections}
         for cap in self.capturers:
             info = read_capture(cap.file)
             per_file[cap.file.name] = info
+            by_name[cap.file.name] = cap
             for a in sorted(info["ips"]):
                 try:
                     addr_ok(a)
                 except ValueError as e:
                     problems.append(f"{cap.file.name}: {e}")
+            drops = capture_drops(cap.tool, cap.proc.stderr_text())
+            if drops != 0:
+                problems.append(f"{cap.file.name}: kernel drops {drops} (tool said: "
+                                f"{cap.proc.stderr_text().strip().splitlines()[-3:]})")
+            problems += self._check_snaplen(cap, info)
             (routers if cap.point == "router" else caps).append(
                 {"file": cap.file.name, "point": cap.point, "encoding": cap.encoding,
                  "tool": cap.tool, "interfaces": cap.interfaces,
                  "linktypes": info["linktypes"], "packets": info["packets"],
-                 "client_ports_seen": sorted(cports & info["ports"])})
+                 "client_ports_seen": sorted(cports & info["ports"]),
+                 "snaplen": cap.snaplen, "dropped_by_kernel": drops,
+                 "packets_cut": sum(1 for x in info["recs"] if x["caplen"] < x["origlen"])})
+        # the same packets in every file of a point: count those that passed the point's veth
+        # (an -i any or multi-IDB file also holds what passed lo); cut files hold the same
+        # packets as their full-length twin (compared by original length and headers)
         for point in ("client", "server"):
-            counts = {c["file"]: c["packets"] for c in caps if c["point"] == point}
+            counts = {c["file"]: _dev_packets(by_name[c["file"]], per_file[c["file"]])
+                      for c in caps if c["point"] == point}
             if len(set(counts.values())) > 1:
                 problems.append(f"{point}: packet counts differ between encodings: {counts}")
+            lo = {c["file"]: per_file[c["file"]]["packets"] - counts[c["file"]]
+                  for c in caps if c["point"] == point and
+                  ("any" in c["interfaces"] or "lo" in c["interfaces"])}
+            if len(set(lo.values())) > 1:
+                problems.append(f"{point}: lo packet counts differ: {lo}")
+        for c in caps:
+            cap = by_name[c["file"]]
+            if cap.snaplen:
+                twin = next(x for x in self.capturers if x.point == cap.point and
+                            x.encoding == cap.encoding and x.snaplen == 0)
+                if _packet_keys(per_file[cap.file.name]) != _packet_keys(per_file[twin.file.name]):
+                    problems.append(f"{cap.file.name}: not the same packets as {twin.file.name}")
+                # ports a cut file cannot show: the connection's only packets there are ICMP
+                # errors whose quoted TCP header lies past the snaplen
+                hidden = sorted((cports & per_file[twin.file.name]["ports"])
+                                - per_file[cap.file.name]["ports"])
+                if hidden:
+                    c["client_ports_cut_off"] = hidden
         conns = []
         for d in self.connections:
             c: Conn = d.pop("_conn")
             results = [ln for ln in c.proc.lines if ln.get("event") == "request"]
             d["client_result"] = results
+            cfg = next((ln for ln in c.proc.lines if ln.get("event") == "config"), None)
+            if c.impl == "go":
+                for k in ("context_timeout_s", "client_timeout_s", "response_header_timeout_s",
+                          "dial_timeout_s"):
+                    if cfg is None or abs(cfg[k] - d["client_timers"][k]) > 1e-6:
+                        problems.append(f"port {c.lport}: client_timers.{k} "
+                                        f"{d['client_timers'][k]} but the client said {cfg}")
+            d["client_timers"]["fired"] = [timer_fired(c.impl, r.get("error")) for r in results]
             slog = self._server_log(c.lport)
             if slog:
                 d["server_log"] = slog
             for point in ("client", "server"):
-                files = [f for f, i in per_file.items() if f.startswith(point)]
-                seen = [c.lport in per_file[f]["ports"] for f in files]
-                if point in d["points"] and not all(seen):
-                    problems.append(f"port {c.lport} expected at {point} but missing in "
-                                    f"{[f for f, s in zip(files, seen, strict=True) if not s]}")
-                if point not in d["points"] and any(seen):
-                    problems.append(f"port {c.lport} not expected at {point} but present")
+                for f, info in per_file.items():
+                    cap = by_name[f]
+                    if cap.point != point or cap.snaplen:
+                        continue  # cut files: compared with their twin above
+                    want = point in d["points"] and (
+                        "any" in cap.interfaces or
+                        bool(set(cap.interfaces) & set(d["interfaces_at"][point])))
+                    seen = c.lport in info["ports"]
+                    if want and not seen:
+                        problems.append(f"port {c.lport} expected in {f} but missing")
+                    if seen and not want:
+                        problems.append(f"port {c.lport} not expected in {f} but present")
+                    if want and "icmp_source" in d:
+                        # who sent the ICMP errors, as the scenario says: check it on the wire
+                        icmps = [(x["src"], x["icmp_type"], x["icmp_code"]) for x in info["recs"]
+                                 if "icmp_type" in x and x.get("quoted_sport") == c.lport]
+                        exp = (d["icmp_source"], d["icmp_type"], d["icmp_code"])
+                        if point == "client" and not icmps:
+                            problems.append(f"port {c.lport}: no ICMP error in {f}")
+                        if any(i != exp for i in icmps):
+                            problems.append(f"port {c.lport}: ICMP in {f} is {set(icmps)}, "
+                                            f"truth says {exp}")
             conns.append(d)
+        # what the case says the wire must show (per-case checks on the real packets)
+        for chk in self.checks:
+            problems += chk(per_file)
+        failing = sorted({d["label"] for d in conns} - HEALTHY_LABELS)
+        if bool(failing or self.name in CUT_CONTROLS) != self.spec.cut:
+            problems.append(f"cut={self.spec.cut} but labels {failing}: every case with a failing "
+                            f"label (and {sorted(CUT_CONTROLS)}) is also recorded cut")
         impls = sorted({d["client_impl"] for d in conns})
         simpls = sorted({d["server_impl"] for d in conns})
         truth = {
             "case": self.name,
             "description": self.spec.description,
+            "topology": "one-link" if self.spec.one_link else "routed",
             "client_impl": "+".join(impls),
             "server_impl": "+".join(simpls),
             "captures": caps,
@@ -807,11 +1075,31 @@ class CaseRun:
             },
             "notes": self.notes,
         }
+        truth.update(self.extra)
         if routers:
             truth["router_captures"] = routers
         if problems:
             truth["self_check_problems"] = problems
         return truth
+
+    @staticmethod
+    def _check_snaplen(cap: Capturer, info: dict[str, Any]) -> list[str]:
+        """A full-length file holds whole packets; a cut one says its snaplen in its header,
+        holds no packet longer than that, and cut every longer packet at exactly that."""
+        out = []
+        recs = info["recs"]
+        if cap.snaplen == 0:
+            short = [r for r in recs if r["caplen"] != r["origlen"]]
+            if short:
+                out.append(f"{cap.file.name}: {len(short)} packets cut in a full-length file")
+            return out
+        if any(sn != cap.snaplen for sn in info["snaplens"]):
+            out.append(f"{cap.file.name}: header snaplen {info['snaplens']} != {cap.snaplen}")
+        if any(r["caplen"] != min(r["origlen"], cap.snaplen) for r in recs):
+            out.append(f"{cap.file.name}: a packet not cut at {cap.snaplen}")
+        # a case whose packets are all short (SYN, RST, ACK: 54 to 94 bytes) has cut files
+        # that cut nothing: they are still recordings at that snaplen (packets_cut says 0)
+        return out
 
     def _server_log(self, lport: int) -> list[str]:
         out: list[str] = []
@@ -841,7 +1129,7 @@ LABELS = {"ok", "refused", "syn-timeout", "unreachable", "tls-handshake-timeout"
 WHERE = {"in-between", "return-path", "server", "client", "none", "unknown"}
 BOTH = ["client", "server"]
 CLIENT_ONLY = ["client"]
-S0, S1, S2, S3 = SERVER4[:4]
+S0, S1, S2, S3, S4 = SERVER4
 WAIT = CLIENT_TIMEOUT + 8  # bound for a client that should finish by its 10 s deadline
 
 
@@ -853,6 +1141,10 @@ class CaseSpec:
     fn: Callable[[CaseRun], None]
     labels: list[str] = field(default_factory=list)
     impls: str = ""
+    # also recorded at snaplen 96 and 128 (every case with a failing label, and the controls)
+    cut: bool = False
+    # client and server namespaces on one veth pair, no router
+    one_link: bool = False
 
 
 def case_ok_tls13(r: CaseRun) -> None:
@@ -1408,44 +1700,44 @@ table ip pcdnat {{
 
 CASES: list[CaseSpec] = [
     CaseSpec(1, "ok-tls13", "Go client POSTs to a Go TLS 1.3 webhook, answered 200",
-             case_ok_tls13),
+             case_ok_tls13, cut=True),
     CaseSpec(2, "ok-tls12", "Go and Python clients POST to a Go webhook capped at TLS 1.2, "
-             "answered 200", case_ok_tls12),
+             "answered 200", case_ok_tls12, cut=True),
     CaseSpec(3, "ok-python", "Python client to a Python/OpenSSL TLS 1.3 server, answered 200",
              case_ok_python),
     CaseSpec(4, "refused", "SYN answered by RST: nothing listening on the server, and a router "
-             "'reject with tcp reset'", case_refused),
+             "'reject with tcp reset'", case_refused, cut=True),
     CaseSpec(5, "syn-timeout", "SYNs dropped (router and server-side), kernel default linear SYN "
-             "schedule; Go client gives up at 10 s", case_syn_timeout),
+             "schedule; Go client gives up at 10 s", case_syn_timeout, cut=True),
     CaseSpec(6, "syn-timeout-classic", "SYNs dropped (router and server-side), classic SYN "
              "schedule (tcp_syn_linear_timeouts=0); Go client gives up at 10 s",
-             case_syn_timeout_classic),
+             case_syn_timeout_classic, cut=True),
     CaseSpec(7, "unreachable", "router rejects the SYN with ICMP host-unreachable / "
-             "admin-prohibited and ICMPv6 admin-prohibited", case_unreachable),
+             "admin-prohibited and ICMPv6 admin-prohibited", case_unreachable, cut=True),
     CaseSpec(8, "tls-handshake-timeout", "server accepts TCP but never answers the ClientHello; "
-             "clients give up at 10 s", case_tls_handshake_timeout),
+             "clients give up at 10 s", case_tls_handshake_timeout, cut=True),
     CaseSpec(9, "not-tls", "plain HTTP server on 443 answers the ClientHello with "
-             "HTTP/1.1 400 Bad Request", case_not_tls),
+             "HTTP/1.1 400 Bad Request", case_not_tls, cut=True),
     CaseSpec(10, "cert-rejected-tls13", "Go client rejects a TLS 1.3 Go server certificate "
-             "(wrong name, unknown CA, expired)", case_cert_rejected_tls13),
+             "(wrong name, unknown CA, expired)", case_cert_rejected_tls13, cut=True),
     CaseSpec(11, "cert-rejected-tls12", "Go and Python clients reject a TLS 1.2 server "
              "certificate with a cleartext alert (expired, unknown CA, wrong name)",
-             case_cert_rejected_tls12),
+             case_cert_rejected_tls12, cut=True),
     CaseSpec(12, "cert-rejected-python", "Python/OpenSSL client rejects TLS 1.3 server "
-             "certificates (Go and Python servers)", case_cert_rejected_python),
+             "certificates (Go and Python servers)", case_cert_rejected_python, cut=True),
     CaseSpec(13, "tls-failed", "handshake fails on the server side: protocol_version alert, "
              "client certificate required (TLS 1.2 and 1.3), server closes after the ClientHello",
-             case_tls_failed),
+             case_tls_failed, cut=True),
     CaseSpec(14, "awaiting-headers", "TLS up, POST sent and ACKed, no response; clients give up "
              "at 10 s (Go server that sleeps, Python/OpenSSL server that stalls)",
-             case_awaiting_headers),
+             case_awaiting_headers, cut=True),
     CaseSpec(15, "server-closed", "server reads the POST and closes without answering: FIN, "
-             "RST (SO_LINGER 0), handler panic", case_server_closed),
+             "RST (SO_LINGER 0), handler panic", case_server_closed, cut=True),
     CaseSpec(16, "http-error", "plain-HTTP readiness probe GET /healthz answered 500",
-             case_http_error),
+             case_http_error, cut=True),
     CaseSpec(17, "keepalive", "keep-alive: one TLS connection carries two POSTs, both answered; "
              "and the capture starts on two established connections: one next POST answered, "
-             "one never answered", case_keepalive),
+             "one never answered", case_keepalive, cut=True),
     CaseSpec(19, "incomplete", "capture stopped 2 s into stalled TLS handshakes, before any "
              "timer fired", case_incomplete),
     CaseSpec(20, "partial", "capture starts on idle connections and sees only their teardown",
@@ -1456,9 +1748,9 @@ CASES: list[CaseSpec] = [
              case_ipv6),
     CaseSpec(23, "return-path", "the server answers but the router drops the answer: the "
              "SYN-ACKs of one connection, the TLS flight (segments with payload) of another",
-             case_return_path),
+             case_return_path, cut=True),
     CaseSpec(24, "dnat-refused", f"router DNATs the service {SERVICE4}:443 to the pod "
-             f"{S0}:10250 where nothing listens: the pod's kernel answers RST", case_dnat_refused),
+             f"{S0}:10250 where nothing listens: the pod's kernel answers RST", case_dnat_refused, cut=True),
 ]
 
 
@@ -1668,7 +1960,7 @@ def json_default(o: Any) -> Any:
     return str(o)
 
 
-def run_case(spec: CaseSpec, work: Path, certs: dict[str, Path],
+def run_case(spec: CaseSpec, work: Path, certs: dict[str, Any],
              bins: dict[str, Path], meta: dict[str, Any]) -> dict[str, Any]:
     r = CaseRun(spec, work, certs, bins)
     t0 = time.monotonic()
