@@ -1290,20 +1290,23 @@ table inet pcd {{
            "router (nft) answers the SYN with ICMP host-unreachable (type 3 code 1)", "go",
            where="in-between",
            where_why="the router between client and server rejects the SYN with ICMP; the SYN never "
-                     "reaches the server side")
+                     "reaches the server side",
+           icmp_from="router", icmp_source=ROUTER4_C, icmp_type=3, icmp_code=1)
     r.conn(c2, "unreachable", CLIENT_ONLY,
            "router (iptables REJECT) answers the SYN with ICMP admin-prohibited "
            "(type 3 code 13)", "go",
            where="in-between",
            where_why="the router between client and server rejects the SYN with ICMP; the SYN never "
-                     "reaches the server side")
+                     "reaches the server side",
+           icmp_from="router", icmp_source=ROUTER4_C, icmp_type=3, icmp_code=13)
     r.conn(c3, "unreachable", CLIENT_ONLY,
            "IPv6: router (nft) answers the SYN with ICMPv6 admin-prohibited (type 1 code 1); "
            "as recorded here connect() failed (EACCES) only on the second ICMPv6 error, "
            "after the SYN retransmission at ~1 s", "go",
            where="in-between",
            where_why="the router between client and server rejects the SYN with ICMPv6; the SYN never "
-                     "reaches the server side")
+                     "reaches the server side",
+           icmp_from="router", icmp_source=ROUTER6_C, icmp_type=1, icmp_code=1)
 
 
 def case_tls_handshake_timeout(r: CaseRun) -> None:
@@ -1698,6 +1701,366 @@ table ip pcdnat {{
            where="server", where_why=why)
 
 
+# ---- helpers for the per-case checks of the real packets (full-length Ethernet files) ----
+def _tcp(per_file: dict[str, dict[str, Any]], fname: str, lport: int) -> list[dict[str, Any]]:
+    return [x for x in per_file[fname]["recs"] if lport in (x.get("sport"), x.get("dport"))
+            and "icmp_type" not in x]
+
+
+def _from_server(recs: list[dict[str, Any]], lport: int) -> list[dict[str, Any]]:
+    return [x for x in recs if x.get("dport") == lport]
+
+
+def check_ttls(expected: int) -> Callable[[dict[str, dict[str, Any]]], list[str]]:
+    """Every packet at every point carries the sender's own TTL / hop limit: nothing forwarded
+    it."""
+    def chk(per_file: dict[str, dict[str, Any]]) -> list[str]:
+        out = []
+        for f, info in per_file.items():
+            ttls = {x["ttl"] for x in info["recs"] if "ttl" in x}
+            if ttls - {expected}:
+                out.append(f"{f}: TTLs {sorted(ttls)}, expected only {expected} (no hop)")
+        return out
+    return chk
+
+
+def case_one_link(r: CaseRun) -> None:
+    p2 = r.port(2)
+    r.go_server(S0, 443, "ok")                       # 2 (SYNs dropped before it), 6 (healthy)
+    r.py_server(S1, 443, "silent")                   # 3: stalls the TLS handshake
+    r.go_server(S2, 443, "sleep")                    # 4: reads the POST, never answers
+    r.go_server(S3, 443, "ok", cert="wrongname")     # 5: certificate for another name
+    # 1: nothing listens on S4 (198.19.0.6)
+    r.nft("server", f"""
+table inet pcd {{
+  chain pcdinput {{ type filter hook input priority 0; policy accept;
+    tcp sport {p2} drop
+  }}
+}}""")
+    r.notes.append("one veth pair between the client and server namespaces, no router: every "
+                   "packet has its sender's TTL (64) at both capture points")
+    r.notes.append("client SYN retransmission schedule: linear (kernel default "
+                   "tcp_syn_linear_timeouts=4)")
+    r.checks.append(check_ttls(64))
+    r.start_captures([443])
+    cs = [r.go_client(1, S4), r.go_client(2, S0), r.go_client(3, S1), r.go_client(4, S2),
+          r.go_client(5, S3), r.go_client(6, S0)]
+    r.wait_clients(cs, WAIT)
+    # as in syn-timeout: run past the SYN that would be due at 11 s
+    r.stop_captures(settle=11.0 - CLIENT_TIMEOUT + 1.5)
+    one = "one link, no router: "
+    r.conn(cs[0], "refused", BOTH, one + "nothing listens on the server: its kernel answers the "
+           "SYN with RST,ACK", "none",
+           where="server",
+           where_why="nothing listens on the server host: its own kernel answers the SYN with RST")
+    r.conn(cs[1], "syn-timeout", BOTH, one + "server-side nft input drop (the server capture "
+           "still sees the SYNs arrive); linear SYN schedule; Go client gives up at 10 s", "go",
+           where="server",
+           where_why="a firewall on the server host itself (nft input) drops the SYNs after they "
+                     "reached the server side")
+    r.conn(cs[2], "tls-handshake-timeout", BOTH, one + "server accepts TCP but never reads or "
+           "answers the ClientHello; Go client gives up at 10 s", "python-silent",
+           where="server",
+           where_why="the server accepted TCP and stalls the TLS handshake (never reads the "
+                     "ClientHello)")
+    r.conn(cs[3], "awaiting-headers", BOTH, one + "Go server reads the POST and sleeps 30 s; "
+           "Go client gives up at 10 s (close_notify + FIN)", "go",
+           where="server",
+           where_why="the server read the request and stalls instead of answering")
+    r.conn(cs[4], "cert-rejected", BOTH, one + f"TLS 1.3, server cert is for {WRONG_HOST} "
+           f"(SNI {SVC_HOST})", "go",
+           where="client",
+           where_why="the server's certificate flight reached the client, which rejected the "
+                     "certificate (wrong name) and aborted")
+    r.conn(cs[5], "ok", BOTH, one + "POST answered 200 over TLS 1.3", "go",
+           where="none",
+           where_why="healthy: the server answered the POST")
+
+
+KUBE_SVC_COMMENT = "pcd-system/webhook:https has no endpoints"
+
+
+def case_icmp_port_unreachable(r: CaseRun) -> None:
+    # (a) the server host's own firewall rejects with ICMP port-unreachable; a server listens
+    # behind it, so the ICMP (not a RST) is the firewall's doing
+    r.go_server(S1, 443, "ok")
+    r.go_server(SERVER6, 443, "ok")
+    r.nft("server", f"""
+table inet pcd {{
+  chain pcdinput {{ type filter hook input priority 0; policy accept;
+    meta nfproto ipv4 ip daddr {S1} tcp dport 443 reject with icmp type port-unreachable
+    meta nfproto ipv6 ip6 daddr {SERVER6} tcp dport 443 reject with icmpv6 type port-unreachable
+  }}
+}}""")
+    # (b) kube-proxy (iptables mode) on the client's own node, for a Service with no ready
+    # endpoints: filter table, OUTPUT -> KUBE-SERVICES -> REJECT icmp-port-unreachable for
+    # ClusterIP:port. The SYN is rejected before it leaves; the ICMP goes over lo.
+    for tool, vip, rej in (("iptables", f"{SERVICE4}/32", "icmp-port-unreachable"),
+                           ("ip6tables", f"{SERVICE6}/128", "icmp6-port-unreachable")):
+        nsrun(r.topo.c, [tool, "-N", "KUBE-SERVICES"])
+        nsrun(r.topo.c, [tool, "-A", "OUTPUT", "-m", "conntrack", "--ctstate", "NEW", "-m",
+                         "comment", "--comment", "kubernetes service portals", "-j",
+                         "KUBE-SERVICES"])
+        nsrun(r.topo.c, [tool, "-A", "KUBE-SERVICES", "-d", vip, "-p", "tcp", "-m", "comment",
+                         "--comment", KUBE_SVC_COMMENT, "-m", "tcp", "--dport", "443", "-j",
+                         "REJECT", "--reject-with", rej])
+    r.notes.append("client namespace rules, as kube-proxy (iptables mode) writes them for a "
+                   "Service without endpoints: " + "; ".join(
+                       nsrun(r.topo.c, [t, "-S"]).stdout.strip().replace("\n", "; ")
+                       for t in ("iptables", "ip6tables")))
+    r.start_captures([443], multi=True)
+    cs = [r.go_client(1, S1), r.go_client(2, SERVER6), r.py_client(3, S1),
+          r.go_client(4, SERVICE4), r.go_client(5, SERVICE6), r.py_client(6, SERVICE4)]
+    r.wait_clients(cs, WAIT)
+    r.stop_captures()
+    srv = ("a firewall on the server host itself (nft input) answers the SYN with ICMP "
+           "port-unreachable after it reached the server side")
+    node = ("kube-proxy's REJECT in the client host's own OUTPUT path (Service without "
+            "endpoints): the SYN never leaves the client host")
+    lo = {"client": ["lo"]}
+    r.conn(cs[0], "unreachable", BOTH, "server host nft 'reject with icmp type "
+           "port-unreachable' (type 3 code 3) for tcp dport 443, a server listening behind it",
+           "go", where="server", where_why=srv,
+           icmp_from="server", icmp_source=S1, icmp_type=3, icmp_code=3)
+    r.conn(cs[1], "unreachable", BOTH, "IPv6: server host nft 'reject with icmpv6 type "
+           "port-unreachable' (type 1 code 4)", "go", where="server", where_why=srv,
+           icmp_from="server", icmp_source=SERVER6, icmp_type=1, icmp_code=4)
+    r.conn(cs[2], "unreachable", BOTH, "same as the first with the Python client", "go",
+           where="server", where_why=srv,
+           icmp_from="server", icmp_source=S1, icmp_type=3, icmp_code=3)
+    r.conn(cs[3], "unreachable", CLIENT_ONLY, f"client dials the ClusterIP {SERVICE4}:443 of a "
+           "Service without endpoints; kube-proxy's iptables REJECT (icmp-port-unreachable) in "
+           "the client namespace's OUTPUT path rejects the SYN before it leaves: no SYN on any "
+           "interface, the ICMP goes over lo (only the -i any and lo+c0 files show it)",
+           "none", where="client", where_why=node, interfaces_at=lo,
+           icmp_from="client-node", icmp_source=CLIENT4, icmp_type=3, icmp_code=3)
+    r.conn(cs[4], "unreachable", CLIENT_ONLY, f"IPv6: client dials the ClusterIP "
+           f"[{SERVICE6}]:443; ip6tables REJECT (icmp6-port-unreachable) in the client "
+           "namespace's OUTPUT path; the ICMPv6 goes over lo", "none", where="client",
+           where_why=node, interfaces_at=lo,
+           icmp_from="client-node", icmp_source=CLIENT6, icmp_type=1, icmp_code=4)
+    r.conn(cs[5], "unreachable", CLIENT_ONLY, "same as the first ClusterIP connection with the "
+           "Python client", "none", where="client", where_why=node, interfaces_at=lo,
+           icmp_from="client-node", icmp_source=CLIENT4, icmp_type=3, icmp_code=3)
+
+
+def case_client_timers(r: CaseRun) -> None:
+    r.go_server(S0, 443, "sleep")
+    r.start_captures([443])
+    c1 = r.go_client(1, S0, client_timeout=5)
+    c2 = r.go_client(2, S0, response_header_timeout=5)
+    r.wait_clients([c1, c2], WAIT)
+    r.stop_captures()
+    r.notes.append(f"the stalled TLS handshake with the context at 10 s (both timers race) and "
+                   f"at 15 s (the 10 s TLSHandshakeTimeout fires first) are "
+                   f"tls-handshake-timeout's {40000 + 10 * 8 + 1} and {40000 + 10 * 8 + 2}")
+    why = "the server read the request and stalls instead of answering"
+    r.conn(c1, "awaiting-headers", BOTH, "Go server reads the POST and sleeps 30 s; Go client "
+           "with http.Client.Timeout 5 s (context 10 s) gives up at 5 s", "go",
+           where="server", where_why=why)
+    r.conn(c2, "awaiting-headers", BOTH, "Go server reads the POST and sleeps 30 s; Go client "
+           "with Transport.ResponseHeaderTimeout 5 s (context 10 s) gives up at 5 s", "go",
+           where="server", where_why=why)
+
+
+BLACKHOLE_LEN = 1000  # the router drops server->client packets longer than this (IP length)
+
+
+def case_mtu_blackhole(r: CaseRun) -> None:
+    p1 = r.port(1)
+    r.topo.no_gso("server", "s0")
+    r.go_server(S0, 443, "ok", cert="bigchain")
+    r.nft("router", f"""
+table inet pcd {{
+  chain pcdforward {{ type filter hook forward priority 0; policy accept;
+    ip saddr {S0} tcp sport 443 ip length > {BLACKHOLE_LEN} drop
+  }}
+}}""")
+    r.notes.append(f"router forward chain drops server->client packets longer than "
+                   f"{BLACKHOLE_LEN} bytes (IP length) and sends no ICMP: a path-MTU black hole")
+    r.notes.append("server s0: gso_max_segs 1, so every segment is its own packet (as on a "
+                   "NIC) and the router judges segments, not GSO super-packets")
+    r.notes.append(f"server certificate chain: {r.certs['facts']['bigchain']}")
+
+    def chk(per_file: dict[str, dict[str, Any]]) -> list[str]:
+        out = []
+        cl = _from_server(_tcp(per_file, "client-eth.pcap", p1), p1)
+        sv = _from_server(_tcp(per_file, "server-eth.pcap", p1), p1)
+        if any(x["ip_len"] > BLACKHOLE_LEN for x in cl):
+            out.append("a large server segment reached the client")
+        tail = [x["payload"] for x in cl if x.get("payload")]
+        if not tail:
+            out.append("no part of the server's flight reached the client")
+        seqs: dict[int, int] = {}
+        for x in sv:
+            if x.get("payload"):
+                seqs[x["seq"]] = seqs.get(x["seq"], 0) + 1
+        first = sorted({(x["seq"], x["payload"]) for x in sv if x.get("payload")})
+        if not any(n > 1 for n in seqs.values()):
+            out.append("the server never retransmitted its flight")
+        r.notes.append(f"as recorded: the server's flight left in segments of "
+                       f"{[pl for _, pl in first]} payload bytes (server capture, "
+                       f"{sum(seqs.values())} data segments with retransmissions); the client "
+                       f"received only {tail} payload bytes of it")
+        return out
+    r.checks.append(chk)
+    r.start_captures([443])
+    c1 = r.go_client(1, S0)
+    r.wait_clients([c1], WAIT)
+    r.stop_captures(settle=1.5)
+    r.conn(c1, "tls-handshake-timeout", BOTH,
+           "TLS 1.3 server flight of a few KB (RSA-4096 leaf + intermediate): the router drops "
+           f"server->client packets over {BLACKHOLE_LEN} bytes (path-MTU black hole, no ICMP), "
+           "so only the flight's small last segment reaches the client, out of order; the client "
+           "answers with duplicate ACKs carrying SACK, the server retransmits the lost segments "
+           "in vain; Go client gives up at 10 s", "go",
+           where="return-path",
+           where_why="the server answered the ClientHello; the router drops the large segments of "
+                     "its flight on their way back to the client")
+
+
+LOSS_PASS_BYTES = 15000  # server->client bytes in packets > 1000 bytes let through before the drop
+
+
+def case_lost_segment(r: CaseRun) -> None:
+    p1 = r.port(1)
+    r.topo.no_gso("server", "s0")
+    r.go_server(S0, 443, "big", body_bytes=50000)
+    # Deterministic loss of exactly one segment, first transmission only: two nft quotas on
+    # the connection's large server->client packets. The first rule accepts them until
+    # LOSS_PASS_BYTES have been counted; the packet that reaches that total falls through to
+    # the second rule, whose 1-packet quota drops it; every later packet (the retransmission
+    # included) exceeds both quotas and is accepted by the chain's policy.
+    r.nft("router", f"""
+table inet pcd {{
+  chain pcdforward {{ type filter hook forward priority 0; policy accept;
+    ip saddr {S0} tcp sport 443 tcp dport {p1} ip length > 1000 quota until {LOSS_PASS_BYTES + 1} bytes accept
+    ip saddr {S0} tcp sport 443 tcp dport {p1} ip length > 1000 quota until 1501 bytes drop
+  }}
+}}""")
+    r.notes.append("server s0: gso_max_segs 1, so every segment is its own packet and the "
+                   "router's quotas count segments")
+
+    def chk(per_file: dict[str, dict[str, Any]]) -> list[str]:
+        out = []
+        sv = [(x["seq"], x["payload"]) for x in
+              _from_server(_tcp(per_file, "server-eth.pcap", p1), p1) if x.get("payload")]
+        cl = [(x["seq"], x["payload"]) for x in
+              _from_server(_tcp(per_file, "client-eth.pcap", p1), p1) if x.get("payload")]
+        missing = list(sv)
+        for x in cl:
+            if x in missing:
+                missing.remove(x)
+        if len(missing) != 1:
+            out.append(f"expected exactly one server segment lost on the way, got {missing}")
+            return out
+        seq, plen = missing[0]
+        if sv.count((seq, plen)) != 2 or cl.count((seq, plen)) != 1:
+            out.append(f"segment seq {seq} not sent twice / received once")
+        recs = _tcp(per_file, "server-eth.pcap", p1)
+        isn = next(x["seq"] for x in recs if x.get("sport") == 443 and x.get("flags", 0) & 0x02)
+        firsts: list[tuple[int, int]] = []
+        for x in _from_server(recs, p1):
+            if x["ip_len"] > 1000 and (x["seq"], x["payload"]) not in firsts:
+                firsts.append((x["seq"], x["payload"]))
+        times = [x["t"] for x in _from_server(recs, p1) if x.get("seq") == seq
+                 and x.get("payload") == plen]
+        r.extra["network_loss"]["observed"] = {
+            "lost_large_segment_number": firsts.index((seq, plen)) + 1,
+            "lost_stream_offset": (seq - isn - 1) % 2**32,
+            "lost_payload_bytes": plen,
+            "server_stream_bytes": max((x["seq"] - isn - 1) % 2**32 + x["payload"]
+                                       for x in _from_server(recs, p1) if x.get("payload")),
+            "retransmitted_after_s": round(times[1] - times[0], 6) if len(times) == 2 else None,
+        }
+        return out
+    r.checks.append(chk)
+    r.extra["network_loss"] = {
+        "where": "router",
+        "what": "the first transmission of one mid-response server->client segment is dropped "
+                "(the server's retransmission passes)",
+        "how": f"nft forward chain, two quota rules on the connection's server->client packets "
+               f"longer than 1000 bytes: 'quota until {LOSS_PASS_BYTES + 1} bytes accept' then "
+               f"'quota until 1501 bytes drop'",
+        "dropped": f"the first server->client packet longer than 1000 bytes at which the "
+                   f"running total of such packets' IP lengths reaches {LOSS_PASS_BYTES + 1} "
+                   f"bytes (observed: which one, where in the stream; the server capture's "
+                   f"view)",
+    }
+    r.start_captures([443])
+    c1 = r.go_client(1, S0)
+    r.wait_clients([c1], WAIT)
+    r.stop_captures()
+    r.conn(c1, "ok", BOTH, "POST answered 200 with a 50 KB AdmissionReview (a JSON patch); the "
+           "router drops the first transmission of one mid-response segment, the client's "
+           "duplicate ACKs / SACK get it retransmitted, the call succeeds", "go",
+           where="none",
+           where_why="healthy: the server answered the POST; one segment lost in the network "
+                     "and retransmitted by TCP")
+
+
+LATE_DELAY = 11.0
+
+
+def case_late_answer(r: CaseRun) -> None:
+    p1 = r.port(1)
+    r.go_server(S0, 443, "late", delay=LATE_DELAY)
+
+    def chk(per_file: dict[str, dict[str, Any]]) -> list[str]:
+        recs = _tcp(per_file, "client-eth.pcap", p1)
+        fin = next((i for i, x in enumerate(recs) if x.get("sport") == p1
+                    and x.get("flags", 0) & 0x01), None)
+        if fin is None:
+            return ["the client never sent FIN"]
+        late = next((i for i, x in enumerate(recs) if i > fin and x.get("dport") == p1
+                     and x.get("payload")), None)
+        if late is None:
+            return ["no server data after the client's FIN"]
+        rst = [x for x in recs[late:] if x.get("sport") == p1 and x.get("flags", 0) & 0x04]
+        if not rst:
+            return ["the client's kernel did not answer the late data with RST"]
+        r.notes.append(f"as recorded: the server's answer reached the client "
+                       f"{recs[late]['t'] - recs[0]['t']:.2f} s after the SYN, "
+                       f"{recs[late]['t'] - recs[fin]['t']:.2f} s after the client's FIN")
+        return []
+    r.checks.append(chk)
+    r.start_captures([443])
+    c1 = r.go_client(1, S0)
+    r.wait_clients([c1], WAIT)
+    r.stop_captures(settle=LATE_DELAY - CLIENT_TIMEOUT + 1.5)
+    r.conn(c1, "awaiting-headers", BOTH, f"Go server reads the POST and answers 200 "
+           f"{LATE_DELAY:.0f} s later; the Go client's context (10 s) expired first: it closed "
+           "(close_notify + FIN), the late response arrives after and the client's kernel "
+           "answers it with RST", "go",
+           where="server",
+           where_why="the server answered after the client's deadline (11 s > 10 s)")
+
+
+def case_insecure_cert(r: CaseRun) -> None:
+    p1 = r.port(1)
+    r.go_server(S0, 443, "ok", cert="legacy", maxtls="1.2")
+
+    def chk(per_file: dict[str, dict[str, Any]]) -> list[str]:
+        syns = [x for x in _tcp(per_file, "client-eth.pcap", p1)
+                if x.get("sport") == p1 and x.get("flags", 0) & 0x02]
+        return [] if len(syns) == 1 else [f"expected one connection (one SYN), saw {len(syns)}"]
+    r.checks.append(chk)
+    r.start_captures([443])
+    c1 = r.go_client(1, S0, n=3, insecure=True)
+    r.wait_clients([c1], WAIT)
+    r.stop_captures()
+    r.conn(c1, "ok", BOTH, "TLS 1.2; the server's certificate is expired, has only a Common "
+           f"Name (no subjectAltName) and that name ({LEGACY_CN}) is not the SNI; the Go client "
+           "skips verification (InsecureSkipVerify) and sends three POSTs on one connection, "
+           "all answered 200, then closes it (close_notify + FIN); the server's own "
+           "close_notify arrives after the client closed its socket and draws the client "
+           "kernel's RST, as in ok-tls13", "go",
+           where="none",
+           where_why="healthy: the server answered all three POSTs; the client does not verify "
+                     "the certificate",
+           server_certificate=r.certs["facts"]["legacy"])
+
+
 CASES: list[CaseSpec] = [
     CaseSpec(1, "ok-tls13", "Go client POSTs to a Go TLS 1.3 webhook, answered 200",
              case_ok_tls13, cut=True),
@@ -1751,6 +2114,29 @@ CASES: list[CaseSpec] = [
              case_return_path, cut=True),
     CaseSpec(24, "dnat-refused", f"router DNATs the service {SERVICE4}:443 to the pod "
              f"{S0}:10250 where nothing listens: the pod's kernel answers RST", case_dnat_refused, cut=True),
+    CaseSpec(25, "one-link", "client and server namespaces on ONE veth pair, no router: "
+             "refused, SYN dropped by the server's firewall, stalled TLS handshake, no answer, "
+             "certificate rejected, and a healthy call; equal TTLs at both ends",
+             case_one_link, cut=True, one_link=True),
+    CaseSpec(26, "icmp-port-unreachable", "ICMP port-unreachable from two senders: the server "
+             "host's firewall (IPv4 and IPv6), and kube-proxy's REJECT for a Service without "
+             "endpoints in the client's own namespace (the ICMP never crosses the network)",
+             case_icmp_port_unreachable, cut=True),
+    CaseSpec(27, "client-timers", "the server never answers; Go clients whose own timers are "
+             "shorter than the webhook's 10 s: http.Client.Timeout 5 s, "
+             "Transport.ResponseHeaderTimeout 5 s", case_client_timers, cut=True),
+    CaseSpec(28, "mtu-blackhole", "path-MTU black hole: the router drops the server's large "
+             "segments, only the TLS flight's small tail reaches the client; the handshake "
+             "never completes", case_mtu_blackhole, cut=True),
+    CaseSpec(29, "lost-segment", "a 50 KB response loses one mid-response segment at the "
+             "router (first transmission only); TCP retransmits it and the call succeeds",
+             case_lost_segment),
+    CaseSpec(30, "late-answer", "the server answers 11 s after the request, the client gave "
+             "up at 10 s: close_notify + FIN, then the late answer, answered by RST",
+             case_late_answer, cut=True),
+    CaseSpec(31, "insecure-cert", "TLS 1.2 server with an expired, CN-only, wrong-name "
+             "certificate; the client skips verification: three POSTs on one connection, all "
+             "200", case_insecure_cert),
 ]
 
 
