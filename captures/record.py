@@ -2182,11 +2182,13 @@ python3 captures/record.py --list                    # case names
 
 The Go peers in `peers/goclient` and `peers/goserver` are built at run time into
 a temporary directory (`GOCACHE`/`GOPATH` there, `GOPROXY=off`). A throwaway CA
-and server certificates (good, wrong name, unknown CA, expired; ECDSA P-256) are
-generated at run time in the same temporary directory: no key is written under
-`captures/`. Re-recording overwrites `captures/<case>/`; timestamps, ephemeral
-keys, sequence numbers and sizes of random fields differ between recordings,
-the shapes and the truth do not.
+and server certificates (good, wrong name, unknown CA, expired; ECDSA P-256; a
+big RSA-4096 leaf + intermediate chain for `mtu-blackhole`; an expired CN-only
+`legacy` one for `insecure-cert`) are generated at run time in the same
+temporary directory: no key is written under `captures/`. Re-recording
+overwrites `captures/<case>/`; timestamps, ephemeral keys, sequence numbers and
+sizes of random fields differ between recordings, the shapes and the truth do
+not.
 
 ## Topology
 
@@ -2204,6 +2206,17 @@ the shapes and the truth do not.
   solicitations are disabled, so no other address appears in any file.
 * Namespaces are `pcd-<pid>-<case number>-{{c,r,s}}`, fresh for every case and
   deleted on exit (also on SIGINT/SIGTERM/SIGHUP).
+* `one-link` (`"topology": "one-link"` in its truth; every other case is
+  `"routed"`) has no router namespace: the client and server namespaces are
+  joined by ONE veth pair, with the same addresses, the other side's subnet as a
+  device route (`198.19.0.0/24 dev c0`, `198.18.0.0/24 dev s0`, static IPv6
+  neighbours), so nothing forwards a packet and both capture points see the same
+  TTL (64) on every packet. Its namespaces are `pcd-<pid>-25-{{c,s}}`.
+
+```
+ client ns                                  server ns
+ c0 198.18.0.2/24, 2001:db8:1::2/64 ==veth== s0 198.19.0.2-.6/24, 2001:db8:2::2/64
+```
 * Client source ports are fixed: `40000 + 10 * case number + k`, so
   `truth.json` names every connection exactly.
 
@@ -2227,10 +2240,19 @@ They are written by hand in kubectl's shape (not read from a live cluster).
   `context.WithTimeout` 10 s per call, dialer 30 s / keep-alive 30 s,
   `Client.Timeout` 30 s, RootCAs = the test CA, fixed local port.
   `-plain` makes it a kubelet-style probe (`GET /healthz`, 1 s).
+  `-client-timeout D` sets `http.Client.Timeout` (default 30 s),
+  `-response-header-timeout D` sets `Transport.ResponseHeaderTimeout` (default 0:
+  unset), `-timeout D` the per-call context; `-insecure` sets
+  `InsecureSkipVerify` (and reports the unverified certificate's CN, DNS names
+  and notAfter with each answered request). It prints its timers first
+  (`{{"event": "config", ...}}`).
 * `python` client (`peers/pyclient.py`): the same call over Python `ssl` (OpenSSL),
   one 10 s deadline over connect + handshake + response.
 * `go` server (`peers/goserver`): net/http + crypto/tls webhook server (modes
-  ok, sleep, firstonly, close-fin, close-rst, panic, probe; `-plain` for HTTP).
+  ok, sleep, firstonly, close-fin, close-rst, panic, probe; `-plain` for HTTP;
+  `late`: reads the request and answers 200 after `-delay` (default 11 s)
+  whether or not the client is still there; `big`: answers 200 with an
+  AdmissionReview of about `-body-bytes` (default 50,000) bytes, a JSON patch).
 * `python` server (`peers/pyserver.py`): OpenSSL server (ok, stall), or raw TCP
   (`silent`: accepts and never reads; `close-after-hello`).
 
@@ -2238,7 +2260,8 @@ They are written by hand in kubectl's shape (not read from a live cluster).
 
 Every case is recorded at two points at the same time, the client namespace
 and the server namespace, each in these encodings, all running during the
-same single scenario run, with `-U`/immediate mode and the filter
+same single scenario run, with `-U`/immediate mode, a 64 MiB ring buffer
+(`tcpdump -B 65536`, `dumpcap -B 64`) and the filter
 `(tcp port <server ports>) or icmp or (icmp6 and ip6[40] < 128)`:
 
 | file | encoding (`truth.json`) | how |
@@ -2249,7 +2272,41 @@ same single scenario run, with `-U`/immediate mode and the filter
 | `<point>.pcapng` | `pcapng` | `dumpcap -i <veth>` |
 | `<point>-multi.pcapng` | `pcapng-multi-idb` | `dumpcap -i lo -i <veth>` (2 IDBs, data on IDB 1) |
 
-The multi-IDB files exist for `ok-tls13` and `ipv6`.
+The multi-IDB files exist for `ok-tls13`, `ipv6` and `icmp-port-unreachable`
+(where IDB 0, `lo`, carries the ICMP errors of kube-proxy's REJECT).
+
+### Cut captures (snapshot length 96 and 128)
+
+Every case with a connection labelled other than ok/incomplete/partial, and the
+healthy controls `ok-tls13` and `ok-tls12`, is also recorded with a snapshot
+length of 96 and of 128 bytes, in every encoding the case uses, at both
+points: `<point>-eth-s96.pcap`, `<point>-eth-nsec-s96.pcap`,
+`<point>-any-s96.pcap`, `<point>-s96.pcapng`, `<point>-multi-s96.pcapng`, and
+the same with `-s128`. They are recorded for real, by their own `tcpdump -s 96`
+/ `dumpcap -s 96` processes running at the same time as the full-length ones on
+the same interfaces (not by cutting files afterwards). Every capture in
+`truth.json` carries `"snaplen"`: `0` for full length (`tcpdump -s 0`,
+dumpcap's default: whole packets), `96` or `128` for the cut ones; the key is
+always present. The self-check holds each cut file to the same packets as its
+full-length twin (same count, original lengths and headers), to its snaplen in
+the file header, and to every longer packet cut at exactly the snaplen;
+`packets_cut` says how many were (0 in the cut files of `refused`,
+`syn-timeout`, `syn-timeout-classic` and `dnat-refused`, whose packets are all
+SYNs, RSTs and ACKs of 54 to 94 bytes: recorded at 96 and 128 all the same). A cut
+file can hide a connection's port: an ICMPv6 error on Ethernet (or `lo`) at
+snaplen 96 holds its quoted IPv6 header but not the quoted TCP ports (14 + 40 +
+8 + 40 > 96); such ports are listed per capture in `client_ports_cut_off` (in
+`icmp-port-unreachable`, 40265's only packets are such errors).
+
+Every capture also records `dropped_by_kernel`, as tcpdump (`N packets dropped
+by kernel`) or dumpcap (`Packets received/dropped on interface`) reported it when
+stopped; the self-check requires 0 everywhere. With up to 30 capture processes
+per case nothing was dropped once every capture had a 64 MiB ring: with
+libpcap's default 2 MiB a veth with offloads gets ring frames sized for 64 KB
+GSO packets (about 32 of them), and the plain-interface captures of
+`lost-segment`'s 50 KB response lost 18 to 19 packets each; the `-i any` ones,
+which already had `-B 65536`, lost none. Starting them all at once needed no
+staggering.
 
 `dnat` and `dnat-refused` also have `router-any.pcap`: `tcpdump -i any -y LINUX_SLL2` in the
 router namespace, which DNATs the service address: every packet twice, as it came in (service
@@ -2277,7 +2334,9 @@ packet counts and the client ports seen in each, and every connection with:
   * `server`: the server host itself refused (its kernel's RST: nothing
     listens), dropped (its own firewall), rejected the handshake, stalled TLS
     or HTTP, closed, or answered with an error;
-  * `client`: the client aborted (rejected the server's certificate);
+  * `client`: the client aborted (rejected the server's certificate), or the
+    client host itself rejected the connection before it left (kube-proxy's
+    REJECT for a Service without endpoints, in the client's own namespace);
   * `none`: healthy;
   * `unknown`: the scenario itself cannot say (no case needs it yet).
 * `where_why`: which part of the scenario decides `where`, in words.
@@ -2285,6 +2344,38 @@ packet counts and the client ports seen in each, and every connection with:
 * `client_result`: what the client itself reported: status, or the exact
   Go/Python error string, and the elapsed time; `server_log`: the matching
   server log lines.
+* `client_timers`: the client's timer settings in seconds: `context_timeout_s`
+  (the per-call `context.WithTimeout`, the webhook's timeoutSeconds),
+  `client_timeout_s` (`http.Client.Timeout`), `response_header_timeout_s`
+  (`Transport.ResponseHeaderTimeout`; `0` = unset, Go's zero value),
+  `tls_handshake_timeout_s` (`Transport.TLSHandshakeTimeout`; null for the
+  plain-HTTP probe), `dial_timeout_s` (`net.Dialer.Timeout`) for the Go client;
+  `overall_deadline_s` for the Python client (one deadline over connect,
+  handshake and response), whose Go timers are null. `fired` lists, per entry
+  of `client_result`, which timer ended that call, read from the client's own
+  error text (`context`, `client_timeout`, `response_header_timeout`,
+  `tls_handshake_timeout`, `overall_deadline`) or null (no timer: refused,
+  certificate, answered, ...). Go 1.19's `dial tcp ...: i/o timeout` during the
+  dial counts as `context` (the dialer takes the context's deadline; its own
+  30 s is longer).
+* `interfaces_at`: for each point in `points`, the interfaces the connection's
+  packets pass there: the point's veth (`c0`, `s0`), or `lo` for a connection
+  rejected inside the client host (kube-proxy's REJECT: the SYN never reaches
+  an interface, the ICMP error goes over `lo`). A file holds the connection
+  when its `interfaces` include `any` or one of these; `client-eth.pcap`,
+  `client-eth-nsec.pcap` and `client.pcapng` of `icmp-port-unreachable` do not
+  hold its ClusterIP connections at all.
+* `icmp_from`, `icmp_source`, `icmp_type`, `icmp_code` (connections answered by
+  ICMP): who sent the error (`router`, `server`: the server host's own
+  firewall, `client-node`: the client's own namespace, as kube-proxy), from
+  which address, and which error; the self-check holds every ICMP error quoting
+  the connection to them.
+* `server_certificate` (`insecure-cert`): the served certificate's facts as
+  generated (CN, subjectAltNames, validity, expired, whether the name matches
+  the SNI).
+* `topology` (per case): `routed` or `one-link`. `network_loss` (per case,
+  `lost-segment`): where and how a packet was lost in the network, and what the
+  captures showed of it (`observed`).
 
 `label`, `points` and `where` are written from what the case configured (the
 `r.conn(...)` call next to the scenario), never from the captures or pcapdiag.
@@ -2327,6 +2418,76 @@ label: `incomplete` connections (a stalled server, capture stopped at 2 s) are
   .. Finished, one 840-byte segment) retransmitted with exponential backoff
   (at ~0.2, 0.4, 0.9, 1.7, 3.4, 6.7 s), then the client's FIN at 10 s, which it
   ACKs; the server's own FIN stays queued behind the unacknowledged flight.
+
+* ICMP port-unreachable (`icmp-port-unreachable`): every client reports
+  `connect: connection refused` (Go `dial tcp ...: connect: connection
+  refused`, Python `ConnectionRefusedError: [Errno 111] Connection refused`),
+  whoever sent it. IPv4: at once, on the first ICMP error. IPv6 (server
+  host's ICMPv6 port-unreachable, and the client node's): only on the second
+  error, after the SYN retransmission at ~1 s, as with the router's ICMPv6
+  admin-prohibited in `unreachable`. The server host's firewall answers from the
+  address the client dialled (198.19.0.3, 2001:db8:2::2; TTL 63 at the client);
+  kube-proxy's REJECT in the client namespace answers from the client's own
+  address to itself (198.18.0.2 -> 198.18.0.2, 2001:db8:1::2 -> itself, TTL
+  64) over `lo`, quoting a SYN to the ClusterIP that no interface ever carried.
+* Go client timers shorter than the webhook's (`client-timers`):
+  `http.Client.Timeout` 5 s gives `Post "...": context deadline exceeded
+  (Client.Timeout exceeded while awaiting headers)`,
+  `Transport.ResponseHeaderTimeout` 5 s gives `Post "...": net/http: timeout
+  awaiting response headers`, both at 5.0 s, both closing with close_notify +
+  FIN as at the 10 s context deadline. The stalled TLS handshake with both
+  timers at 10 s (`tls-handshake-timeout` 40081) reports `context deadline
+  exceeded` (the context starts before the dial, the handshake timer after
+  it); with the context at 15 s (40082) `net/http: TLS handshake timeout`.
+* Path-MTU black hole (`mtu-blackhole`): the TLS 1.3 flight of the big chain
+  leaves the server as 1448 + 1448 + ~560 payload bytes; only the last segment
+  reaches the client, which SACKs it (`ack 1, sack 2897:3457`) and waits; the
+  server retransmits the first segment (fast retransmit, then RTO at ~0.2, 0.4,
+  0.8, 1.7, 3.3 s), in vain. At 10 s the Go client sends a bare FIN (no
+  close_notify: the handshake never finished) and reports `context deadline
+  exceeded`.
+* Late answer (`late-answer`): close_notify + FIN at 10.0 s, the server ACKs;
+  the 200 (one 265-byte record) leaves the server at 11.0 s and the client's
+  kernel answers it with RST. The Go server logs the request's context as
+  canceled when it answers.
+* Go-to-Go healthy connections closed by the client (`ok-tls13`,
+  `insecure-cert`, ...): close_notify + FIN from the client; the server's own
+  close_notify arrives after the client closed its socket and draws the client
+  kernel's RST.
+
+## Lost packets made deterministic
+
+`mtu-blackhole` drops by size: the router's forward chain drops every
+server->client packet whose IP length exceeds 1000 bytes (`ip saddr
+198.19.0.2 tcp sport 443 ip length > 1000 drop`) and sends no ICMP. The big
+chain's extra SAN names (`BIGCHAIN_PAD_NAMES` in `record.py`) put the flight's
+last segment at about 560 bytes, well inside (0, 948]; the self-check requires
+that no large segment reached the client, that some of the flight did, and that
+the server retransmitted.
+
+`lost-segment` drops exactly one segment, once: two nft quota rules on the
+connection's server->client packets longer than 1000 bytes,
+
+```
+ip saddr 198.19.0.2 tcp sport 443 tcp dport 40291 ip length > 1000 quota until 15001 bytes accept
+ip saddr 198.19.0.2 tcp sport 443 tcp dport 40291 ip length > 1000 quota until 1501 bytes drop
+```
+
+The first accepts them until their IP lengths add up to 15,001 bytes; the
+packet that reaches that total falls through to the second, whose quota (1,501
+bytes) it is the first and only packet to fit in, and is dropped; every later
+packet, the retransmission included, has overrun both quotas and is accepted by
+the chain's policy. Quotas count bytes in the kernel, not time, so the same
+segment (the 11th large one, about 17 KB into the server's 51 KB of TLS
+stream) is dropped
+in every recording. The self-check requires the server capture to hold exactly
+one data segment more than the client capture, sent twice at the server and
+received once at the client; `network_loss.observed` says which it was.
+
+In both cases the server's veth has `gso_max_segs 1` (`ip link set dev s0
+gso_max_segs 1`): a veth otherwise hands the router (and tcpdump) GSO
+super-packets of up to 64 KB, and a size rule would drop the whole flight, tail
+included.
 
 ## Cases
 
