@@ -61,6 +61,7 @@ SERVER4 = ["198.19.0.2", "198.19.0.3", "198.19.0.4", "198.19.0.5", "198.19.0.6"]
 SERVICE4 = "198.18.100.1"  # "ClusterIP" DNATed by the router
 CLIENT6, ROUTER6_C, ROUTER6_S, SERVER6 = (
     "2001:db8:1::2", "2001:db8:1::1", "2001:db8:2::1", "2001:db8:2::2")
+SERVICE6 = "2001:db8:100::1"  # the same Service's IPv6 ClusterIP
 SVC_HOST = "webhook.pcd-system.svc"
 WRONG_HOST = "other-webhook.pcd-other.svc"
 
@@ -73,7 +74,7 @@ def addr_ok(a: str) -> str:
 
 
 for _a in [CLIENT4, ROUTER4_C, ROUTER4_S, *SERVER4, SERVICE4,
-           CLIENT6, ROUTER6_C, ROUTER6_S, SERVER6]:
+           CLIENT6, ROUTER6_C, ROUTER6_S, SERVER6, SERVICE6]:
     addr_ok(_a)
 
 PREFIX = f"pcd-{os.getpid()}"
@@ -83,6 +84,9 @@ CHILD_ENV = {k: v for k, v in os.environ.items()
              if k not in ("SSLKEYLOGFILE", "HTTP_PROXY", "HTTPS_PROXY", "http_proxy",
                           "https_proxy", "ALL_PROXY", "all_proxy")}
 CLIENT_TIMEOUT = 10.0          # webhook timeoutSeconds
+GO_CLIENT_TIMEOUT = 30.0       # goclient's default http.Client.Timeout
+GO_TLS_HANDSHAKE_TIMEOUT = 10.0  # goclient's Transport.TLSHandshakeTimeout (fixed)
+GO_DIAL_TIMEOUT = 30.0         # goclient's net.Dialer.Timeout (fixed)
 SETTLE_AFTER = 0.8             # seconds of capture after the last client event
 CAPTURE_READY_TIMEOUT = 10.0
 MIDSTREAM_QUIET = 1.0          # idle time before a capture that starts mid-connection
@@ -231,16 +235,26 @@ class Proc:
 # topology: client ns -- veth -- router ns -- veth -- server ns
 # --------------------------------------------------------------------------
 class Topo:
-    def __init__(self, tag: str) -> None:
+    """client ns -- veth -- router ns -- veth -- server ns, or with one_link the client and server
+    namespaces joined by ONE veth pair (c0 <-> s0): no router, no hop, equal TTLs at both ends."""
+
+    def __init__(self, tag: str, one_link: bool = False) -> None:
         self.c = f"{PREFIX}-{tag}-c"
         self.r = f"{PREFIX}-{tag}-r"
         self.s = f"{PREFIX}-{tag}-s"
+        self.one_link = one_link
+        self.names = (self.c, self.s) if one_link else (self.c, self.r, self.s)
+        # (namespace, device) of every veth end
+        self.links = ([(self.c, "c0"), (self.s, "s0")] if one_link else
+                      [(self.c, "c0"), (self.r, "r0"), (self.r, "r1"), (self.s, "s0")])
 
     def ns(self, role: str) -> str:
+        if role == "router" and self.one_link:
+            raise ValueError("one-link topology has no router")
         return {"client": self.c, "router": self.r, "server": self.s}[role]
 
     def up(self) -> None:
-        for ns in (self.c, self.r, self.s):
+        for ns in self.names:
             run(["ip", "netns", "add", ns])
             with REG.lock:
                 REG.netns.append(ns)
@@ -253,11 +267,15 @@ class Topo:
                        "net.ipv6.conf.default.accept_ra=0",
                        "net.ipv6.conf.all.accept_ra=0",
                        "net.ipv6.conf.default.router_solicitations=0"])
-        run(["ip", "-n", self.c, "link", "add", "c0", "type", "veth",
-             "peer", "name", "r0", "netns", self.r])
-        run(["ip", "-n", self.s, "link", "add", "s0", "type", "veth",
-             "peer", "name", "r1", "netns", self.r])
-        for ns, dev in ((self.c, "c0"), (self.r, "r0"), (self.r, "r1"), (self.s, "s0")):
+        if self.one_link:
+            run(["ip", "-n", self.c, "link", "add", "c0", "type", "veth",
+                 "peer", "name", "s0", "netns", self.s])
+        else:
+            run(["ip", "-n", self.c, "link", "add", "c0", "type", "veth",
+                 "peer", "name", "r0", "netns", self.r])
+            run(["ip", "-n", self.s, "link", "add", "s0", "type", "veth",
+                 "peer", "name", "r1", "netns", self.r])
+        for ns, dev in self.links:
             run(["ip", "-n", ns, "link", "set", "dev", dev, "addrgenmode", "none"])
             nsrun(ns, ["sysctl", "-q", "-w", f"net.ipv6.conf.{dev}.accept_dad=0",
                        f"net.ipv6.conf.{dev}.accept_ra=0"])
@@ -270,29 +288,38 @@ class Topo:
 
         addr(self.c, "c0", f"{CLIENT4}/24")
         addr(self.c, "c0", f"{CLIENT6}/64")
-        addr(self.r, "r0", f"{ROUTER4_C}/24")
-        addr(self.r, "r0", f"{ROUTER6_C}/64")
-        addr(self.r, "r1", f"{ROUTER4_S}/24")
-        addr(self.r, "r1", f"{ROUTER6_S}/64")
+        if not self.one_link:
+            addr(self.r, "r0", f"{ROUTER4_C}/24")
+            addr(self.r, "r0", f"{ROUTER6_C}/64")
+            addr(self.r, "r1", f"{ROUTER4_S}/24")
+            addr(self.r, "r1", f"{ROUTER6_S}/64")
         for a in SERVER4:
             addr(self.s, "s0", f"{a}/24")
         addr(self.s, "s0", f"{SERVER6}/64")
-        for ns in (self.c, self.r, self.s):
+        for ns in self.names:
             run(["ip", "-n", ns, "link", "set", "lo", "up"])
-        for ns, dev in ((self.c, "c0"), (self.r, "r0"), (self.r, "r1"), (self.s, "s0")):
+        for ns, dev in self.links:
             run(["ip", "-n", ns, "link", "set", "dev", dev, "up"])
-        nsrun(self.r, ["sysctl", "-q", "-w", "net.ipv4.ip_forward=1",
-                       "net.ipv6.conf.all.forwarding=1",
-                       "net.ipv4.conf.all.send_redirects=0",
-                       "net.ipv4.conf.r0.send_redirects=0",
-                       "net.ipv4.conf.r1.send_redirects=0"])
-        # only the test ranges are routed; no default route anywhere
-        run(["ip", "-n", self.c, "route", "add", "198.18.0.0/15", "via", ROUTER4_C])
-        run(["ip", "-n", self.c, "-6", "route", "add", "2001:db8::/32", "via", ROUTER6_C])
-        run(["ip", "-n", self.s, "route", "add", "198.18.0.0/15", "via", ROUTER4_S])
-        run(["ip", "-n", self.s, "-6", "route", "add", "2001:db8::/32", "via", ROUTER6_S])
+        if self.one_link:
+            # the other end's subnet is on the link itself (device routes, no gateway): the
+            # client ARPs for the server address and the server answers from s0
+            run(["ip", "-n", self.c, "route", "add", "198.19.0.0/24", "dev", "c0"])
+            run(["ip", "-n", self.c, "-6", "route", "add", "2001:db8:2::/64", "dev", "c0"])
+            run(["ip", "-n", self.s, "route", "add", "198.18.0.0/24", "dev", "s0"])
+            run(["ip", "-n", self.s, "-6", "route", "add", "2001:db8:1::/64", "dev", "s0"])
+        else:
+            nsrun(self.r, ["sysctl", "-q", "-w", "net.ipv4.ip_forward=1",
+                           "net.ipv6.conf.all.forwarding=1",
+                           "net.ipv4.conf.all.send_redirects=0",
+                           "net.ipv4.conf.r0.send_redirects=0",
+                           "net.ipv4.conf.r1.send_redirects=0"])
+            # only the test ranges are routed; no default route anywhere
+            run(["ip", "-n", self.c, "route", "add", "198.18.0.0/15", "via", ROUTER4_C])
+            run(["ip", "-n", self.c, "-6", "route", "add", "2001:db8::/32", "via", ROUTER6_C])
+            run(["ip", "-n", self.s, "route", "add", "198.18.0.0/15", "via", ROUTER4_S])
+            run(["ip", "-n", self.s, "-6", "route", "add", "2001:db8::/32", "via", ROUTER6_S])
         # sanity: nothing but the allowed ranges is configured
-        for ns in (self.c, self.r, self.s):
+        for ns in self.names:
             out = run(["ip", "-n", ns, "-j", "addr", "show"]).stdout
             for link in json.loads(out):
                 for ai in link.get("addr_info", []):
@@ -302,16 +329,23 @@ class Topo:
         # Static IPv6 neighbours: without link-local addresses the router cannot send
         # neighbour solicitations for forwarded packets, so resolve them by hand.
         mac = {}
-        for ns, dev in ((self.c, "c0"), (self.r, "r0"), (self.r, "r1"), (self.s, "s0")):
+        for ns, dev in self.links:
             mac[dev] = json.loads(run(["ip", "-n", ns, "-j", "link", "show", "dev", dev])
                                   .stdout)[0]["address"]
-        for ns, ip, dev, peer in ((self.c, ROUTER6_C, "c0", "r0"), (self.r, CLIENT6, "r0", "c0"),
-                                  (self.r, SERVER6, "r1", "s0"), (self.s, ROUTER6_S, "s0", "r1")):
+        neigh = ([(self.c, SERVER6, "c0", "s0"), (self.s, CLIENT6, "s0", "c0")] if self.one_link
+                 else [(self.c, ROUTER6_C, "c0", "r0"), (self.r, CLIENT6, "r0", "c0"),
+                       (self.r, SERVER6, "r1", "s0"), (self.s, ROUTER6_S, "s0", "r1")])
+        for ns, ip, dev, peer in neigh:
             run(["ip", "-n", ns, "-6", "neigh", "replace", ip, "lladdr", mac[peer],
                  "dev", dev, "nud", "permanent"])
 
+    def no_gso(self, role: str, dev: str) -> None:
+        """One MSS-sized segment per packet from this device (veth would otherwise hand
+        GSO super-packets of up to 64 KB to tcpdump and to the router's nft rules)."""
+        run(["ip", "-n", self.ns(role), "link", "set", "dev", dev, "gso_max_segs", "1"])
+
     def down(self) -> None:
-        for ns in (self.c, self.r, self.s):
+        for ns in self.names:
             subprocess.run(["ip", "netns", "del", ns], stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL, timeout=10, check=False)
             with REG.lock:
@@ -322,10 +356,14 @@ class Topo:
 # --------------------------------------------------------------------------
 # certificates (throwaway, generated per run, kept in the temp dir)
 # --------------------------------------------------------------------------
-def make_certs(d: Path) -> dict[str, Path]:
+BIGCHAIN_PAD_NAMES = 12   # extra SAN names on the big-chain leaf (tunes the flight's tail)
+LEGACY_CN = "legacy-webhook.pcd-legacy.example"
+
+
+def make_certs(d: Path) -> dict[str, Any]:
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
     now = dt.datetime.now(dt.UTC)
@@ -347,8 +385,8 @@ def make_certs(d: Path) -> dict[str, Path]:
         return cert, key
 
     def leaf(cn: str, sans: list[str], issuer: tuple[Any, Any], nb: dt.datetime,
-             na: dt.datetime, client: bool = False) -> tuple[Any, Any]:
-        key = ec.generate_private_key(ec.SECP256R1())
+             na: dt.datetime, client: bool = False, key: Any = None) -> tuple[Any, Any]:
+        key = key or ec.generate_private_key(ec.SECP256R1())
         eku = ExtendedKeyUsageOID.CLIENT_AUTH if client else ExtendedKeyUsageOID.SERVER_AUTH
         b = (x509.CertificateBuilder().subject_name(name(cn)).issuer_name(issuer[0].subject)
              .public_key(key.public_key()).serial_number(x509.random_serial_number())
@@ -359,8 +397,9 @@ def make_certs(d: Path) -> dict[str, Path]:
                                 critical=False)
         return b.sign(issuer[1], hashes.SHA256()), key
 
-    def write(stem: str, cert: Any, key: Any) -> None:
-        (d / f"{stem}.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    def write(stem: str, cert: Any, key: Any, chain: tuple[Any, ...] = ()) -> None:
+        (d / f"{stem}.pem").write_bytes(b"".join(
+            c.public_bytes(serialization.Encoding.PEM) for c in (cert, *chain)))
         if key is not None:
             kp = d / f"{stem}.key"
             kp.write_bytes(key.private_bytes(serialization.Encoding.PEM,
@@ -379,7 +418,50 @@ def make_certs(d: Path) -> dict[str, Path]:
     write("unknownca", *leaf(SVC_HOST, good_sans, rogue, *valid))
     write("expired", *leaf(SVC_HOST, good_sans, the_ca, now - dt.timedelta(days=60),
                            now - dt.timedelta(days=30)))
-    return {"ca": d / "ca.pem", "dir": d}
+    # bigchain: RSA-4096 leaf (with extra SAN names) + RSA-4096 intermediate under the test CA:
+    # a TLS 1.3 server flight of a few KB, i.e. two full segments and a small tail
+    ikey = rsa.generate_private_key(public_exponent=65537, key_size=4096)
+    inter = (x509.CertificateBuilder().subject_name(name("pcd test webhook intermediate CA"))
+             .issuer_name(the_ca[0].subject).public_key(ikey.public_key())
+             .serial_number(x509.random_serial_number())
+             .not_valid_before(now - dt.timedelta(days=1))
+             .not_valid_after(now + dt.timedelta(days=30))
+             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+             .add_extension(x509.KeyUsage(False, False, False, False, False, True, True,
+                                          False, False), critical=True)
+             .sign(the_ca[1], hashes.SHA256()))
+    pad = [f"pad{i:02d}.{SVC_HOST}" for i in range(BIGCHAIN_PAD_NAMES)]
+    big_leaf, big_key = leaf(SVC_HOST, good_sans + pad, (inter, ikey), *valid,
+                             key=rsa.generate_private_key(public_exponent=65537, key_size=4096))
+    write("bigchain", big_leaf, big_key, chain=(inter,))
+    # legacy: looks invalid on every count: expired, subject CN only (no subjectAltName), and
+    # the CN is not the name the client asks for (SNI)
+    lg_nb, lg_na = now - dt.timedelta(days=400), now - dt.timedelta(days=35)
+    legacy, lkey = leaf(LEGACY_CN, [], the_ca, lg_nb, lg_na)
+    write("legacy", legacy, lkey)
+    der_len = {stem: len(c.public_bytes(serialization.Encoding.DER)) for stem, c in
+               (("bigchain-leaf", big_leaf), ("bigchain-intermediate", inter))}
+    facts = {
+        "legacy": {
+            "subject_cn": LEGACY_CN,
+            "subject_alt_names": [],
+            "cn_only": True,
+            "sni": SVC_HOST,
+            "name_matches_sni": False,
+            "issuer_cn": "pcd test webhook CA",
+            "not_before": lg_nb.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "not_after": lg_na.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "expired": True,
+            "key": "ECDSA P-256",
+        },
+        "bigchain": {
+            "chain": ["leaf RSA-4096 (signed by the intermediate)",
+                      "intermediate RSA-4096 (signed by the test CA, ECDSA P-256)"],
+            "der_bytes": der_len,
+            "leaf_dns_names": len(good_sans) + len(pad),
+        },
+    }
+    return {"ca": d / "ca.pem", "dir": d, "facts": facts}
 
 
 # --------------------------------------------------------------------------
@@ -409,8 +491,11 @@ def build_go(work: Path) -> dict[str, Path]:
 # --------------------------------------------------------------------------
 # minimal pcap / pcapng reader for the self-check
 # --------------------------------------------------------------------------
-def _walk(linktype: int, pkt: bytes, ips: set[str], ports: set[int]) -> None:
-    """Collect the IP addresses and TCP ports of one frame (ICMP quotes included)."""
+def _walk(linktype: int, pkt: bytes, ips: set[str], ports: set[int],
+          rec: dict[str, Any] | None = None) -> None:
+    """Collect the IP addresses and TCP ports of one frame (ICMP quotes included); with rec,
+    also the outer header facts of the frame (addresses, TTL, TCP ports/flags/payload length,
+    ICMP type/code and the quoted ports)."""
     if linktype == 1:
         if len(pkt) < 14:
             return
@@ -419,32 +504,52 @@ def _walk(linktype: int, pkt: bytes, ips: set[str], ports: set[int]) -> None:
         if len(pkt) < 20:
             return
         etype, off = struct.unpack("!H", pkt[0:2])[0], 20
+        if rec is not None:
+            rec["ifindex"] = struct.unpack("!I", pkt[4:8])[0]
     else:
         return
-    _walk_ip(etype, pkt[off:], ips, ports, 0)
+    _walk_ip(etype, pkt[off:], ips, ports, 0, rec)
 
 
-def _walk_ip(etype: int, ip: bytes, ips: set[str], ports: set[int], depth: int) -> None:
+def _walk_ip(etype: int, ip: bytes, ips: set[str], ports: set[int], depth: int,
+             rec: dict[str, Any] | None = None) -> None:
     if etype == 0x0800 and len(ip) >= 20:
         ihl = (ip[0] & 0x0F) * 4
         proto, l4 = ip[9], ip[ihl:]
-        ips.update((str(ipaddress.IPv4Address(ip[12:16])), str(ipaddress.IPv4Address(ip[16:20]))))
+        src, dst = str(ipaddress.IPv4Address(ip[12:16])), str(ipaddress.IPv4Address(ip[16:20]))
+        ttl, l4len = ip[8], struct.unpack("!H", ip[2:4])[0] - ihl
     elif etype == 0x86DD and len(ip) >= 40:
         proto, l4 = ip[6], ip[40:]
-        ips.update((str(ipaddress.IPv6Address(ip[8:24])), str(ipaddress.IPv6Address(ip[24:40]))))
+        src, dst = str(ipaddress.IPv6Address(ip[8:24])), str(ipaddress.IPv6Address(ip[24:40]))
+        ttl, l4len = ip[7], struct.unpack("!H", ip[4:6])[0]
     else:
         return
+    ips.update((src, dst))
+    if rec is not None and depth == 0:
+        rec.update(src=src, dst=dst, ttl=ttl, proto=proto, ip_len=l4len + (ihl if etype == 0x0800
+                                                                          else 40))
     if proto == 6 and len(l4) >= 4:
-        ports.update(struct.unpack("!HH", l4[:4]))
+        sp, dp = struct.unpack("!HH", l4[:4])
+        ports.update((sp, dp))
+        if rec is not None and depth == 0:
+            rec.update(sport=sp, dport=dp)
+            if len(l4) >= 14:
+                rec.update(seq=struct.unpack("!I", l4[4:8])[0], flags=l4[13],
+                           payload=l4len - (l4[12] >> 4) * 4)
+        elif rec is not None and depth == 1:
+            rec.update(quoted_sport=sp, quoted_dport=dp)
     elif proto in (1, 58) and depth == 0 and len(l4) >= 8:
-        _walk_ip(0x0800 if proto == 1 else 0x86DD, l4[8:], ips, ports, 1)
+        if rec is not None:
+            rec.update(icmp_type=l4[0], icmp_code=l4[1])
+        _walk_ip(0x0800 if proto == 1 else 0x86DD, l4[8:], ips, ports, 1, rec)
 
 
 def read_capture(path: Path) -> dict[str, Any]:
-    """Packet count, link types, IDB count and the set of TCP ports seen."""
+    """Packet count, link types, IDB count, the set of TCP ports seen, and one record per packet
+    (captured and original length, interface, outer header facts) for the self-check."""
     data = path.read_bytes()
     info: dict[str, Any] = {"packets": 0, "linktypes": [], "ports": set(), "ips": set(),
-                            "idbs": 0}
+                            "idbs": 0, "snaplens": [], "recs": []}
     if len(data) < 4:
         return info
     magic = data[:4]
@@ -452,37 +557,55 @@ def read_capture(path: Path) -> dict[str, Any]:
                    b"\xa1\xb2\xc3\xd4": (">", "usec"), b"\xa1\xb2\x3c\x4d": (">", "nsec")}
     if magic in pcap_magics:
         e, prec = pcap_magics[magic]
-        lt = struct.unpack(e + "I", data[20:24])[0]
-        info.update(format="pcap", precision=prec, linktypes=[lt])
+        snap, lt = struct.unpack(e + "II", data[16:24])
+        info.update(format="pcap", precision=prec, linktypes=[lt], snaplens=[snap])
         off = 24
         while off + 16 <= len(data):
-            _s, _f, incl, _orig = struct.unpack(e + "IIII", data[off:off + 16])
+            ts, frac, incl, orig = struct.unpack(e + "IIII", data[off:off + 16])
             pkt = data[off + 16:off + 16 + incl]
             off += 16 + incl
             info["packets"] += 1
-            _walk(lt & 0xFFFF, pkt, info["ips"], info["ports"])
+            rec: dict[str, Any] = {"t": ts + frac / (1e9 if prec == "nsec" else 1e6),
+                                   "caplen": incl, "origlen": orig, "idb": 0}
+            _walk(lt & 0xFFFF, pkt, info["ips"], info["ports"], rec)
+            info["recs"].append(rec)
         return info
     if magic == b"\x0a\x0d\x0d\x0a":
         info["format"] = "pcapng"
         e = "<" if data[8:12] == b"\x4d\x3c\x2b\x1a" else ">"
-        off, lts = 0, []
+        off, lts, snaps = 0, [], []
         while off + 12 <= len(data):
             btype, blen = struct.unpack(e + "II", data[off:off + 8])
             if blen < 12:
                 break
             body = data[off + 8:off + blen - 4]
             if btype == 1:
-                lts.append(struct.unpack(e + "H", body[:2])[0])
+                lt, _res, snap = struct.unpack(e + "HHI", body[:8])
+                lts.append(lt)
+                snaps.append(snap)
             elif btype == 6:
-                ifid, _th, _tl, cap, _orig = struct.unpack(e + "IIIII", body[:20])
+                ifid, th, tl, cap, orig = struct.unpack(e + "IIIII", body[:20])
                 pkt = body[20:20 + cap]
                 info["packets"] += 1
-                _walk(lts[ifid], pkt, info["ips"], info["ports"])
+                rec = {"t": ((th << 32) | tl) / 1e6, "caplen": cap, "origlen": orig, "idb": ifid}
+                _walk(lts[ifid], pkt, info["ips"], info["ports"], rec)
+                info["recs"].append(rec)
             off += blen
         info["linktypes"] = lts
+        info["snaplens"] = snaps
         info["idbs"] = len(lts)
         return info
     return info
+
+
+def capture_drops(tool: str, stderr: str) -> int | None:
+    """Packets the kernel dropped, as the capture tool reported it when it stopped."""
+    if tool == "tcpdump":
+        m = re.search(r"(\d+) packets? dropped by kernel", stderr)
+        return int(m.group(1)) if m else None
+    # dumpcap: "Packets received/dropped on interface 'c0': 47/0 (pcap:0/dumpcap:0/...)"
+    found = re.findall(r"Packets received/dropped on interface '[^']*': \d+/(\d+)", stderr)
+    return sum(int(x) for x in found) if found else None
 
 
 # --------------------------------------------------------------------------
@@ -497,15 +620,56 @@ class Capturer:
     tool: str
     interfaces: list[str]
     ready_marker: str
+    snaplen: int = 0  # 0: full length (tcpdump -s 0 / dumpcap's default)
 
 
 POINT_IF = {"client": "c0", "server": "s0"}
+CUT_SNAPLENS = (96, 128)  # snapshot lengths of the cut captures (tcpdump -s / dumpcap -s)
 
 
 def bpf(ports: list[int]) -> str:
     tcp = " or ".join(f"tcp port {p}" for p in sorted(set(ports)))
     # ICMPv6 errors only (types < 128): keeps NDP/MLD out of the files
     return f"({tcp}) or icmp or (icmp6 and ip6[40] < 128)"
+
+
+HEALTHY_LABELS = {"ok", "incomplete", "partial"}
+CUT_CONTROLS = {"ok-tls13", "ok-tls12"}  # healthy cases also recorded cut, as controls
+
+
+def _dev_packets(cap: Capturer, info: dict[str, Any]) -> int:
+    """Packets of a file that passed the point's veth (not lo: ifindex 1 in every namespace,
+    interface 0 of the multi-IDB files)."""
+    if "any" in cap.interfaces:
+        return sum(1 for r in info["recs"] if r.get("ifindex") != 1)
+    if "lo" in cap.interfaces:
+        return sum(1 for r in info["recs"] if r["idb"] != cap.interfaces.index("lo"))
+    return info["packets"]
+
+
+def _packet_keys(info: dict[str, Any]) -> list[tuple[Any, ...]]:
+    keys = ("origlen", "ifindex", "idb", "src", "dst", "ttl", "sport", "dport", "seq", "flags",
+            "icmp_type", "icmp_code")
+    return sorted(tuple(str(r.get(k)) for k in keys) for r in info["recs"])
+
+
+def timer_fired(impl: str, error: str | None) -> str | None:
+    """Which of the client's timers ended the call, read from the client's own error text."""
+    if not error:
+        return None
+    if impl == "python":
+        return "overall_deadline" if "timed out" in error else None
+    if "Client.Timeout exceeded" in error:
+        return "client_timeout"
+    if "timeout awaiting response headers" in error:
+        return "response_header_timeout"
+    if "TLS handshake timeout" in error:
+        return "tls_handshake_timeout"
+    if "context deadline exceeded" in error or ("dial tcp" in error and "i/o timeout" in error):
+        # Go 1.19 reports the context's deadline during the dial as "i/o timeout" too (the
+        # dialer's own 30 s timeout is longer)
+        return "context"
+    return None
 
 
 # --------------------------------------------------------------------------
@@ -519,10 +683,12 @@ class Conn:
     lport: int
     target: str
     tport: int
+    # the client's timer settings as configured (seconds; see client_timers in the README)
+    timers: dict[str, Any] = field(default_factory=dict)
 
 
 class CaseRun:
-    def __init__(self, spec: CaseSpec, work: Path, certs: dict[str, Path],
+    def __init__(self, spec: CaseSpec, work: Path, certs: dict[str, Any],
                  bins: dict[str, Path]) -> None:
         self.spec = spec
         self.name = spec.name
@@ -532,7 +698,7 @@ class CaseRun:
         self.logs.mkdir(parents=True)
         self.certs = certs
         self.bins = bins
-        self.topo = Topo(str(spec.number))
+        self.topo = Topo(str(spec.number), one_link=spec.one_link)
         self.capturers: list[Capturer] = []
         self.servers: list[tuple[Proc, str, int, str]] = []
         self.clients: list[Conn] = []
@@ -540,6 +706,10 @@ class CaseRun:
         self.notes: list[str] = []
         self.capture_started = 0.0
         self.capture_stopped = 0.0
+        # per-case checks of the real packets: per_file -> problems
+        self.checks: list[Callable[[dict[str, dict[str, Any]]], list[str]]] = []
+        # extra top-level truth keys of the case
+        self.extra: dict[str, Any] = {}
 
     # ---- ports ----
     def port(self, k: int) -> int:
@@ -562,10 +732,15 @@ class CaseRun:
         return [str(d / f"{which}.pem"), str(d / f"{which}.key")]
 
     def go_server(self, ip: str, port: int, mode: str = "ok", cert: str = "good",
-                  maxtls: str = "1.3", plain: bool = False, client_ca: bool = False) -> Proc:
+                  maxtls: str = "1.3", plain: bool = False, client_ca: bool = False,
+                  delay: float | None = None, body_bytes: int | None = None) -> Proc:
         addr_ok(ip)
         hp = f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
         argv = [str(self.bins["goserver"]), "-listen", hp, "-mode", mode, "-maxtls", maxtls]
+        if delay is not None:
+            argv += ["-delay", f"{delay}s"]
+        if body_bytes is not None:
+            argv += ["-body-bytes", str(body_bytes)]
         if plain:
             argv.append("-plain")
         else:
@@ -597,7 +772,8 @@ class CaseRun:
     def go_client(self, k: int, target: str, tport: int = 443, *, timeout: float = CLIENT_TIMEOUT,
                   maxtls: str = "1.3", n: int = 1, gate: bool = False, hold: bool = False,
                   plain: bool = False, host: str = SVC_HOST, path: str = "/validate",
-                  url_port: int | None = None) -> Conn:
+                  url_port: int | None = None, client_timeout: float = GO_CLIENT_TIMEOUT,
+                  response_header_timeout: float = 0.0, insecure: bool = False) -> Conn:
         addr_ok(target)
         laddr = CLIENT6 if ":" in target else CLIENT4
         lport = self.port(k)
@@ -605,7 +781,11 @@ class CaseRun:
         argv = [str(self.bins["goclient"]), "-target", hp, "-laddr", laddr,
                 "-lport", str(lport), "-host", host, "-ca", str(self.certs["ca"]),
                 "-timeout", f"{timeout}s", "-maxtls", maxtls, "-n", str(n), "-path", path,
-                "-url-port", str(url_port if url_port is not None else tport)]
+                "-url-port", str(url_port if url_port is not None else tport),
+                "-client-timeout", f"{client_timeout}s",
+                "-response-header-timeout", f"{response_header_timeout}s"]
+        if insecure:
+            argv.append("-insecure")
         if gate:
             argv.append("-gate")
         if hold:
@@ -613,7 +793,11 @@ class CaseRun:
         if plain:
             argv.append("-plain")
         p = Proc(self.topo.c, argv, f"goclient-{lport}", self.logs, stdin=gate or hold)
-        c = Conn(p, "go", laddr, lport, target, tport)
+        timers = {"context_timeout_s": float(timeout), "client_timeout_s": float(client_timeout),
+                  "response_header_timeout_s": float(response_header_timeout),
+                  "tls_handshake_timeout_s": None if plain else GO_TLS_HANDSHAKE_TIMEOUT,
+                  "dial_timeout_s": GO_DIAL_TIMEOUT, "overall_deadline_s": None}
+        c = Conn(p, "go", laddr, lport, target, tport, timers)
         self.clients.append(c)
         return c
 
@@ -630,7 +814,11 @@ class CaseRun:
         if hold:
             argv.append("--hold")
         p = Proc(self.topo.c, argv, f"pyclient-{lport}", self.logs, stdin=hold)
-        c = Conn(p, "python", laddr, lport, target, tport)
+        # one socket timeout set to what is left of one deadline before every step
+        timers = {"context_timeout_s": None, "client_timeout_s": None,
+                  "response_header_timeout_s": None, "tls_handshake_timeout_s": None,
+                  "dial_timeout_s": None, "overall_deadline_s": float(timeout)}
+        c = Conn(p, "python", laddr, lport, target, tport, timers)
         self.clients.append(c)
         return c
 
@@ -641,6 +829,9 @@ class CaseRun:
 
     # ---- captures ----
     def start_captures(self, ports: list[int], multi: bool = False, router: bool = False) -> None:
+        """Start every capture process of the case at once: at the client and the server, each
+        encoding at full length, and when the case is cut (CaseSpec.cut) the same encodings again
+        at every snaplen in CUT_SNAPLENS, recorded by their own processes at the same time."""
         filt = bpf(ports)
         if router:
             # -i any in the router: each forwarded packet twice, as it came in and as it went out
@@ -650,35 +841,44 @@ class CaseRun:
                     "-y", "LINUX_SLL2", "-B", "65536", "-w", str(path), filt]
             self.capturers.append(Capturer(Proc(self.topo.r, argv, "cap-router-any.pcap", self.logs),
                                            path, "router", "sll2", "tcpdump", ["any"], "listening on"))
+        snaplens = (0, *CUT_SNAPLENS) if self.spec.cut else (0,)
         for point in ("client", "server"):
             ns, dev = self.topo.ns(point), POINT_IF[point]
-            td = ["tcpdump", "-U", "--immediate-mode", "-s", "0", "-Z", "root", "-n"]
-            specs: list[tuple[str, str, list[str], str, list[str], str]] = [
-                (f"{point}-eth.pcap", "ethernet-usec", [*td, "-i", dev], "tcpdump", [dev],
-                 "listening on"),
-                (f"{point}-eth-nsec.pcap", "ethernet-nsec",
-                 [*td, "-i", dev, "--time-stamp-precision=nano"], "tcpdump", [dev],
-                 "listening on"),
-                (f"{point}-any.pcap", "sll2",
-                 # "any" has no MTU, so libpcap sizes ring frames by the snaplen:
-                 # a big buffer keeps bursts from being dropped
-                 [*td, "-i", "any", "-y", "LINUX_SLL2", "-B", "65536"],
-                 "tcpdump", ["any"], "listening on"),
-                (f"{point}.pcapng", "pcapng", ["dumpcap", "-q", "-i", dev, "-f", filt],
-                 "dumpcap", [dev], "Capturing on"),
-            ]
-            if multi:
-                # two interfaces -> two IDBs; lo first so the real packets carry interface_id 1
-                specs.append((f"{point}-multi.pcapng", "pcapng-multi-idb",
-                              ["dumpcap", "-q", "-i", "lo", "-f", filt, "-i", dev, "-f", filt],
-                              "dumpcap", ["lo", dev], "Capturing on"))
-            for fname, enc, argv, tool, ifs, marker in specs:
-                path = self.out / fname
-                full = [*argv, "-w", str(path)]
-                if tool == "tcpdump":
-                    full.append(filt)
-                proc = Proc(ns, full, f"cap-{fname}", self.logs)
-                self.capturers.append(Capturer(proc, path, point, enc, tool, ifs, marker))
+            for snap in snaplens:
+                sfx = f"-s{snap}" if snap else ""
+                # a 64 MiB ring for every capture: libpcap sizes ring frames by the snaplen (-i any)
+                # or for 64 KB GSO packets (a veth with offloads), so the default 2 MiB holds only
+                # a few dozen frames, too few for the 50 KB response of lost-segment
+                td = ["tcpdump", "-U", "--immediate-mode", "-s", str(snap), "-Z", "root", "-n",
+                      "-B", "65536"]
+                # dumpcap: per-interface options, after their -i (-B in MiB)
+                ds = ["-B", "64", *(["-s", str(snap)] if snap else [])]
+                specs: list[tuple[str, str, list[str], str, list[str], str]] = [
+                    (f"{point}-eth{sfx}.pcap", "ethernet-usec", [*td, "-i", dev], "tcpdump", [dev],
+                     "listening on"),
+                    (f"{point}-eth-nsec{sfx}.pcap", "ethernet-nsec",
+                     [*td, "-i", dev, "--time-stamp-precision=nano"], "tcpdump", [dev],
+                     "listening on"),
+                    (f"{point}-any{sfx}.pcap", "sll2",
+                     [*td, "-i", "any", "-y", "LINUX_SLL2"],
+                     "tcpdump", ["any"], "listening on"),
+                    (f"{point}{sfx}.pcapng", "pcapng",
+                     ["dumpcap", "-q", "-i", dev, *ds, "-f", filt],
+                     "dumpcap", [dev], "Capturing on"),
+                ]
+                if multi:
+                    # two interfaces -> two IDBs; lo first so the real packets carry interface_id 1
+                    specs.append((f"{point}-multi{sfx}.pcapng", "pcapng-multi-idb",
+                                  ["dumpcap", "-q", "-i", "lo", *ds, "-f", filt,
+                                   "-i", dev, *ds, "-f", filt],
+                                  "dumpcap", ["lo", dev], "Capturing on"))
+                for fname, enc, argv, tool, ifs, marker in specs:
+                    path = self.out / fname
+                    full = [*argv, "-w", str(path)]
+                    if tool == "tcpdump":
+                        full.append(filt)
+                    proc = Proc(ns, full, f"cap-{fname}", self.logs)
+                    self.capturers.append(Capturer(proc, path, point, enc, tool, ifs, marker, snap))
         deadline = time.monotonic() + CAPTURE_READY_TIMEOUT
         for cap in self.capturers:
             while True:
@@ -706,16 +906,20 @@ class CaseRun:
             except subprocess.TimeoutExpired:
                 log(f"  ! {cap.file.name} ignored SIGINT; terminating")
                 cap.proc.stop(signal.SIGTERM)
+        for cap in self.capturers:
+            cap.proc.t.join(timeout=5)
 
     # ---- truth ----
     def conn(self, c: Conn, label: str, points: list[str], what: str, server_impl: str,
              server_view: tuple[str, int] | None = None, *, where: str, where_why: str,
-             **extra: Any) -> None:
+             interfaces_at: dict[str, list[str]] | None = None, **extra: Any) -> None:
         """Record one connection's truth.
 
         `where` says where the scenario made the connection fail (issue 5's vocabulary, see
         WHERE) and `where_why` which part of the scenario decides it: both come from what the
-        case configured, never from the captures."""
+        case configured, never from the captures.  `interfaces_at` names, for each point, the
+        interfaces its packets pass there (default: the point's veth); a connection whose
+        packets pass only `lo` is in the `-i any` and multi-IDB files of that point only."""
         assert label in LABELS, label
         assert where in WHERE, where
         assert where_why, "where_why must say which part of the scenario decides `where`"
@@ -729,6 +933,8 @@ class CaseRun:
         # address/port of the server as each capture point shows it (differs under DNAT)
         d["server_ip_at"] = {p: c.target for p in points}
         d["server_port_at"] = {p: c.tport for p in points}
+        d["interfaces_at"] = {p: (interfaces_at or {}).get(p, [POINT_IF[p]]) for p in points}
+        d["client_timers"] = dict(c.timers)
         if server_view:
             if "server" in points:
                 d["server_ip_at"]["server"] = server_view[0]
@@ -757,46 +963,108 @@ class CaseRun:
         caps = []
         routers: list[dict[str, Any]] = []
         per_file: dict[str, dict[str, Any]] = {}
+        by_name: dict[str, Capturer] = {}
         cports = {d["_conn"].lport for d in self.connections}
         for cap in self.capturers:
             info = read_capture(cap.file)
             per_file[cap.file.name] = info
+            by_name[cap.file.name] = cap
             for a in sorted(info["ips"]):
                 try:
                     addr_ok(a)
                 except ValueError as e:
                     problems.append(f"{cap.file.name}: {e}")
+            drops = capture_drops(cap.tool, cap.proc.stderr_text())
+            if drops != 0:
+                problems.append(f"{cap.file.name}: kernel drops {drops} (tool said: "
+                                f"{cap.proc.stderr_text().strip().splitlines()[-3:]})")
+            problems += self._check_snaplen(cap, info)
             (routers if cap.point == "router" else caps).append(
                 {"file": cap.file.name, "point": cap.point, "encoding": cap.encoding,
                  "tool": cap.tool, "interfaces": cap.interfaces,
                  "linktypes": info["linktypes"], "packets": info["packets"],
-                 "client_ports_seen": sorted(cports & info["ports"])})
+                 "client_ports_seen": sorted(cports & info["ports"]),
+                 "snaplen": cap.snaplen, "dropped_by_kernel": drops,
+                 "packets_cut": sum(1 for x in info["recs"] if x["caplen"] < x["origlen"])})
+        # the same packets in every file of a point: count those that passed the point's veth
+        # (an -i any or multi-IDB file also holds what passed lo); cut files hold the same
+        # packets as their full-length twin (compared by original length and headers)
         for point in ("client", "server"):
-            counts = {c["file"]: c["packets"] for c in caps if c["point"] == point}
+            counts = {c["file"]: _dev_packets(by_name[c["file"]], per_file[c["file"]])
+                      for c in caps if c["point"] == point}
             if len(set(counts.values())) > 1:
                 problems.append(f"{point}: packet counts differ between encodings: {counts}")
+            lo = {c["file"]: per_file[c["file"]]["packets"] - counts[c["file"]]
+                  for c in caps if c["point"] == point and
+                  ("any" in c["interfaces"] or "lo" in c["interfaces"])}
+            if len(set(lo.values())) > 1:
+                problems.append(f"{point}: lo packet counts differ: {lo}")
+        for c in caps:
+            cap = by_name[c["file"]]
+            if cap.snaplen:
+                twin = next(x for x in self.capturers if x.point == cap.point and
+                            x.encoding == cap.encoding and x.snaplen == 0)
+                if _packet_keys(per_file[cap.file.name]) != _packet_keys(per_file[twin.file.name]):
+                    problems.append(f"{cap.file.name}: not the same packets as {twin.file.name}")
+                # ports a cut file cannot show: the connection's only packets there are ICMP
+                # errors whose quoted TCP header lies past the snaplen
+                hidden = sorted((cports & per_file[twin.file.name]["ports"])
+                                - per_file[cap.file.name]["ports"])
+                if hidden:
+                    c["client_ports_cut_off"] = hidden
         conns = []
         for d in self.connections:
             c: Conn = d.pop("_conn")
             results = [ln for ln in c.proc.lines if ln.get("event") == "request"]
             d["client_result"] = results
+            cfg = next((ln for ln in c.proc.lines if ln.get("event") == "config"), None)
+            if c.impl == "go":
+                for k in ("context_timeout_s", "client_timeout_s", "response_header_timeout_s",
+                          "dial_timeout_s"):
+                    if cfg is None or abs(cfg[k] - d["client_timers"][k]) > 1e-6:
+                        problems.append(f"port {c.lport}: client_timers.{k} "
+                                        f"{d['client_timers'][k]} but the client said {cfg}")
+            d["client_timers"]["fired"] = [timer_fired(c.impl, r.get("error")) for r in results]
             slog = self._server_log(c.lport)
             if slog:
                 d["server_log"] = slog
             for point in ("client", "server"):
-                files = [f for f, i in per_file.items() if f.startswith(point)]
-                seen = [c.lport in per_file[f]["ports"] for f in files]
-                if point in d["points"] and not all(seen):
-                    problems.append(f"port {c.lport} expected at {point} but missing in "
-                                    f"{[f for f, s in zip(files, seen, strict=True) if not s]}")
-                if point not in d["points"] and any(seen):
-                    problems.append(f"port {c.lport} not expected at {point} but present")
+                for f, info in per_file.items():
+                    cap = by_name[f]
+                    if cap.point != point or cap.snaplen:
+                        continue  # cut files: compared with their twin above
+                    want = point in d["points"] and (
+                        "any" in cap.interfaces or
+                        bool(set(cap.interfaces) & set(d["interfaces_at"][point])))
+                    seen = c.lport in info["ports"]
+                    if want and not seen:
+                        problems.append(f"port {c.lport} expected in {f} but missing")
+                    if seen and not want:
+                        problems.append(f"port {c.lport} not expected in {f} but present")
+                    if want and "icmp_source" in d:
+                        # who sent the ICMP errors, as the scenario says: check it on the wire
+                        icmps = [(x["src"], x["icmp_type"], x["icmp_code"]) for x in info["recs"]
+                                 if "icmp_type" in x and x.get("quoted_sport") == c.lport]
+                        exp = (d["icmp_source"], d["icmp_type"], d["icmp_code"])
+                        if point == "client" and not icmps:
+                            problems.append(f"port {c.lport}: no ICMP error in {f}")
+                        if any(i != exp for i in icmps):
+                            problems.append(f"port {c.lport}: ICMP in {f} is {set(icmps)}, "
+                                            f"truth says {exp}")
             conns.append(d)
+        # what the case says the wire must show (per-case checks on the real packets)
+        for chk in self.checks:
+            problems += chk(per_file)
+        failing = sorted({d["label"] for d in conns} - HEALTHY_LABELS)
+        if bool(failing or self.name in CUT_CONTROLS) != self.spec.cut:
+            problems.append(f"cut={self.spec.cut} but labels {failing}: every case with a failing "
+                            f"label (and {sorted(CUT_CONTROLS)}) is also recorded cut")
         impls = sorted({d["client_impl"] for d in conns})
         simpls = sorted({d["server_impl"] for d in conns})
         truth = {
             "case": self.name,
             "description": self.spec.description,
+            "topology": "one-link" if self.spec.one_link else "routed",
             "client_impl": "+".join(impls),
             "server_impl": "+".join(simpls),
             "captures": caps,
@@ -807,11 +1075,31 @@ class CaseRun:
             },
             "notes": self.notes,
         }
+        truth.update(self.extra)
         if routers:
             truth["router_captures"] = routers
         if problems:
             truth["self_check_problems"] = problems
         return truth
+
+    @staticmethod
+    def _check_snaplen(cap: Capturer, info: dict[str, Any]) -> list[str]:
+        """A full-length file holds whole packets; a cut one says its snaplen in its header,
+        holds no packet longer than that, and cut every longer packet at exactly that."""
+        out = []
+        recs = info["recs"]
+        if cap.snaplen == 0:
+            short = [r for r in recs if r["caplen"] != r["origlen"]]
+            if short:
+                out.append(f"{cap.file.name}: {len(short)} packets cut in a full-length file")
+            return out
+        if any(sn != cap.snaplen for sn in info["snaplens"]):
+            out.append(f"{cap.file.name}: header snaplen {info['snaplens']} != {cap.snaplen}")
+        if any(r["caplen"] != min(r["origlen"], cap.snaplen) for r in recs):
+            out.append(f"{cap.file.name}: a packet not cut at {cap.snaplen}")
+        # a case whose packets are all short (SYN, RST, ACK: 54 to 94 bytes) has cut files
+        # that cut nothing: they are still recordings at that snaplen (packets_cut says 0)
+        return out
 
     def _server_log(self, lport: int) -> list[str]:
         out: list[str] = []
@@ -841,7 +1129,7 @@ LABELS = {"ok", "refused", "syn-timeout", "unreachable", "tls-handshake-timeout"
 WHERE = {"in-between", "return-path", "server", "client", "none", "unknown"}
 BOTH = ["client", "server"]
 CLIENT_ONLY = ["client"]
-S0, S1, S2, S3 = SERVER4[:4]
+S0, S1, S2, S3, S4 = SERVER4
 WAIT = CLIENT_TIMEOUT + 8  # bound for a client that should finish by its 10 s deadline
 
 
@@ -853,6 +1141,10 @@ class CaseSpec:
     fn: Callable[[CaseRun], None]
     labels: list[str] = field(default_factory=list)
     impls: str = ""
+    # also recorded at snaplen 96 and 128 (every case with a failing label, and the controls)
+    cut: bool = False
+    # client and server namespaces on one veth pair, no router
+    one_link: bool = False
 
 
 def case_ok_tls13(r: CaseRun) -> None:
@@ -998,20 +1290,23 @@ table inet pcd {{
            "router (nft) answers the SYN with ICMP host-unreachable (type 3 code 1)", "go",
            where="in-between",
            where_why="the router between client and server rejects the SYN with ICMP; the SYN never "
-                     "reaches the server side")
+                     "reaches the server side",
+           icmp_from="router", icmp_source=ROUTER4_C, icmp_type=3, icmp_code=1)
     r.conn(c2, "unreachable", CLIENT_ONLY,
            "router (iptables REJECT) answers the SYN with ICMP admin-prohibited "
            "(type 3 code 13)", "go",
            where="in-between",
            where_why="the router between client and server rejects the SYN with ICMP; the SYN never "
-                     "reaches the server side")
+                     "reaches the server side",
+           icmp_from="router", icmp_source=ROUTER4_C, icmp_type=3, icmp_code=13)
     r.conn(c3, "unreachable", CLIENT_ONLY,
            "IPv6: router (nft) answers the SYN with ICMPv6 admin-prohibited (type 1 code 1); "
            "as recorded here connect() failed (EACCES) only on the second ICMPv6 error, "
            "after the SYN retransmission at ~1 s", "go",
            where="in-between",
            where_why="the router between client and server rejects the SYN with ICMPv6; the SYN never "
-                     "reaches the server side")
+                     "reaches the server side",
+           icmp_from="router", icmp_source=ROUTER6_C, icmp_type=1, icmp_code=1)
 
 
 def case_tls_handshake_timeout(r: CaseRun) -> None:
@@ -1406,46 +1701,406 @@ table ip pcdnat {{
            where="server", where_why=why)
 
 
+# ---- helpers for the per-case checks of the real packets (full-length Ethernet files) ----
+def _tcp(per_file: dict[str, dict[str, Any]], fname: str, lport: int) -> list[dict[str, Any]]:
+    return [x for x in per_file[fname]["recs"] if lport in (x.get("sport"), x.get("dport"))
+            and "icmp_type" not in x]
+
+
+def _from_server(recs: list[dict[str, Any]], lport: int) -> list[dict[str, Any]]:
+    return [x for x in recs if x.get("dport") == lport]
+
+
+def check_ttls(expected: int) -> Callable[[dict[str, dict[str, Any]]], list[str]]:
+    """Every packet at every point carries the sender's own TTL / hop limit: nothing forwarded
+    it."""
+    def chk(per_file: dict[str, dict[str, Any]]) -> list[str]:
+        out = []
+        for f, info in per_file.items():
+            ttls = {x["ttl"] for x in info["recs"] if "ttl" in x}
+            if ttls - {expected}:
+                out.append(f"{f}: TTLs {sorted(ttls)}, expected only {expected} (no hop)")
+        return out
+    return chk
+
+
+def case_one_link(r: CaseRun) -> None:
+    p2 = r.port(2)
+    r.go_server(S0, 443, "ok")                       # 2 (SYNs dropped before it), 6 (healthy)
+    r.py_server(S1, 443, "silent")                   # 3: stalls the TLS handshake
+    r.go_server(S2, 443, "sleep")                    # 4: reads the POST, never answers
+    r.go_server(S3, 443, "ok", cert="wrongname")     # 5: certificate for another name
+    # 1: nothing listens on S4 (198.19.0.6)
+    r.nft("server", f"""
+table inet pcd {{
+  chain pcdinput {{ type filter hook input priority 0; policy accept;
+    tcp sport {p2} drop
+  }}
+}}""")
+    r.notes.append("one veth pair between the client and server namespaces, no router: every "
+                   "packet has its sender's TTL (64) at both capture points")
+    r.notes.append("client SYN retransmission schedule: linear (kernel default "
+                   "tcp_syn_linear_timeouts=4)")
+    r.checks.append(check_ttls(64))
+    r.start_captures([443])
+    cs = [r.go_client(1, S4), r.go_client(2, S0), r.go_client(3, S1), r.go_client(4, S2),
+          r.go_client(5, S3), r.go_client(6, S0)]
+    r.wait_clients(cs, WAIT)
+    # as in syn-timeout: run past the SYN that would be due at 11 s
+    r.stop_captures(settle=11.0 - CLIENT_TIMEOUT + 1.5)
+    one = "one link, no router: "
+    r.conn(cs[0], "refused", BOTH, one + "nothing listens on the server: its kernel answers the "
+           "SYN with RST,ACK", "none",
+           where="server",
+           where_why="nothing listens on the server host: its own kernel answers the SYN with RST")
+    r.conn(cs[1], "syn-timeout", BOTH, one + "server-side nft input drop (the server capture "
+           "still sees the SYNs arrive); linear SYN schedule; Go client gives up at 10 s", "go",
+           where="server",
+           where_why="a firewall on the server host itself (nft input) drops the SYNs after they "
+                     "reached the server side")
+    r.conn(cs[2], "tls-handshake-timeout", BOTH, one + "server accepts TCP but never reads or "
+           "answers the ClientHello; Go client gives up at 10 s", "python-silent",
+           where="server",
+           where_why="the server accepted TCP and stalls the TLS handshake (never reads the "
+                     "ClientHello)")
+    r.conn(cs[3], "awaiting-headers", BOTH, one + "Go server reads the POST and sleeps 30 s; "
+           "Go client gives up at 10 s (close_notify + FIN)", "go",
+           where="server",
+           where_why="the server read the request and stalls instead of answering")
+    r.conn(cs[4], "cert-rejected", BOTH, one + f"TLS 1.3, server cert is for {WRONG_HOST} "
+           f"(SNI {SVC_HOST})", "go",
+           where="client",
+           where_why="the server's certificate flight reached the client, which rejected the "
+                     "certificate (wrong name) and aborted")
+    r.conn(cs[5], "ok", BOTH, one + "POST answered 200 over TLS 1.3", "go",
+           where="none",
+           where_why="healthy: the server answered the POST")
+
+
+KUBE_SVC_COMMENT = "pcd-system/webhook:https has no endpoints"
+
+
+def case_icmp_port_unreachable(r: CaseRun) -> None:
+    # (a) the server host's own firewall rejects with ICMP port-unreachable; a server listens
+    # behind it, so the ICMP (not a RST) is the firewall's doing
+    r.go_server(S1, 443, "ok")
+    r.go_server(SERVER6, 443, "ok")
+    r.nft("server", f"""
+table inet pcd {{
+  chain pcdinput {{ type filter hook input priority 0; policy accept;
+    meta nfproto ipv4 ip daddr {S1} tcp dport 443 reject with icmp type port-unreachable
+    meta nfproto ipv6 ip6 daddr {SERVER6} tcp dport 443 reject with icmpv6 type port-unreachable
+  }}
+}}""")
+    # (b) kube-proxy (iptables mode) on the client's own node, for a Service with no ready
+    # endpoints: filter table, OUTPUT -> KUBE-SERVICES -> REJECT icmp-port-unreachable for
+    # ClusterIP:port. The SYN is rejected before it leaves; the ICMP goes over lo.
+    for tool, vip, rej in (("iptables", f"{SERVICE4}/32", "icmp-port-unreachable"),
+                           ("ip6tables", f"{SERVICE6}/128", "icmp6-port-unreachable")):
+        nsrun(r.topo.c, [tool, "-N", "KUBE-SERVICES"])
+        nsrun(r.topo.c, [tool, "-A", "OUTPUT", "-m", "conntrack", "--ctstate", "NEW", "-m",
+                         "comment", "--comment", "kubernetes service portals", "-j",
+                         "KUBE-SERVICES"])
+        nsrun(r.topo.c, [tool, "-A", "KUBE-SERVICES", "-d", vip, "-p", "tcp", "-m", "comment",
+                         "--comment", KUBE_SVC_COMMENT, "-m", "tcp", "--dport", "443", "-j",
+                         "REJECT", "--reject-with", rej])
+    r.notes.append("client namespace rules, as kube-proxy (iptables mode) writes them for a "
+                   "Service without endpoints: " + "; ".join(
+                       nsrun(r.topo.c, [t, "-S"]).stdout.strip().replace("\n", "; ")
+                       for t in ("iptables", "ip6tables")))
+    r.start_captures([443], multi=True)
+    cs = [r.go_client(1, S1), r.go_client(2, SERVER6), r.py_client(3, S1),
+          r.go_client(4, SERVICE4), r.go_client(5, SERVICE6), r.py_client(6, SERVICE4)]
+    r.wait_clients(cs, WAIT)
+    r.stop_captures()
+    srv = ("a firewall on the server host itself (nft input) answers the SYN with ICMP "
+           "port-unreachable after it reached the server side")
+    node = ("kube-proxy's REJECT in the client host's own OUTPUT path (Service without "
+            "endpoints): the SYN never leaves the client host")
+    lo = {"client": ["lo"]}
+    r.conn(cs[0], "unreachable", BOTH, "server host nft 'reject with icmp type "
+           "port-unreachable' (type 3 code 3) for tcp dport 443, a server listening behind it",
+           "go", where="server", where_why=srv,
+           icmp_from="server", icmp_source=S1, icmp_type=3, icmp_code=3)
+    r.conn(cs[1], "unreachable", BOTH, "IPv6: server host nft 'reject with icmpv6 type "
+           "port-unreachable' (type 1 code 4)", "go", where="server", where_why=srv,
+           icmp_from="server", icmp_source=SERVER6, icmp_type=1, icmp_code=4)
+    r.conn(cs[2], "unreachable", BOTH, "same as the first with the Python client", "go",
+           where="server", where_why=srv,
+           icmp_from="server", icmp_source=S1, icmp_type=3, icmp_code=3)
+    r.conn(cs[3], "unreachable", CLIENT_ONLY, f"client dials the ClusterIP {SERVICE4}:443 of a "
+           "Service without endpoints; kube-proxy's iptables REJECT (icmp-port-unreachable) in "
+           "the client namespace's OUTPUT path rejects the SYN before it leaves: no SYN on any "
+           "interface, the ICMP goes over lo (only the -i any and lo+c0 files show it)",
+           "none", where="client", where_why=node, interfaces_at=lo,
+           icmp_from="client-node", icmp_source=CLIENT4, icmp_type=3, icmp_code=3)
+    r.conn(cs[4], "unreachable", CLIENT_ONLY, f"IPv6: client dials the ClusterIP "
+           f"[{SERVICE6}]:443; ip6tables REJECT (icmp6-port-unreachable) in the client "
+           "namespace's OUTPUT path; the ICMPv6 goes over lo", "none", where="client",
+           where_why=node, interfaces_at=lo,
+           icmp_from="client-node", icmp_source=CLIENT6, icmp_type=1, icmp_code=4)
+    r.conn(cs[5], "unreachable", CLIENT_ONLY, "same as the first ClusterIP connection with the "
+           "Python client", "none", where="client", where_why=node, interfaces_at=lo,
+           icmp_from="client-node", icmp_source=CLIENT4, icmp_type=3, icmp_code=3)
+
+
+def case_client_timers(r: CaseRun) -> None:
+    r.go_server(S0, 443, "sleep")
+    r.start_captures([443])
+    c1 = r.go_client(1, S0, client_timeout=5)
+    c2 = r.go_client(2, S0, response_header_timeout=5)
+    r.wait_clients([c1, c2], WAIT)
+    r.stop_captures()
+    r.notes.append(f"the stalled TLS handshake with the context at 10 s (both timers race) and "
+                   f"at 15 s (the 10 s TLSHandshakeTimeout fires first) are "
+                   f"tls-handshake-timeout's {40000 + 10 * 8 + 1} and {40000 + 10 * 8 + 2}")
+    why = "the server read the request and stalls instead of answering"
+    r.conn(c1, "awaiting-headers", BOTH, "Go server reads the POST and sleeps 30 s; Go client "
+           "with http.Client.Timeout 5 s (context 10 s) gives up at 5 s", "go",
+           where="server", where_why=why)
+    r.conn(c2, "awaiting-headers", BOTH, "Go server reads the POST and sleeps 30 s; Go client "
+           "with Transport.ResponseHeaderTimeout 5 s (context 10 s) gives up at 5 s", "go",
+           where="server", where_why=why)
+
+
+BLACKHOLE_LEN = 1000  # the router drops server->client packets longer than this (IP length)
+
+
+def case_mtu_blackhole(r: CaseRun) -> None:
+    p1 = r.port(1)
+    r.topo.no_gso("server", "s0")
+    r.go_server(S0, 443, "ok", cert="bigchain")
+    r.nft("router", f"""
+table inet pcd {{
+  chain pcdforward {{ type filter hook forward priority 0; policy accept;
+    ip saddr {S0} tcp sport 443 ip length > {BLACKHOLE_LEN} drop
+  }}
+}}""")
+    r.notes.append(f"router forward chain drops server->client packets longer than "
+                   f"{BLACKHOLE_LEN} bytes (IP length) and sends no ICMP: a path-MTU black hole")
+    r.notes.append("server s0: gso_max_segs 1, so every segment is its own packet (as on a "
+                   "NIC) and the router judges segments, not GSO super-packets")
+    r.notes.append(f"server certificate chain: {r.certs['facts']['bigchain']}")
+
+    def chk(per_file: dict[str, dict[str, Any]]) -> list[str]:
+        out = []
+        cl = _from_server(_tcp(per_file, "client-eth.pcap", p1), p1)
+        sv = _from_server(_tcp(per_file, "server-eth.pcap", p1), p1)
+        if any(x["ip_len"] > BLACKHOLE_LEN for x in cl):
+            out.append("a large server segment reached the client")
+        tail = [x["payload"] for x in cl if x.get("payload")]
+        if not tail:
+            out.append("no part of the server's flight reached the client")
+        seqs: dict[int, int] = {}
+        for x in sv:
+            if x.get("payload"):
+                seqs[x["seq"]] = seqs.get(x["seq"], 0) + 1
+        first = sorted({(x["seq"], x["payload"]) for x in sv if x.get("payload")})
+        if not any(n > 1 for n in seqs.values()):
+            out.append("the server never retransmitted its flight")
+        r.notes.append(f"as recorded: the server's flight left in segments of "
+                       f"{[pl for _, pl in first]} payload bytes (server capture, "
+                       f"{sum(seqs.values())} data segments with retransmissions); the client "
+                       f"received only {tail} payload bytes of it")
+        return out
+    r.checks.append(chk)
+    r.start_captures([443])
+    c1 = r.go_client(1, S0)
+    r.wait_clients([c1], WAIT)
+    r.stop_captures(settle=1.5)
+    r.conn(c1, "tls-handshake-timeout", BOTH,
+           "TLS 1.3 server flight of a few KB (RSA-4096 leaf + intermediate): the router drops "
+           f"server->client packets over {BLACKHOLE_LEN} bytes (path-MTU black hole, no ICMP), "
+           "so only the flight's small last segment reaches the client, out of order; the client "
+           "answers with duplicate ACKs carrying SACK, the server retransmits the lost segments "
+           "in vain; Go client gives up at 10 s", "go",
+           where="return-path",
+           where_why="the server answered the ClientHello; the router drops the large segments of "
+                     "its flight on their way back to the client")
+
+
+LOSS_PASS_BYTES = 15000  # server->client bytes in packets > 1000 bytes let through before the drop
+
+
+def case_lost_segment(r: CaseRun) -> None:
+    p1 = r.port(1)
+    r.topo.no_gso("server", "s0")
+    r.go_server(S0, 443, "big", body_bytes=50000)
+    # Deterministic loss of exactly one segment, first transmission only: two nft quotas on
+    # the connection's large server->client packets. The first rule accepts them until
+    # LOSS_PASS_BYTES have been counted; the packet that reaches that total falls through to
+    # the second rule, whose 1-packet quota drops it; every later packet (the retransmission
+    # included) exceeds both quotas and is accepted by the chain's policy.
+    r.nft("router", f"""
+table inet pcd {{
+  chain pcdforward {{ type filter hook forward priority 0; policy accept;
+    ip saddr {S0} tcp sport 443 tcp dport {p1} ip length > 1000 quota until {LOSS_PASS_BYTES + 1} bytes accept
+    ip saddr {S0} tcp sport 443 tcp dport {p1} ip length > 1000 quota until 1501 bytes drop
+  }}
+}}""")
+    r.notes.append("server s0: gso_max_segs 1, so every segment is its own packet and the "
+                   "router's quotas count segments")
+
+    def chk(per_file: dict[str, dict[str, Any]]) -> list[str]:
+        out = []
+        sv = [(x["seq"], x["payload"]) for x in
+              _from_server(_tcp(per_file, "server-eth.pcap", p1), p1) if x.get("payload")]
+        cl = [(x["seq"], x["payload"]) for x in
+              _from_server(_tcp(per_file, "client-eth.pcap", p1), p1) if x.get("payload")]
+        missing = list(sv)
+        for x in cl:
+            if x in missing:
+                missing.remove(x)
+        if len(missing) != 1:
+            out.append(f"expected exactly one server segment lost on the way, got {missing}")
+            return out
+        seq, plen = missing[0]
+        if sv.count((seq, plen)) != 2 or cl.count((seq, plen)) != 1:
+            out.append(f"segment seq {seq} not sent twice / received once")
+        recs = _tcp(per_file, "server-eth.pcap", p1)
+        isn = next(x["seq"] for x in recs if x.get("sport") == 443 and x.get("flags", 0) & 0x02)
+        firsts: list[tuple[int, int]] = []
+        for x in _from_server(recs, p1):
+            if x["ip_len"] > 1000 and (x["seq"], x["payload"]) not in firsts:
+                firsts.append((x["seq"], x["payload"]))
+        times = [x["t"] for x in _from_server(recs, p1) if x.get("seq") == seq
+                 and x.get("payload") == plen]
+        r.extra["network_loss"]["observed"] = {
+            "lost_large_segment_number": firsts.index((seq, plen)) + 1,
+            "lost_stream_offset": (seq - isn - 1) % 2**32,
+            "lost_payload_bytes": plen,
+            "server_stream_bytes": max((x["seq"] - isn - 1) % 2**32 + x["payload"]
+                                       for x in _from_server(recs, p1) if x.get("payload")),
+            "retransmitted_after_s": round(times[1] - times[0], 6) if len(times) == 2 else None,
+        }
+        return out
+    r.checks.append(chk)
+    r.extra["network_loss"] = {
+        "where": "router",
+        "what": "the first transmission of one mid-response server->client segment is dropped "
+                "(the server's retransmission passes)",
+        "how": f"nft forward chain, two quota rules on the connection's server->client packets "
+               f"longer than 1000 bytes: 'quota until {LOSS_PASS_BYTES + 1} bytes accept' then "
+               f"'quota until 1501 bytes drop'",
+        "dropped": f"the first server->client packet longer than 1000 bytes at which the "
+                   f"running total of such packets' IP lengths reaches {LOSS_PASS_BYTES + 1} "
+                   f"bytes (observed: which one, where in the stream; the server capture's "
+                   f"view)",
+    }
+    r.start_captures([443])
+    c1 = r.go_client(1, S0)
+    r.wait_clients([c1], WAIT)
+    r.stop_captures()
+    r.conn(c1, "ok", BOTH, "POST answered 200 with a 50 KB AdmissionReview (a JSON patch); the "
+           "router drops the first transmission of one mid-response segment, the client's "
+           "duplicate ACKs / SACK get it retransmitted, the call succeeds", "go",
+           where="none",
+           where_why="healthy: the server answered the POST; one segment lost in the network "
+                     "and retransmitted by TCP")
+
+
+LATE_DELAY = 11.0
+
+
+def case_late_answer(r: CaseRun) -> None:
+    p1 = r.port(1)
+    r.go_server(S0, 443, "late", delay=LATE_DELAY)
+
+    def chk(per_file: dict[str, dict[str, Any]]) -> list[str]:
+        recs = _tcp(per_file, "client-eth.pcap", p1)
+        fin = next((i for i, x in enumerate(recs) if x.get("sport") == p1
+                    and x.get("flags", 0) & 0x01), None)
+        if fin is None:
+            return ["the client never sent FIN"]
+        late = next((i for i, x in enumerate(recs) if i > fin and x.get("dport") == p1
+                     and x.get("payload")), None)
+        if late is None:
+            return ["no server data after the client's FIN"]
+        rst = [x for x in recs[late:] if x.get("sport") == p1 and x.get("flags", 0) & 0x04]
+        if not rst:
+            return ["the client's kernel did not answer the late data with RST"]
+        r.notes.append(f"as recorded: the server's answer reached the client "
+                       f"{recs[late]['t'] - recs[0]['t']:.2f} s after the SYN, "
+                       f"{recs[late]['t'] - recs[fin]['t']:.2f} s after the client's FIN")
+        return []
+    r.checks.append(chk)
+    r.start_captures([443])
+    c1 = r.go_client(1, S0)
+    r.wait_clients([c1], WAIT)
+    r.stop_captures(settle=LATE_DELAY - CLIENT_TIMEOUT + 1.5)
+    r.conn(c1, "awaiting-headers", BOTH, f"Go server reads the POST and answers 200 "
+           f"{LATE_DELAY:.0f} s later; the Go client's context (10 s) expired first: it closed "
+           "(close_notify + FIN), the late response arrives after and the client's kernel "
+           "answers it with RST", "go",
+           where="server",
+           where_why="the server answered after the client's deadline (11 s > 10 s)")
+
+
+def case_insecure_cert(r: CaseRun) -> None:
+    p1 = r.port(1)
+    r.go_server(S0, 443, "ok", cert="legacy", maxtls="1.2")
+
+    def chk(per_file: dict[str, dict[str, Any]]) -> list[str]:
+        syns = [x for x in _tcp(per_file, "client-eth.pcap", p1)
+                if x.get("sport") == p1 and x.get("flags", 0) & 0x02]
+        return [] if len(syns) == 1 else [f"expected one connection (one SYN), saw {len(syns)}"]
+    r.checks.append(chk)
+    r.start_captures([443])
+    c1 = r.go_client(1, S0, n=3, insecure=True)
+    r.wait_clients([c1], WAIT)
+    r.stop_captures()
+    r.conn(c1, "ok", BOTH, "TLS 1.2; the server's certificate is expired, has only a Common "
+           f"Name (no subjectAltName) and that name ({LEGACY_CN}) is not the SNI; the Go client "
+           "skips verification (InsecureSkipVerify) and sends three POSTs on one connection, "
+           "all answered 200, then closes it (close_notify + FIN); the server's own "
+           "close_notify arrives after the client closed its socket and draws the client "
+           "kernel's RST, as in ok-tls13", "go",
+           where="none",
+           where_why="healthy: the server answered all three POSTs; the client does not verify "
+                     "the certificate",
+           server_certificate=r.certs["facts"]["legacy"])
+
+
 CASES: list[CaseSpec] = [
     CaseSpec(1, "ok-tls13", "Go client POSTs to a Go TLS 1.3 webhook, answered 200",
-             case_ok_tls13),
+             case_ok_tls13, cut=True),
     CaseSpec(2, "ok-tls12", "Go and Python clients POST to a Go webhook capped at TLS 1.2, "
-             "answered 200", case_ok_tls12),
+             "answered 200", case_ok_tls12, cut=True),
     CaseSpec(3, "ok-python", "Python client to a Python/OpenSSL TLS 1.3 server, answered 200",
              case_ok_python),
     CaseSpec(4, "refused", "SYN answered by RST: nothing listening on the server, and a router "
-             "'reject with tcp reset'", case_refused),
+             "'reject with tcp reset'", case_refused, cut=True),
     CaseSpec(5, "syn-timeout", "SYNs dropped (router and server-side), kernel default linear SYN "
-             "schedule; Go client gives up at 10 s", case_syn_timeout),
+             "schedule; Go client gives up at 10 s", case_syn_timeout, cut=True),
     CaseSpec(6, "syn-timeout-classic", "SYNs dropped (router and server-side), classic SYN "
              "schedule (tcp_syn_linear_timeouts=0); Go client gives up at 10 s",
-             case_syn_timeout_classic),
+             case_syn_timeout_classic, cut=True),
     CaseSpec(7, "unreachable", "router rejects the SYN with ICMP host-unreachable / "
-             "admin-prohibited and ICMPv6 admin-prohibited", case_unreachable),
+             "admin-prohibited and ICMPv6 admin-prohibited", case_unreachable, cut=True),
     CaseSpec(8, "tls-handshake-timeout", "server accepts TCP but never answers the ClientHello; "
-             "clients give up at 10 s", case_tls_handshake_timeout),
+             "clients give up at 10 s", case_tls_handshake_timeout, cut=True),
     CaseSpec(9, "not-tls", "plain HTTP server on 443 answers the ClientHello with "
-             "HTTP/1.1 400 Bad Request", case_not_tls),
+             "HTTP/1.1 400 Bad Request", case_not_tls, cut=True),
     CaseSpec(10, "cert-rejected-tls13", "Go client rejects a TLS 1.3 Go server certificate "
-             "(wrong name, unknown CA, expired)", case_cert_rejected_tls13),
+             "(wrong name, unknown CA, expired)", case_cert_rejected_tls13, cut=True),
     CaseSpec(11, "cert-rejected-tls12", "Go and Python clients reject a TLS 1.2 server "
              "certificate with a cleartext alert (expired, unknown CA, wrong name)",
-             case_cert_rejected_tls12),
+             case_cert_rejected_tls12, cut=True),
     CaseSpec(12, "cert-rejected-python", "Python/OpenSSL client rejects TLS 1.3 server "
-             "certificates (Go and Python servers)", case_cert_rejected_python),
+             "certificates (Go and Python servers)", case_cert_rejected_python, cut=True),
     CaseSpec(13, "tls-failed", "handshake fails on the server side: protocol_version alert, "
              "client certificate required (TLS 1.2 and 1.3), server closes after the ClientHello",
-             case_tls_failed),
+             case_tls_failed, cut=True),
     CaseSpec(14, "awaiting-headers", "TLS up, POST sent and ACKed, no response; clients give up "
              "at 10 s (Go server that sleeps, Python/OpenSSL server that stalls)",
-             case_awaiting_headers),
+             case_awaiting_headers, cut=True),
     CaseSpec(15, "server-closed", "server reads the POST and closes without answering: FIN, "
-             "RST (SO_LINGER 0), handler panic", case_server_closed),
+             "RST (SO_LINGER 0), handler panic", case_server_closed, cut=True),
     CaseSpec(16, "http-error", "plain-HTTP readiness probe GET /healthz answered 500",
-             case_http_error),
+             case_http_error, cut=True),
     CaseSpec(17, "keepalive", "keep-alive: one TLS connection carries two POSTs, both answered; "
              "and the capture starts on two established connections: one next POST answered, "
-             "one never answered", case_keepalive),
+             "one never answered", case_keepalive, cut=True),
     CaseSpec(19, "incomplete", "capture stopped 2 s into stalled TLS handshakes, before any "
              "timer fired", case_incomplete),
     CaseSpec(20, "partial", "capture starts on idle connections and sees only their teardown",
@@ -1456,9 +2111,32 @@ CASES: list[CaseSpec] = [
              case_ipv6),
     CaseSpec(23, "return-path", "the server answers but the router drops the answer: the "
              "SYN-ACKs of one connection, the TLS flight (segments with payload) of another",
-             case_return_path),
+             case_return_path, cut=True),
     CaseSpec(24, "dnat-refused", f"router DNATs the service {SERVICE4}:443 to the pod "
-             f"{S0}:10250 where nothing listens: the pod's kernel answers RST", case_dnat_refused),
+             f"{S0}:10250 where nothing listens: the pod's kernel answers RST", case_dnat_refused, cut=True),
+    CaseSpec(25, "one-link", "client and server namespaces on ONE veth pair, no router: "
+             "refused, SYN dropped by the server's firewall, stalled TLS handshake, no answer, "
+             "certificate rejected, and a healthy call; equal TTLs at both ends",
+             case_one_link, cut=True, one_link=True),
+    CaseSpec(26, "icmp-port-unreachable", "ICMP port-unreachable from two senders: the server "
+             "host's firewall (IPv4 and IPv6), and kube-proxy's REJECT for a Service without "
+             "endpoints in the client's own namespace (the ICMP never crosses the network)",
+             case_icmp_port_unreachable, cut=True),
+    CaseSpec(27, "client-timers", "the server never answers; Go clients whose own timers are "
+             "shorter than the webhook's 10 s: http.Client.Timeout 5 s, "
+             "Transport.ResponseHeaderTimeout 5 s", case_client_timers, cut=True),
+    CaseSpec(28, "mtu-blackhole", "path-MTU black hole: the router drops the server's large "
+             "segments, only the TLS flight's small tail reaches the client; the handshake "
+             "never completes", case_mtu_blackhole, cut=True),
+    CaseSpec(29, "lost-segment", "a 50 KB response loses one mid-response segment at the "
+             "router (first transmission only); TCP retransmits it and the call succeeds",
+             case_lost_segment),
+    CaseSpec(30, "late-answer", "the server answers 11 s after the request, the client gave "
+             "up at 10 s: close_notify + FIN, then the late answer, answered by RST",
+             case_late_answer, cut=True),
+    CaseSpec(31, "insecure-cert", "TLS 1.2 server with an expired, CN-only, wrong-name "
+             "certificate; the client skips verification: three POSTs on one connection, all "
+             "200", case_insecure_cert),
 ]
 
 
@@ -1504,11 +2182,13 @@ python3 captures/record.py --list                    # case names
 
 The Go peers in `peers/goclient` and `peers/goserver` are built at run time into
 a temporary directory (`GOCACHE`/`GOPATH` there, `GOPROXY=off`). A throwaway CA
-and server certificates (good, wrong name, unknown CA, expired; ECDSA P-256) are
-generated at run time in the same temporary directory: no key is written under
-`captures/`. Re-recording overwrites `captures/<case>/`; timestamps, ephemeral
-keys, sequence numbers and sizes of random fields differ between recordings,
-the shapes and the truth do not.
+and server certificates (good, wrong name, unknown CA, expired; ECDSA P-256; a
+big RSA-4096 leaf + intermediate chain for `mtu-blackhole`; an expired CN-only
+`legacy` one for `insecure-cert`) are generated at run time in the same
+temporary directory: no key is written under `captures/`. Re-recording
+overwrites `captures/<case>/`; timestamps, ephemeral keys, sequence numbers and
+sizes of random fields differ between recordings, the shapes and the truth do
+not.
 
 ## Topology
 
@@ -1526,6 +2206,17 @@ the shapes and the truth do not.
   solicitations are disabled, so no other address appears in any file.
 * Namespaces are `pcd-<pid>-<case number>-{{c,r,s}}`, fresh for every case and
   deleted on exit (also on SIGINT/SIGTERM/SIGHUP).
+* `one-link` (`"topology": "one-link"` in its truth; every other case is
+  `"routed"`) has no router namespace: the client and server namespaces are
+  joined by ONE veth pair, with the same addresses, the other side's subnet as a
+  device route (`198.19.0.0/24 dev c0`, `198.18.0.0/24 dev s0`, static IPv6
+  neighbours), so nothing forwards a packet and both capture points see the same
+  TTL (64) on every packet. Its namespaces are `pcd-<pid>-25-{{c,s}}`.
+
+```
+ client ns                                  server ns
+ c0 198.18.0.2/24, 2001:db8:1::2/64 ==veth== s0 198.19.0.2-.6/24, 2001:db8:2::2/64
+```
 * Client source ports are fixed: `40000 + 10 * case number + k`, so
   `truth.json` names every connection exactly.
 
@@ -1549,10 +2240,19 @@ They are written by hand in kubectl's shape (not read from a live cluster).
   `context.WithTimeout` 10 s per call, dialer 30 s / keep-alive 30 s,
   `Client.Timeout` 30 s, RootCAs = the test CA, fixed local port.
   `-plain` makes it a kubelet-style probe (`GET /healthz`, 1 s).
+  `-client-timeout D` sets `http.Client.Timeout` (default 30 s),
+  `-response-header-timeout D` sets `Transport.ResponseHeaderTimeout` (default 0:
+  unset), `-timeout D` the per-call context; `-insecure` sets
+  `InsecureSkipVerify` (and reports the unverified certificate's CN, DNS names
+  and notAfter with each answered request). It prints its timers first
+  (`{{"event": "config", ...}}`).
 * `python` client (`peers/pyclient.py`): the same call over Python `ssl` (OpenSSL),
   one 10 s deadline over connect + handshake + response.
 * `go` server (`peers/goserver`): net/http + crypto/tls webhook server (modes
-  ok, sleep, firstonly, close-fin, close-rst, panic, probe; `-plain` for HTTP).
+  ok, sleep, firstonly, close-fin, close-rst, panic, probe; `-plain` for HTTP;
+  `late`: reads the request and answers 200 after `-delay` (default 11 s)
+  whether or not the client is still there; `big`: answers 200 with an
+  AdmissionReview of about `-body-bytes` (default 50,000) bytes, a JSON patch).
 * `python` server (`peers/pyserver.py`): OpenSSL server (ok, stall), or raw TCP
   (`silent`: accepts and never reads; `close-after-hello`).
 
@@ -1560,7 +2260,8 @@ They are written by hand in kubectl's shape (not read from a live cluster).
 
 Every case is recorded at two points at the same time, the client namespace
 and the server namespace, each in these encodings, all running during the
-same single scenario run, with `-U`/immediate mode and the filter
+same single scenario run, with `-U`/immediate mode, a 64 MiB ring buffer
+(`tcpdump -B 65536`, `dumpcap -B 64`) and the filter
 `(tcp port <server ports>) or icmp or (icmp6 and ip6[40] < 128)`:
 
 | file | encoding (`truth.json`) | how |
@@ -1571,7 +2272,41 @@ same single scenario run, with `-U`/immediate mode and the filter
 | `<point>.pcapng` | `pcapng` | `dumpcap -i <veth>` |
 | `<point>-multi.pcapng` | `pcapng-multi-idb` | `dumpcap -i lo -i <veth>` (2 IDBs, data on IDB 1) |
 
-The multi-IDB files exist for `ok-tls13` and `ipv6`.
+The multi-IDB files exist for `ok-tls13`, `ipv6` and `icmp-port-unreachable`
+(where IDB 0, `lo`, carries the ICMP errors of kube-proxy's REJECT).
+
+### Cut captures (snapshot length 96 and 128)
+
+Every case with a connection labelled other than ok/incomplete/partial, and the
+healthy controls `ok-tls13` and `ok-tls12`, is also recorded with a snapshot
+length of 96 and of 128 bytes, in every encoding the case uses, at both
+points: `<point>-eth-s96.pcap`, `<point>-eth-nsec-s96.pcap`,
+`<point>-any-s96.pcap`, `<point>-s96.pcapng`, `<point>-multi-s96.pcapng`, and
+the same with `-s128`. They are recorded for real, by their own `tcpdump -s 96`
+/ `dumpcap -s 96` processes running at the same time as the full-length ones on
+the same interfaces (not by cutting files afterwards). Every capture in
+`truth.json` carries `"snaplen"`: `0` for full length (`tcpdump -s 0`,
+dumpcap's default: whole packets), `96` or `128` for the cut ones; the key is
+always present. The self-check holds each cut file to the same packets as its
+full-length twin (same count, original lengths and headers), to its snaplen in
+the file header, and to every longer packet cut at exactly the snaplen;
+`packets_cut` says how many were (0 in the cut files of `refused`,
+`syn-timeout`, `syn-timeout-classic` and `dnat-refused`, whose packets are all
+SYNs, RSTs and ACKs of 54 to 94 bytes: recorded at 96 and 128 all the same). A cut
+file can hide a connection's port: an ICMPv6 error on Ethernet (or `lo`) at
+snaplen 96 holds its quoted IPv6 header but not the quoted TCP ports (14 + 40 +
+8 + 40 > 96); such ports are listed per capture in `client_ports_cut_off` (in
+`icmp-port-unreachable`, 40265's only packets are such errors).
+
+Every capture also records `dropped_by_kernel`, as tcpdump (`N packets dropped
+by kernel`) or dumpcap (`Packets received/dropped on interface`) reported it when
+stopped; the self-check requires 0 everywhere. With up to 30 capture processes
+per case nothing was dropped once every capture had a 64 MiB ring: with
+libpcap's default 2 MiB a veth with offloads gets ring frames sized for 64 KB
+GSO packets (about 32 of them), and the plain-interface captures of
+`lost-segment`'s 50 KB response lost 18 to 19 packets each; the `-i any` ones,
+which already had `-B 65536`, lost none. Starting them all at once needed no
+staggering.
 
 `dnat` and `dnat-refused` also have `router-any.pcap`: `tcpdump -i any -y LINUX_SLL2` in the
 router namespace, which DNATs the service address: every packet twice, as it came in (service
@@ -1599,7 +2334,9 @@ packet counts and the client ports seen in each, and every connection with:
   * `server`: the server host itself refused (its kernel's RST: nothing
     listens), dropped (its own firewall), rejected the handshake, stalled TLS
     or HTTP, closed, or answered with an error;
-  * `client`: the client aborted (rejected the server's certificate);
+  * `client`: the client aborted (rejected the server's certificate), or the
+    client host itself rejected the connection before it left (kube-proxy's
+    REJECT for a Service without endpoints, in the client's own namespace);
   * `none`: healthy;
   * `unknown`: the scenario itself cannot say (no case needs it yet).
 * `where_why`: which part of the scenario decides `where`, in words.
@@ -1607,6 +2344,38 @@ packet counts and the client ports seen in each, and every connection with:
 * `client_result`: what the client itself reported: status, or the exact
   Go/Python error string, and the elapsed time; `server_log`: the matching
   server log lines.
+* `client_timers`: the client's timer settings in seconds: `context_timeout_s`
+  (the per-call `context.WithTimeout`, the webhook's timeoutSeconds),
+  `client_timeout_s` (`http.Client.Timeout`), `response_header_timeout_s`
+  (`Transport.ResponseHeaderTimeout`; `0` = unset, Go's zero value),
+  `tls_handshake_timeout_s` (`Transport.TLSHandshakeTimeout`; null for the
+  plain-HTTP probe), `dial_timeout_s` (`net.Dialer.Timeout`) for the Go client;
+  `overall_deadline_s` for the Python client (one deadline over connect,
+  handshake and response), whose Go timers are null. `fired` lists, per entry
+  of `client_result`, which timer ended that call, read from the client's own
+  error text (`context`, `client_timeout`, `response_header_timeout`,
+  `tls_handshake_timeout`, `overall_deadline`) or null (no timer: refused,
+  certificate, answered, ...). Go 1.19's `dial tcp ...: i/o timeout` during the
+  dial counts as `context` (the dialer takes the context's deadline; its own
+  30 s is longer).
+* `interfaces_at`: for each point in `points`, the interfaces the connection's
+  packets pass there: the point's veth (`c0`, `s0`), or `lo` for a connection
+  rejected inside the client host (kube-proxy's REJECT: the SYN never reaches
+  an interface, the ICMP error goes over `lo`). A file holds the connection
+  when its `interfaces` include `any` or one of these; `client-eth.pcap`,
+  `client-eth-nsec.pcap` and `client.pcapng` of `icmp-port-unreachable` do not
+  hold its ClusterIP connections at all.
+* `icmp_from`, `icmp_source`, `icmp_type`, `icmp_code` (connections answered by
+  ICMP): who sent the error (`router`, `server`: the server host's own
+  firewall, `client-node`: the client's own namespace, as kube-proxy), from
+  which address, and which error; the self-check holds every ICMP error quoting
+  the connection to them.
+* `server_certificate` (`insecure-cert`): the served certificate's facts as
+  generated (CN, subjectAltNames, validity, expired, whether the name matches
+  the SNI).
+* `topology` (per case): `routed` or `one-link`. `network_loss` (per case,
+  `lost-segment`): where and how a packet was lost in the network, and what the
+  captures showed of it (`observed`).
 
 `label`, `points` and `where` are written from what the case configured (the
 `r.conn(...)` call next to the scenario), never from the captures or pcapdiag.
@@ -1650,6 +2419,76 @@ label: `incomplete` connections (a stalled server, capture stopped at 2 s) are
   (at ~0.2, 0.4, 0.9, 1.7, 3.4, 6.7 s), then the client's FIN at 10 s, which it
   ACKs; the server's own FIN stays queued behind the unacknowledged flight.
 
+* ICMP port-unreachable (`icmp-port-unreachable`): every client reports
+  `connect: connection refused` (Go `dial tcp ...: connect: connection
+  refused`, Python `ConnectionRefusedError: [Errno 111] Connection refused`),
+  whoever sent it. IPv4: at once, on the first ICMP error. IPv6 (server
+  host's ICMPv6 port-unreachable, and the client node's): only on the second
+  error, after the SYN retransmission at ~1 s, as with the router's ICMPv6
+  admin-prohibited in `unreachable`. The server host's firewall answers from the
+  address the client dialled (198.19.0.3, 2001:db8:2::2; TTL 63 at the client);
+  kube-proxy's REJECT in the client namespace answers from the client's own
+  address to itself (198.18.0.2 -> 198.18.0.2, 2001:db8:1::2 -> itself, TTL
+  64) over `lo`, quoting a SYN to the ClusterIP that no interface ever carried.
+* Go client timers shorter than the webhook's (`client-timers`):
+  `http.Client.Timeout` 5 s gives `Post "...": context deadline exceeded
+  (Client.Timeout exceeded while awaiting headers)`,
+  `Transport.ResponseHeaderTimeout` 5 s gives `Post "...": net/http: timeout
+  awaiting response headers`, both at 5.0 s, both closing with close_notify +
+  FIN as at the 10 s context deadline. The stalled TLS handshake with both
+  timers at 10 s (`tls-handshake-timeout` 40081) reports `context deadline
+  exceeded` (the context starts before the dial, the handshake timer after
+  it); with the context at 15 s (40082) `net/http: TLS handshake timeout`.
+* Path-MTU black hole (`mtu-blackhole`): the TLS 1.3 flight of the big chain
+  leaves the server as 1448 + 1448 + ~560 payload bytes; only the last segment
+  reaches the client, which SACKs it (`ack 1, sack 2897:3457`) and waits; the
+  server retransmits the first segment (fast retransmit, then RTO at ~0.2, 0.4,
+  0.8, 1.7, 3.3 s), in vain. At 10 s the Go client sends a bare FIN (no
+  close_notify: the handshake never finished) and reports `context deadline
+  exceeded`.
+* Late answer (`late-answer`): close_notify + FIN at 10.0 s, the server ACKs;
+  the 200 (one 265-byte record) leaves the server at 11.0 s and the client's
+  kernel answers it with RST. The Go server logs the request's context as
+  canceled when it answers.
+* Go-to-Go healthy connections closed by the client (`ok-tls13`,
+  `insecure-cert`, ...): close_notify + FIN from the client; the server's own
+  close_notify arrives after the client closed its socket and draws the client
+  kernel's RST.
+
+## Lost packets made deterministic
+
+`mtu-blackhole` drops by size: the router's forward chain drops every
+server->client packet whose IP length exceeds 1000 bytes (`ip saddr
+198.19.0.2 tcp sport 443 ip length > 1000 drop`) and sends no ICMP. The big
+chain's extra SAN names (`BIGCHAIN_PAD_NAMES` in `record.py`) put the flight's
+last segment at about 560 bytes, well inside (0, 948]; the self-check requires
+that no large segment reached the client, that some of the flight did, and that
+the server retransmitted.
+
+`lost-segment` drops exactly one segment, once: two nft quota rules on the
+connection's server->client packets longer than 1000 bytes,
+
+```
+ip saddr 198.19.0.2 tcp sport 443 tcp dport 40291 ip length > 1000 quota until 15001 bytes accept
+ip saddr 198.19.0.2 tcp sport 443 tcp dport 40291 ip length > 1000 quota until 1501 bytes drop
+```
+
+The first accepts them until their IP lengths add up to 15,001 bytes; the
+packet that reaches that total falls through to the second, whose quota (1,501
+bytes) it is the first and only packet to fit in, and is dropped; every later
+packet, the retransmission included, has overrun both quotas and is accepted by
+the chain's policy. Quotas count bytes in the kernel, not time, so the same
+segment (the 11th large one, about 17 KB into the server's 51 KB of TLS
+stream) is dropped
+in every recording. The self-check requires the server capture to hold exactly
+one data segment more than the client capture, sent twice at the server and
+received once at the client; `network_loss.observed` says which it was.
+
+In both cases the server's veth has `gso_max_segs 1` (`ip link set dev s0
+gso_max_segs 1`): a veth otherwise hands the router (and tcpdump) GSO
+super-packets of up to 64 KB, and a size rule would drop the whole flight, tail
+included.
+
 ## Cases
 
 | case | client port | server | label | where | client/server | points | what was done |
@@ -1668,7 +2507,7 @@ def json_default(o: Any) -> Any:
     return str(o)
 
 
-def run_case(spec: CaseSpec, work: Path, certs: dict[str, Path],
+def run_case(spec: CaseSpec, work: Path, certs: dict[str, Any],
              bins: dict[str, Path], meta: dict[str, Any]) -> dict[str, Any]:
     r = CaseRun(spec, work, certs, bins)
     t0 = time.monotonic()

@@ -5,11 +5,16 @@
 //     bounded by context.WithTimeout(timeout) (the webhook's timeoutSeconds);
 //   - http.Transport{TLSHandshakeTimeout: 10s}, dialer Timeout 30s /
 //     KeepAlive 30s, http.Client.Timeout 30s (client-go defaults);
+//     -client-timeout sets http.Client.Timeout and -response-header-timeout
+//     Transport.ResponseHeaderTimeout (0 = unset, as in client-go), to record
+//     a client whose own timers are shorter than the webhook's timeoutSeconds;
 //   - TLS: ServerName = SNI, NextProtos = ["http/1.1"] only, RootCAs = the
 //     test CA;
 //   - the dial ignores the URL host and goes to -target (the ClusterIP or the
 //     pod IP, as the apiserver's service resolver does), from a fixed local
 //     address/port so every connection has a known source port.
+//   - -insecure sets InsecureSkipVerify (no certificate check at all); the
+//     served certificate's facts are then reported with each answered request.
 //
 // With -plain it is a kubelet-style readiness probe instead (GET /healthz).
 //
@@ -47,6 +52,22 @@ type result struct {
 	ALPN        string  `json:"alpn,omitempty"`
 	URL         string  `json:"url,omitempty"`
 	BodyBytes   int     `json:"body_bytes,omitempty"`
+	// with -insecure: what the (unverified) server certificate said
+	PeerCN       string   `json:"peer_cert_cn,omitempty"`
+	PeerSANs     []string `json:"peer_cert_dns_names,omitempty"`
+	PeerNotAfter string   `json:"peer_cert_not_after,omitempty"`
+}
+
+// config is written once at start: the timers this client runs with.
+type config struct {
+	Event                 string  `json:"event"`
+	LocalPort             int     `json:"local_port"`
+	ContextTimeoutS       float64 `json:"context_timeout_s"`
+	ClientTimeoutS        float64 `json:"client_timeout_s"`
+	ResponseHeaderTimeout float64 `json:"response_header_timeout_s"`
+	TLSHandshakeTimeoutS  float64 `json:"tls_handshake_timeout_s"`
+	DialTimeoutS          float64 `json:"dial_timeout_s"`
+	InsecureSkipVerify    bool    `json:"insecure_skip_verify"`
 }
 
 func emit(r result) {
@@ -88,6 +109,9 @@ func main() {
 	plain := flag.Bool("plain", false, "kubelet-style readiness probe: plain HTTP GET")
 	timeout := flag.Duration("timeout", 10*time.Second, "per-call deadline (webhook timeoutSeconds)")
 	maxWait := flag.Duration("max-wait", 60*time.Second, "upper bound on any stdin wait")
+	clientTimeout := flag.Duration("client-timeout", 30*time.Second, "http.Client.Timeout")
+	respHdrTimeout := flag.Duration("response-header-timeout", 0, "Transport.ResponseHeaderTimeout (0 = unset)")
+	insecure := flag.Bool("insecure", false, "InsecureSkipVerify: accept any server certificate")
 	flag.Parse()
 
 	lip := net.ParseIP(*laddr)
@@ -95,8 +119,9 @@ func main() {
 		fmt.Fprintln(os.Stderr, "need -target, -laddr, -lport")
 		os.Exit(2)
 	}
+	const dialTimeout, tlsHandshakeTimeout = 30 * time.Second, 10 * time.Second
 	dialer := &net.Dialer{
-		Timeout:   30 * time.Second,
+		Timeout:   dialTimeout,
 		KeepAlive: 30 * time.Second,
 		LocalAddr: &net.TCPAddr{IP: lip, Port: *lport},
 	}
@@ -105,10 +130,11 @@ func main() {
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			return dialer.DialContext(ctx, "tcp", *target)
 		},
-		TLSHandshakeTimeout: 10 * time.Second,
-		MaxIdleConnsPerHost: 25,
-		IdleConnTimeout:     90 * time.Second,
-		ForceAttemptHTTP2:   false,
+		TLSHandshakeTimeout:   tlsHandshakeTimeout,
+		ResponseHeaderTimeout: *respHdrTimeout,
+		MaxIdleConnsPerHost:   25,
+		IdleConnTimeout:       90 * time.Second,
+		ForceAttemptHTTP2:     false,
 	}
 	if !*plain {
 		pool := x509.NewCertPool()
@@ -125,6 +151,8 @@ func main() {
 			NextProtos: []string{"http/1.1"},
 			RootCAs:    pool,
 			MinVersion: tls.VersionTLS12,
+			// -insecure: what a webhook caller with insecureSkipTLSVerify does
+			InsecureSkipVerify: *insecure,
 		}
 		if kl := os.Getenv("SSLKEYLOGFILE"); kl != "" {
 			if f, err := os.OpenFile(kl, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600); err == nil {
@@ -136,7 +164,15 @@ func main() {
 		}
 		tr.TLSClientConfig = cfg
 	}
-	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	client := &http.Client{Transport: tr, Timeout: *clientTimeout}
+	cfgLine, _ := json.Marshal(config{
+		Event: "config", LocalPort: *lport,
+		ContextTimeoutS: timeout.Seconds(), ClientTimeoutS: clientTimeout.Seconds(),
+		ResponseHeaderTimeout: respHdrTimeout.Seconds(),
+		TLSHandshakeTimeoutS:  tlsHandshakeTimeout.Seconds(), DialTimeoutS: dialTimeout.Seconds(),
+		InsecureSkipVerify: *insecure && !*plain,
+	})
+	os.Stdout.Write(append(cfgLine, '\n'))
 
 	lines := make(chan struct{}, 4)
 	go func() {
@@ -200,6 +236,12 @@ func main() {
 			if resp.TLS != nil {
 				res.TLSVersion = tlsName(resp.TLS.Version)
 				res.ALPN = resp.TLS.NegotiatedProtocol
+				if *insecure && len(resp.TLS.PeerCertificates) > 0 {
+					pc := resp.TLS.PeerCertificates[0]
+					res.PeerCN = pc.Subject.CommonName
+					res.PeerSANs = pc.DNSNames
+					res.PeerNotAfter = pc.NotAfter.UTC().Format(time.RFC3339)
+				}
 			}
 			b, rerr := io.ReadAll(resp.Body)
 			res.BodyBytes = len(b)

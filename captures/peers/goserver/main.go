@@ -9,15 +9,19 @@
 //	close-rst  read the request, hijack, SO_LINGER 0 + close (RST)
 //	panic      the handler panics: net/http closes the connection itself
 //	probe      plain HTTP: GET /healthz -> 500, anything else -> 200
+//	late       read the request, wait -delay (ignoring the client going away), then answer 200
+//	big        answer 200 with an AdmissionReview of about -body-bytes bytes (a large JSON patch)
 //
 // -plain serves HTTP without TLS (a TLS ClientHello gets "HTTP/1.1 400 Bad Request").
 // The process exits by itself after -lifetime.
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"flag"
 	"fmt"
 	"io"
@@ -36,16 +40,36 @@ func main() {
 	certFile := flag.String("cert", "", "PEM certificate chain")
 	keyFile := flag.String("key", "", "PEM key")
 	maxTLS := flag.String("maxtls", "1.3", "1.2 or 1.3")
-	mode := flag.String("mode", "ok", "ok|sleep|firstonly|close-fin|close-rst|panic|probe")
+	mode := flag.String("mode", "ok", "ok|sleep|firstonly|close-fin|close-rst|panic|probe|late|big")
 	plain := flag.Bool("plain", false, "serve plain HTTP")
 	clientCA := flag.String("client-ca", "", "require and verify a client certificate from this CA")
 	sleep := flag.Duration("sleep", 30*time.Second, "handler sleep for sleep/firstonly")
+	delay := flag.Duration("delay", 11*time.Second, "late: how long after reading the request the answer is sent")
+	bodyBytes := flag.Int("body-bytes", 50000, "big: approximate size of the response body")
 	lifetime := flag.Duration("lifetime", 90*time.Second, "exit after this long")
 	flag.Parse()
 
 	logger := log.New(os.Stderr, "", log.LstdFlags|log.Lmicroseconds)
 	allowed := []byte(`{"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1",` +
 		`"response":{"uid":"5b3c1a4e-8c1f-4c4a-9d2e-2f6c4c1d0a01","allowed":true}}`)
+
+	// big: a mutating webhook's answer with a large JSON patch (one big annotation), deterministic
+	// content, about -body-bytes long.
+	bigBody := func() []byte {
+		const head = `{"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1",` +
+			`"response":{"uid":"5b3c1a4e-8c1f-4c4a-9d2e-2f6c4c1d0a01","allowed":true,` +
+			`"patchType":"JSONPatch","patch":"`
+		const tail = `"}}`
+		want := (*bodyBytes - len(head) - len(tail)) * 3 / 4 // base64 grows 4/3
+		pre := `[{"op":"add","path":"/metadata/annotations","value":{"pcd.example.com/padding":"`
+		post := `"}}]`
+		n := want - len(pre) - len(post)
+		if n < 0 {
+			n = 0
+		}
+		patch := pre + string(bytes.Repeat([]byte("pcapdiag-"), n/9+1)[:n]) + post
+		return []byte(head + base64.StdEncoding.EncodeToString([]byte(patch)) + tail)
+	}()
 
 	readBody := func(r *http.Request) {
 		_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 1<<20))
@@ -96,6 +120,21 @@ func main() {
 		case "panic":
 			readBody(r)
 			panic("pcd: handler panic")
+		case "late":
+			readBody(r)
+			start := time.Now()
+			time.Sleep(*delay) // answers whether or not the client is still there
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusOK)
+			w.Write(allowed)
+			logger.Printf("answered %s after %v (client context: %v)", r.RemoteAddr,
+				time.Since(start).Round(time.Millisecond), r.Context().Err())
+		case "big":
+			readBody(r)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusOK)
+			w.Write(bigBody)
+			logger.Printf("answered %s with %d body bytes", r.RemoteAddr, len(bigBody))
 		case "probe":
 			if r.URL.Path == "/healthz" {
 				http.Error(w, "unhealthy: pcd test", http.StatusInternalServerError)
