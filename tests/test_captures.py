@@ -36,7 +36,11 @@ def test_labels_match_truth(path: pathlib.Path, cap: dict[str, object], truth: d
     assert report.capture_point in (None, cap["point"]), "the capture point, when told, must be right"
     point = cap["point"]
     expected = {}
+    interfaces = set(cap.get("interfaces", ["any"]))  # type: ignore[arg-type]
     for conn in truth["connections"]:  # type: ignore[attr-defined]
+        on = set(conn.get("interfaces_at", {}).get(point, interfaces))
+        if "any" not in interfaces and not on & interfaces:
+            continue  # its packets never crossed the interfaces this capture listened on
         if point in conn.get("points", ["client", "server"]):
             ports = conn.get("server_port_at", {}).get(point, conn["server_port"])
             expected[(conn["client_port"], ports)] = conn["label"]

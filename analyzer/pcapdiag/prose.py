@@ -93,7 +93,6 @@ class Text:
         return Text(tuple(p if isinstance(p, str) else slot(p) for p in self.parts))
 
 
-
 def text(*parts: Part | Text) -> Text:
     """A Text from strings, typed values and other Texts, concatenated (in a canonical form: adjacent
     strings merged, empty ones dropped, so equal sentences built differently compare equal)."""

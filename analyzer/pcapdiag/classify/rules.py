@@ -225,6 +225,8 @@ def classify_wire(facts: ConnectionFacts, ctx: Context) -> Verdict | Undecided:
 def _classify(facts: ConnectionFacts, ctx: Context) -> Verdict | Undecided:
     """The label of one connection, first matching rule wins."""
     c, s = facts.client_side, facts.server_side
+    if not facts.packets and facts.icmp:
+        return _syn_stage(facts, ctx)  # only the ICMP error that refused it was captured
     if not c.syn_count and not s.synack_frame:
         return _midstream(facts, ctx)
     if not s.synack_frame and not s.first_data_frame and not c.first_data_frame and not s.rst_frame:
@@ -315,11 +317,21 @@ def _syn_stage(facts: ConnectionFacts, ctx: Context) -> Verdict | Undecided:
     if facts.icmp:
         icmp = facts.icmp[0]
         what, errno_text = icmp_meaning(icmp.family, icmp.icmp_type, icmp.icmp_code)
+        unseen = (
+            ""
+            if facts.packets
+            else " (the capture holds no packet of this connection but the error quoting its SYN: the "
+            "SYN never passed the capture point)"
+        )
         return Verdict(
             Label.UNREACHABLE,
             dial_error(facts.dialled_server, errno_text),
-            text(f"The SYN was answered by {what} ", icmp_sender(icmp, facts, ctx.server_is_service), "."),
-            (c.syn_frame, icmp.frame),
+            text(
+                f"The SYN was answered by {what} ",
+                icmp_sender(icmp, facts, ctx.server_is_service),
+                f"{unseen}.",
+            ),
+            tuple(f for f in (c.syn_frame, icmp.frame) if f),
         )
     if c.packets > c.syn_count and c.acked >= 0 and not c.rst_frame:
         return _later(ctx, facts.last_ts + ctx.timeout_ns) or Verdict(

@@ -470,7 +470,7 @@ class Connection:
                 reporter=err.reporter,
             )
         )
-        if not self.packets:
+        if not self.packets and not self.first_frame:
             self.first_frame, self.first_ts = frame, ts_ns
         self.last_ts = max(self.last_ts, ts_ns)
         self.last_frame = max(self.last_frame, frame)

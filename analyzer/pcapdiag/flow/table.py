@@ -69,6 +69,13 @@ class HalfOpen:
 
 
 Tracked = Connection | HalfOpen
+
+
+def _rejects(err: IcmpError) -> bool:
+    """A destination-unreachable error that refuses a connection (not 'fragmentation needed')."""
+    if err.family == 4:
+        return err.icmp_type == 3 and err.icmp_code != 4
+    return err.icmp_type == 1
 """An open connection as the table holds it."""
 
 
@@ -224,13 +231,30 @@ class FlowTable:
         return True
 
     def feed_icmp(self, frame: int, ts_ns: int, err: IcmpError) -> Connection | None:
-        """Attach an ICMP error to the connection whose packet it quotes."""
+        """Attach an ICMP error to the connection whose packet it quotes.
+
+        A destination-unreachable error quoting a connection the capture holds no packet of starts
+        one: the packet it quotes never passed the capture point. That is what a reject on the
+        client's own host looks like (kube-proxy's REJECT of a Service without endpoints answers the
+        SYN in the host's output path, so only the ICMP error, on the loopback, is captured); the
+        quoted packet's sender is taken for the client, as a refused SYN's is.
+        """
         key = canonical(err.quoted_src, err.quoted_sport, err.quoted_dst, err.quoted_dport)
         entry = self.open.get(key)
         conn = self._connection(key, entry) if isinstance(entry, HalfOpen) else entry
         if conn is None:
-            self.orphan_icmp += 1
-            return None
+            if not _rejects(err) or key in self._tombstones or len(self.open) >= self.max_flows:
+                self.orphan_icmp += 1
+                return None
+            conn = Connection(
+                self._next_id,
+                (err.quoted_src, err.quoted_sport),
+                (err.quoted_dst, err.quoted_dport),
+                False,
+                observer_factory=self.observer_factory,
+            )
+            self._next_id += 1
+            self.open[key] = conn
         conn.receive_icmp(frame, ts_ns, err)
         return conn
 
