@@ -745,6 +745,18 @@ def _exchanges(facts: ConnectionFacts, ctx: Context, tls: bool) -> Verdict | Und
                 f"(Go's webhook client reports 'remote error: tls: {name}')."
             ),
             (app.handshake_done_frame, app.closing_frame[1]),
+            alternatives=(
+                Candidate(
+                    text("remote error: tls: bad certificate"),
+                    text(
+                        "if the webhook's TLS stack answers a missing client certificate with "
+                        "bad_certificate (older Go servers do; the alert is encrypted, so which one it "
+                        "sent is not visible)"
+                    ),
+                ),
+            )
+            if app.client_sent_empty_certificate
+            else (),
         )
     if pending is not None:
         acked = s.acked >= app.pending_end

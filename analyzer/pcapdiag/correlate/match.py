@@ -199,9 +199,13 @@ def _port_time_pairs(
 
 def _local_end(facts: Sequence[View]) -> str | None:
     """'client' or 'server' when a capture's connections show one end's packets still at their
-    initial TTL (sent from this host) and the other's lowered (or absent): that end is local."""
+    initial TTL (sent from this host) and the other's lowered: that end is local. Only connections
+    whose two ends both sent something count (an end that sent nothing says nothing), so captures
+    taken on one link, where nothing lowers a TTL, give no answer."""
     votes = 0
     for f in facts:
+        if not (f.client.ttl and f.server.ttl):
+            continue
         c_local = f.client.ttl in INITIAL_TTLS
         s_local = f.server.ttl in INITIAL_TTLS
         if c_local and not s_local:

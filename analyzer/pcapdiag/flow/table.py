@@ -76,6 +76,8 @@ def _rejects(err: IcmpError) -> bool:
     if err.family == 4:
         return err.icmp_type == 3 and err.icmp_code != 4
     return err.icmp_type == 1
+
+
 """An open connection as the table holds it."""
 
 
