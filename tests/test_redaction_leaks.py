@@ -67,10 +67,28 @@ COMMON_WORDS = {"webhook", "kubernetes", "default", "kube-apiserver"}
 checked inside the names that contain them (the SNI, the pod's name), not on their own."""
 
 
+_HOST = re.compile(r"(?:[a-z0-9-]+\.)+(?:svc|example|local|internal|com|org|net)")
+
+
+def _hosts(value: Any) -> set[str]:
+    """Host names in the scenario's own record (SNIs, certificate names), and their namespace labels."""
+    if isinstance(value, dict):
+        return {h for v in value.values() for h in _hosts(v)}
+    if isinstance(value, list):
+        return {h for v in value for h in _hosts(v)}
+    out = set()
+    for host in _HOST.findall(value) if isinstance(value, str) else ():
+        out.add(host)
+        parts = host.split(".")
+        if len(parts) >= 3:
+            out.add(parts[1])  # <svc>.<ns>.svc: the namespace
+    return out
+
+
 def names(truth: dict[str, Any], k8s: bool) -> set[str]:
     """Host names and Kubernetes names of the input: the SNI (and its namespace label), certificate
     names, and with --k8s every name in the fixture."""
-    out = {"webhook.pcd-system.svc", "pcd-system", "other-webhook.pcd-other.svc", "pcd-other"}
+    out = {"webhook.pcd-system.svc", "pcd-system", "other-webhook.pcd-other.svc", "pcd-other"} | _hosts(truth)
     if k8s:
         for path in K8S:
             out |= _names_of(json.loads(pathlib.Path(path).read_text()))
