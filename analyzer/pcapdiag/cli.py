@@ -58,6 +58,7 @@ class ExitStatus(enum.IntEnum):
     OK = 0  # no failing connection
     FAILING = 1  # at least one connection labelled anything but ok, incomplete or partial
     ERROR = 2  # usage error or unreadable input (one line on stderr names the file and problem)
+    CUT = 3  # none failed, but the snaplen cut connections it could not decide: not an all-clear
 
 
 _FILE = click.Path(readable=False)
@@ -426,7 +427,8 @@ def analyze(
         sys.exit(ExitStatus.ERROR)
     stop = _Stop()
     stop.install()
-    renderer = make_renderer(fmt, color=_use_color(out.stream), all_flows=all_flows)
+    streaming = any(not is_regular_file(path) for path, _, _ in named)
+    renderer = make_renderer(fmt, color=_use_color(out.stream), all_flows=all_flows, live=streaming)
     live = False
 
     def emit(flow: FlowReport) -> None:
@@ -549,7 +551,9 @@ def analyze(
     out.close()
     if bad_input:
         sys.exit(ExitStatus.ERROR)
-    sys.exit(ExitStatus.FAILING if result.failing_count else ExitStatus.OK)
+    if result.failing_count:
+        sys.exit(ExitStatus.FAILING)
+    sys.exit(ExitStatus.CUT if result.cut_undecided else ExitStatus.OK)
 
 
 @main.command()

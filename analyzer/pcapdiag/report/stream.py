@@ -14,16 +14,21 @@ from pcapdiag.report.model import FlowReport, Report
 from pcapdiag.report.render_html import HtmlStream
 from pcapdiag.report.render_json import render_json_flow, render_jsonl_flow, report_dict
 from pcapdiag.report.render_markdown import MarkdownStream
-from pcapdiag.report.render_text import capture_lines, flow_detail, flow_line, render_summary
+from pcapdiag.report.render_text import capture_lines, cut_line, flow_detail, flow_line, render_summary
 from pcapdiag.report.renderer import MAX_DETAILED_FAILURES, StreamRenderer
 
 
 class TextStream(StreamRenderer):
-    """A line per connection as decided; evidence for failures and the summary at the end."""
+    """A line per connection as decided (or, reading a file, all at the end, after what the report
+    must say first); evidence for failures and the summary at the end."""
 
-    def __init__(self, color: bool = False) -> None:
+    def __init__(self, color: bool = False, hold: bool = False) -> None:
         self.color = color
         """Colour labels with ANSI codes (the CLI sets it for a terminal without NO_COLOR)."""
+        self.hold = hold
+        """Keep the connection lines until the end (a file: the report can then open with a warning
+        that only the end knows, such as connections a cut capture left undecided)."""
+        self._lines: list[str] = []
         self._failures: list[FlowReport] = []
         self._more_failures = 0
 
@@ -33,9 +38,16 @@ class TextStream(StreamRenderer):
                 self._failures.append(f)
             else:
                 self._more_failures += 1
-        return flow_line(f, self.color) + "\n"
+        line = flow_line(f, self.color) + "\n"
+        if self.hold:
+            self._lines.append(line)
+            return ""
+        return line
 
     def end(self, r: Report) -> str:
+        warning = cut_line(r)
+        head = "".join(([warning + "\n\n"] if warning else []) + self._lines)
+        self._lines = []
         out = [""]
         for f in self._failures:
             out.extend(flow_detail(f, self.color))
@@ -48,7 +60,7 @@ class TextStream(StreamRenderer):
             out.append("")
         out.extend(capture_lines(r))
         out.extend(render_summary(r))
-        return "\n".join(out) + "\n"
+        return head + "\n".join(out) + "\n"
 
 
 class JsonStream(StreamRenderer):
@@ -101,10 +113,13 @@ STREAMS: dict[str, type[StreamRenderer]] = {
 """--format choices, each a renderer that writes connections as they are decided."""
 
 
-def make_renderer(fmt: str, *, color: bool = False, all_flows: bool = False) -> StreamRenderer:
-    """The renderer for a --format choice: colour applies to text, --all to the documents."""
+def make_renderer(
+    fmt: str, *, color: bool = False, all_flows: bool = False, live: bool = True
+) -> StreamRenderer:
+    """The renderer for a --format choice: colour applies to text, --all to the documents; text read
+    from files (not ``live``) is written at the end, so that it can open with what only the end knows."""
     if fmt == "text":
-        return TextStream(color=color)
+        return TextStream(color=color, hold=not live)
     if fmt == "html":
         return HtmlStream(all_flows=all_flows)
     if fmt == "markdown":
