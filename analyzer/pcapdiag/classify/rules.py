@@ -108,7 +108,57 @@ def classify(conn: Connection, app: AppObserver, ctx: Context) -> Verdict:
                 f"like '{verdict.label.value}' cannot be proven: {verdict.explanation}",
                 verdict.key_frames,
             )
+    # (snaplen) A short snaplen hid bytes this verdict rests on: say so instead of guessing.
+    doubt = _snaplen_doubt(app, verdict)
+    if doubt is not None:
+        return Verdict(
+            Label.INCOMPLETE,
+            None,
+            f"The snaplen cut this connection's packets and {doubt}, so what looks like "
+            f"'{verdict.label.value}' cannot be proven (capture with tcpdump -s 0): {verdict.explanation}",
+            verdict.key_frames,
+        )
     return verdict
+
+
+_TCP_LABELS = frozenset(
+    {Label.REFUSED, Label.SYN_TIMEOUT, Label.UNREACHABLE, Label.INCOMPLETE, Label.PARTIAL}
+)
+
+
+def _snaplen_doubt(app: AppObserver, verdict: Verdict) -> str | None:
+    """(snaplen) Why the bytes a short snaplen hid leave ``verdict`` unproven (a clause), or None.
+
+    A record whose header was seen is read by its length whatever the snaplen hid of it; what can
+    hide is a record whose header was hidden (the observer lost its place) and an HTTP status
+    code. Each label is checked for the facts it rests on: an answer, a request, the end of the
+    handshake, a status code.
+    """
+    snap = app.snap
+    if snap is None:
+        return None
+    label = verdict.label
+    if snap.blind and label not in _TCP_LABELS:
+        return "hid every byte of its first payload, so whether it carries TLS is unknown"
+    if label is Label.OK:
+        if app.answered:
+            return app.hidden_status()
+        return app.hidden_request() or app.hidden_finish()
+    if label in (Label.AWAITING_HEADERS, Label.SERVER_CLOSED):
+        if app.pending is not None:
+            return app.hidden_answer() or app.hidden_close()
+        return app.hidden_request()
+    if label is Label.TLS_FAILED:
+        alert = app.server_alert()
+        if alert is not None and alert.description is not None:
+            return None  # a clear alert: the server had not finished its handshake when it sent it
+        if app.client_auth_records and not app.answered and app.closing_ts[Direction.TO_CLIENT]:
+            return None  # the client's certificate records and the server's alert were both seen
+    if label in (Label.TLS_HANDSHAKE_TIMEOUT, Label.TLS_FAILED):
+        return app.hidden_finish() or (app.hidden_request() if app.handshake_done_frame else None)
+    if label is Label.CERT_REJECTED and (app.client_abort is None or app.client_abort.description is None):
+        return app.hidden_finish()  # no abort, or an encrypted one: a closing alert if the handshake ended
+    return None
 
 
 def _classify(conn: Connection, app: AppObserver, ctx: Context) -> Verdict:
@@ -233,6 +283,15 @@ def _tls(conn: Connection, app: AppObserver, ctx: Context, server_hp: str) -> Ve
             f"({app.not_tls[Direction.TO_CLIENT]}): the port speaks plain HTTP (or another "
             "protocol), so the service's targetPort likely points at the wrong container port.",
             (ch_frame, app.not_tls_frame[Direction.TO_CLIENT]),
+        )
+    if app.snap is not None and app.snap.lost_frame[Direction.TO_SERVER] and not app.client_hello:
+        # (snaplen) The header of the client's first record was cut: it cannot be read.
+        return Verdict(
+            Label.INCOMPLETE,
+            None,
+            "The snaplen cut the client's first TLS record before its header ended, so the ClientHello "
+            "cannot be read: capture with `tcpdump -s 0` to judge this connection.",
+            (ch_frame,),
         )
     if app.unsynced[Direction.TO_SERVER] and not app.client_hello:
         return Verdict(
@@ -364,6 +423,9 @@ def _client_abort(conn: Connection, app: AppObserver, ch_frame: int, closed_fram
             if is_tls13(app.version) or not app.certificates
             else "the certificate in the capture could not be parsed, so which of these it was is not visible"
         )
+        if app.snap is not None and not is_tls13(app.version):
+            # (snaplen) Not TLS 1.3 as far as the capture shows: the snaplen is what hid the certificate.
+            why = "the snaplen cut the server's certificate flight, so which of these it was is not visible"
     how = (
         f"a TLS alert ({abort.name})"
         if abort is not None and abort.description is not None
