@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from pcapdiag.decode.packet import ACK, PSH, SYN, TcpSegment
 from pcapdiag.flow import OPAQUE, Connection, Direction
 from pcapdiag.flow.connection import REJECTED
@@ -200,3 +203,44 @@ def test_an_observer_that_looks_no_further_is_respected_after_a_cut() -> None:
     rec.answer = OPAQUE
     conn.receive(4, 4_000, _seg(True, CISN + 1, SISN + 1, ACK, _data(1000, 1), seen=30), C)
     assert conn.client_side.opaque_until == OPAQUE
+
+
+# -- any segmentation, any order, any cut ------------------------------------------------------
+
+
+@st.composite
+def _cut_segments(draw: st.DrawFn) -> tuple[bytes, list[tuple[int, bytes, int]]]:
+    """A byte stream, segmented, each segment cut to a random snaplen, sent in a random order
+    with random repeats: (stream, [(offset, captured bytes, wire length)])."""
+    sizes = draw(st.lists(st.integers(1, 300), min_size=1, max_size=12))
+    stream = bytes(i % 251 for i in range(sum(sizes)))
+    segments, off = [], 0
+    for size in sizes:
+        seen = draw(st.integers(0, size))
+        segments.append((off, stream[off : off + seen], size))
+        off += size
+    order = draw(st.permutations(segments))
+    repeats = draw(st.lists(st.sampled_from(segments), max_size=4))
+    return stream, list(order) + repeats
+
+
+@settings(max_examples=300, deadline=None)
+@given(_cut_segments())
+def test_pieces_rebuild_the_stream_whatever_the_order(
+    case: tuple[bytes, list[tuple[int, bytes, int]]],
+) -> None:
+    """Visible bytes come out at their offsets, hidden ones as counts, once each, in order."""
+    stream, segments = case
+    bs = ByteStream()
+    bs.base = 0
+    pieces = []
+    for off, data, wire in segments:
+        got, _ = bs.accept_cut(off, data, wire)
+        pieces += got
+    assert bs.next_off == len(stream) and bs.pending_bytes == 0 and bs.gaps == 0
+    pos = 0
+    for off, data, unseen in pieces:
+        assert off == pos
+        assert data == stream[off : off + len(data)]
+        pos = off + len(data) + unseen
+    assert pos == len(stream)
