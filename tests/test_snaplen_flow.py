@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from builders import tcp
+from pcapdiag.decode.fast import tcp_fields
 from pcapdiag.decode.packet import ACK, PSH, SYN, TcpSegment
 from pcapdiag.flow import OPAQUE, Connection, Direction
 from pcapdiag.flow.connection import REJECTED
@@ -167,9 +169,6 @@ def test_a_retransmission_overlapping_hidden_bytes_gives_what_it_shows_past_them
 
 
 def test_the_fast_path_leaves_cut_segments_to_the_general_path() -> None:
-    from builders import tcp
-    from pcapdiag.decode.fast import tcp_fields
-
     conn, rec = _connection()
     packet = bytes(
         tcp(
