@@ -107,6 +107,9 @@ class ByteStream:
         bytes ended, that is at a segment boundary: the first byte of a segment, or the end of the
         previous one.
         """
+        if off == self.next_off and not self.pending:  # in order, nothing held: the common case
+            self.next_off = off + wire_len
+            return [(off, data, wire_len - len(data))], False
         if off + wire_len <= self.next_off:
             return [], True
         out: list[Piece] = []

@@ -397,7 +397,9 @@ class AppObserver:
     ) -> int:
         """Bytes of one direction the snaplen hid (StreamObserver): records go on through them by
         their lengths; a record header among them loses the direction's place (see RecordReader)."""
-        snap = self._snap()
+        snap = self.snap
+        if snap is None:
+            snap = self.snap = SnapCut()
         snap.unseen[direction] += length
         if self.mode is Mode.UNKNOWN:
             snap.blind = True
