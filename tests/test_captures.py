@@ -8,6 +8,7 @@ import pathlib
 import pytest
 
 from conftest import CAPTURES, CONTRACT_LABELS, analyse
+from test_snaplen_captures import allowed_labels
 
 CASES = sorted(CAPTURES.glob("*/truth.json"))
 
@@ -45,6 +46,19 @@ def test_labels_match_truth(path: pathlib.Path, cap: dict[str, object], truth: d
             ports = conn.get("server_port_at", {}).get(point, conn["server_port"])
             expected[(conn["client_port"], ports)] = conn["label"]
     got = {(f.client.port, f.server.port): f.label.value for f in flows}
+    if cap.get("snaplen"):
+        # A capture cut by the snaplen gives each connection its whole label wherever the visible bytes
+        # prove it; where they do not (a record header past the cut, an ICMPv6 quote cut before its
+        # ports), the whole label, incomplete, or what that decoder limit allows (test_snaplen_captures).
+        data = path.read_bytes()
+        by_client = {c["client_port"]: c for c in truth["connections"]}  # type: ignore[attr-defined]
+        for key, label in list(expected.items()):
+            conn = by_client[key[0]]
+            server_ip = conn.get("server_ip_at", {}).get(point, conn.get("server_ip"))
+            allowed = allowed_labels(data, (conn["client_ip"], key[0]), (server_ip, key[1]), label)
+            if allowed is not None and got.get(key, "(missing)") in allowed:
+                expected.pop(key)
+                got.pop(key, None)
     assert got == expected, "\n".join(
         f"{f.client.port}->{f.server.port} {f.label.value}: {f.explanation}" for f in flows
     )

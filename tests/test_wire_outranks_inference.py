@@ -35,7 +35,7 @@ def _truth_files() -> list[str]:
 @pytest.mark.parametrize("name", _truth_files())
 def test_recorded_expired_cn_only_certificate_of_another_name_is_ok_with_findings(name: str) -> None:
     truth = json.loads((INSECURE / "truth.json").read_text())
-    report, flows = analyse(INSECURE / name)
+    _, flows = analyse(INSECURE / name)
     (flow,) = flows
     assert flow.label.value == "ok" and flow.kubernetes_error is None and not flow.alternatives
     assert flow.tls_version == "TLS 1.2"

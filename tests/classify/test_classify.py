@@ -20,6 +20,7 @@ from pcapdiag.classify import (
     Pairing,
     SideFacts,
     SideView,
+    SnapFacts,
     Timer,
     Undecided,
     View,
@@ -333,7 +334,7 @@ def test_bytes_the_receiver_never_acknowledged_past_are_loss_on_the_path_not_in_
 
 def test_a_cut_capture_that_hides_the_records_is_incomplete_and_says_so() -> None:
     c, s = _connected()
-    app = AppFacts(mode=Mode.TLS, unsynced=(True, False))
+    app = AppFacts(mode=Mode.TLS, snap=SnapFacts(client_lost_first=True))
     d = decide(
         conn(client_side=c, server_side=s, app=app, syn_times=(T0,), packets=6, snapped=3), 20, snaplen=96
     )

@@ -2,7 +2,7 @@
 
 from pcapdiag.classify.decide import Basis, classify
 from pcapdiag.classify.diagnosis import Candidate, Diagnosis, Location, Step, Undecided, Where
-from pcapdiag.classify.facts import AppFacts, ConnectionFacts, IcmpFacts, SideFacts, facts_of
+from pcapdiag.classify.facts import AppFacts, ConnectionFacts, IcmpFacts, SideFacts, SnapFacts, facts_of
 from pcapdiag.classify.labels import LABELS, Label, LabelInfo
 from pcapdiag.classify.limits import capture_limits
 from pcapdiag.classify.rules import Context
@@ -35,6 +35,7 @@ __all__ = [
     "Phase",
     "SideFacts",
     "SideView",
+    "SnapFacts",
     "Step",
     "SynSchedule",
     "Timer",

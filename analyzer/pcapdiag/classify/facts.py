@@ -84,6 +84,26 @@ class IcmpFacts:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SnapFacts:
+    """What a short snaplen hid on a connection, as far as the verdicts need it (None: nothing hidden).
+
+    Each ``hidden_*`` is a clause saying why a fact the verdict rests on cannot be shown (None: it can).
+    """
+
+    blind: bool = False
+    """The snaplen hid every byte of the connection's first payload: what it carries is unknown."""
+    client_lost_first: bool = False
+    """The header of the client's first record was hidden: the ClientHello cannot be read."""
+    certificate_cut: bool = False
+    """The server's Certificate message was cut: its certificates could not be read."""
+    hidden_finish: str | None = None
+    hidden_answer: str | None = None
+    hidden_close: str | None = None
+    hidden_request: str | None = None
+    hidden_status: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AppFacts:
     """What the TLS (or plain request/response) observer established."""
 
@@ -96,7 +116,9 @@ class AppFacts:
     server_hello_frame: int = 0
     server_hello_ts: int = 0
     version: int | None = None
-    """The TLS version the server chose."""
+    """The TLS version the server chose (or, when the snaplen hid it, the one inferred)."""
+    version_text: str | None = None
+    """'TLS 1.3', or 'TLS 1.3 (inferred)' when the snaplen hid it."""
     certificates: tuple[bytes, ...] = ()
     """The server's certificate chain when sent in clear (TLS 1.2 and older)."""
     certificate_frame: int = 0
@@ -133,7 +155,8 @@ class AppFacts:
     closing_frame: tuple[int, int] = (0, 0)
     client_auth_records: int = 0
     client_sent_empty_certificate: bool = False
-    tickets: int = 0
+    snap: SnapFacts | None = None
+    """What the snaplen hid (None: whole packets)."""
 
 
 _CLIENT = HostPort("198.18.0.2", 40000)
@@ -247,6 +270,7 @@ def _app(app: AppObserver | None, midstream: bool) -> AppFacts:
         server_hello_frame=app.server_hello_frame,
         server_hello_ts=app.server_hello_ts,
         version=app.version,
+        version_text=app.version_text,
         certificates=app.certificates,
         certificate_frame=app.certificate_frame,
         server_flight_last_frame=app.server_flight_last_frame,
@@ -272,7 +296,23 @@ def _app(app: AppObserver | None, midstream: bool) -> AppFacts:
         closing_frame=(app.closing_frame[0], app.closing_frame[1]),
         client_auth_records=app.client_auth_records,
         client_sent_empty_certificate=app.client_sent_empty_certificate,
-        tickets=app.tickets,
+        snap=_snap(app),
+    )
+
+
+def _snap(app: AppObserver) -> SnapFacts | None:
+    snap = app.snap
+    if snap is None:
+        return None
+    return SnapFacts(
+        blind=snap.blind,
+        client_lost_first=bool(snap.lost_frame[Direction.TO_SERVER]) and app.client_hello is None,
+        certificate_cut=snap.certificate,
+        hidden_finish=app.hidden_finish(),
+        hidden_answer=app.hidden_answer(),
+        hidden_close=app.hidden_close(),
+        hidden_request=app.hidden_request(),
+        hidden_status=app.hidden_status(),
     )
 
 

@@ -207,6 +207,20 @@ def classify_wire(facts: ConnectionFacts, ctx: Context) -> Verdict | Undecided:
                 ),
                 verdict.key_frames,
             )
+    doubt = _snaplen_doubt(facts, verdict)
+    if doubt is not None:
+        snap = f" at {ctx.snaplen} bytes" if ctx.snaplen else ""
+        return Verdict(
+            Label.INCOMPLETE,
+            None,
+            text(
+                f"The snaplen{snap} cut this connection's packets and {doubt}, so what looks like "
+                f"'{verdict.label.value}' cannot be proven (capture with tcpdump -s 0): ",
+                verdict.explanation,
+            ),
+            verdict.key_frames,
+            cut=True,
+        )
     loss = network_loss(facts) + translation_note(facts)
     if loss:
         return Verdict(
@@ -220,6 +234,48 @@ def classify_wire(facts: ConnectionFacts, ctx: Context) -> Verdict | Undecided:
             verdict.cut,
         )
     return verdict
+
+
+_TCP_LABELS = frozenset(
+    {Label.REFUSED, Label.SYN_TIMEOUT, Label.UNREACHABLE, Label.INCOMPLETE, Label.PARTIAL}
+)
+"""Labels that rest on TCP/IP headers alone, which every snaplen from 96 up keeps whole."""
+
+
+def _snaplen_doubt(facts: ConnectionFacts, verdict: Verdict) -> str | None:
+    """Why the bytes a short snaplen hid leave ``verdict`` unproven (a clause), or None.
+
+    A record whose header was seen is read by its length whatever the snaplen hid of it; what can
+    hide is a record whose header was hidden (the observer lost its place) and an HTTP status code.
+    Each label is checked for the facts it rests on: an answer, a request, the end of the handshake,
+    a status code.
+    """
+    app = facts.app
+    snap = app.snap
+    if snap is None:
+        return None
+    label = verdict.label
+    if snap.blind and label not in _TCP_LABELS:
+        return "hid every byte of its first payload, so whether it carries TLS is unknown"
+    if label is Label.OK:
+        if app.answered:
+            return snap.hidden_status
+        return snap.hidden_request or snap.hidden_finish
+    if label in (Label.AWAITING_HEADERS, Label.SERVER_CLOSED):
+        if app.pending is not None:
+            return snap.hidden_answer or snap.hidden_close
+        return snap.hidden_request
+    if label is Label.TLS_FAILED:
+        alert = app.server_alert
+        if alert is not None and alert.description is not None:
+            return None  # a clear alert: the server had not finished its handshake when it sent it
+        if app.client_auth_records and not app.answered and app.closing_ts[Direction.TO_CLIENT]:
+            return None  # the client's certificate records and the server's alert were both seen
+    if label in (Label.TLS_HANDSHAKE_TIMEOUT, Label.TLS_FAILED):
+        return snap.hidden_finish or (snap.hidden_request if app.handshake_done_frame else None)
+    if label is Label.CERT_REJECTED and (app.client_abort is None or app.client_abort.description is None):
+        return snap.hidden_finish  # no abort, or an encrypted one: a closing alert if the handshake ended
+    return None
 
 
 def _classify(facts: ConnectionFacts, ctx: Context) -> Verdict | Undecided:
@@ -381,17 +437,15 @@ def client_gave_up(facts: ConnectionFacts) -> int:
     return min((t for t in (c.fin_ts, c.rst_ts, facts.app.closing_ts[Direction.TO_SERVER]) if t), default=0)
 
 
-def _cut(facts: ConnectionFacts, ctx: Context, first: int) -> Verdict | None:
-    """Undecided for good when the snaplen cut the TLS records that would decide the connection."""
-    if not facts.snapped:
-        return None
+def _cut(ctx: Context, first: int) -> Verdict:
+    """Undecided for good: the snaplen cut the client's first TLS record before its header ended."""
     snap = f" at {ctx.snaplen} bytes" if ctx.snaplen else ""
     return Verdict(
         Label.INCOMPLETE,
         None,
         text(
-            f"The capture cut this connection's packets{snap} (tcpdump -s), and the bytes that would "
-            "decide it (TLS record headers) were past the cut: capture with `tcpdump -s 0`."
+            f"The snaplen{snap} cut the client's first TLS record before its header ended, so the "
+            "ClientHello cannot be read: capture with `tcpdump -s 0` to judge this connection."
         ),
         (first,),
         cut=True,
@@ -417,8 +471,10 @@ def _tls(facts: ConnectionFacts, ctx: Context) -> Verdict | Undecided:
             ),
             (ch_frame, app.not_tls_frame[Direction.TO_CLIENT]),
         )
+    if app.snap is not None and app.snap.client_lost_first:
+        return _cut(ctx, ch_frame)
     if app.unsynced[Direction.TO_SERVER] and not app.client_hello_frame:
-        return _cut(facts, ctx, ch_frame) or Verdict(
+        return Verdict(
             Label.INCOMPLETE,
             None,
             text(
@@ -511,10 +567,6 @@ def _tls(facts: ConnectionFacts, ctx: Context) -> Verdict | Undecided:
             f"{s.retransmissions} time{'s' * (s.retransmissions != 1)}, but the client never "
             "acknowledged any of it: the flight never reached the client (lost on the way back)",
         )
-    if app.unsynced[Direction.TO_CLIENT] and not app.server_hello_frame:
-        cut = _cut(facts, ctx, ch_frame)
-        if cut is not None:
-            return cut
     return _silence(
         Label.TLS_HANDSHAKE_TIMEOUT,
         text("net/http: TLS handshake timeout"),
@@ -617,7 +669,9 @@ def _client_abort(facts: ConnectionFacts, ch_frame: int, closed_frame: int = 0) 
         why = text(
             "TLS 1.3 encrypts the certificate, so which reason it was is not visible: Go sends "
             "the same alert for an unknown authority, a name mismatch and an expired certificate"
-            if is_tls13(app.version) or not app.certificates
+            if is_tls13(app.version)
+            else "the snaplen cut the server's certificate flight, so which reason it was is not visible"
+            if app.snap is not None
             else "the certificate in the capture could not be parsed, so which reason it was is not visible"
         )
     how = (

@@ -11,7 +11,7 @@ from pcapdiag.decode.fast import SegmentFields
 from pcapdiag.decode.packet import ACK, FIN, RST, SYN, IcmpError, TcpSegment
 from pcapdiag.flow.key import TO_CLIENT, TO_SERVER, Direction, Endpoint
 from pcapdiag.flow.state import EndpointState, SegmentKind, advance, segment_kind
-from pcapdiag.flow.stream import HALF32, MASK32, ByteStream
+from pcapdiag.flow.stream import HALF32, MASK32, ByteStream, Piece
 
 MAX_LOGGED_PACKETS = 64
 """Packets of a connection kept one by one for evidence; later ones are kept only if notable."""
@@ -52,12 +52,37 @@ class StreamObserver(Protocol):
     ) -> int:
         """New in-order bytes of ``direction`` starting at stream ``offset``.
 
+        ``data`` starts at a segment boundary: the first byte of a segment, or where an earlier
+        segment ended (a retransmission that overlaps bytes already seen). It may run on over
+        several segments (out-of-order ones drained at once).
+
         ``ack_offset`` is how much of the other direction's stream the sender had acknowledged
         in the segment that completed these bytes (-1 when unknown).
 
         Returns the stream offset up to which the observer does not look at the bytes (the end
         of an application-data record it is inside, say): a later in-order segment that ends
         before it need not be fed at all. 0 when it wants every byte.
+        """
+
+    def cut(
+        self,
+        direction: Direction,
+        offset: int,
+        length: int,
+        frame: int,
+        ts_ns: int,
+        ack_offset: int,
+    ) -> int:
+        """``length`` in-order bytes of ``direction`` at stream ``offset`` were sent, and their packet
+        was captured, but the snaplen cut them off: they are not visible.
+
+        A cut segment is handed over as feed() of its visible prefix (when it has one) and then
+        cut() of the rest; bytes that follow in order continue at ``offset + length``. This is not
+        a gap: nothing is missing from the stream's length. Like every feed(), the feed() that
+        follows starts at a segment boundary (a segment's first byte, or where the previous
+        segment ended), which is where a reader that lost its place may look for a header.
+
+        Returns what feed() returns.
         """
 
     def gap(self, direction: Direction) -> None:
@@ -71,6 +96,12 @@ class _NullObserver:
         self, direction: Direction, data: bytes, offset: int, frame: int, ts_ns: int, ack_offset: int
     ) -> int:
         """Ignore the bytes, and every later one."""
+        return OPAQUE
+
+    def cut(
+        self, direction: Direction, offset: int, length: int, frame: int, ts_ns: int, ack_offset: int
+    ) -> int:
+        """Ignore the hidden bytes, and every later one."""
         return OPAQUE
 
     def gap(self, direction: Direction) -> None:
@@ -320,27 +351,29 @@ class Connection:
         data = seg.payload
         if seg.payload_len and not flags & RST:
             gaps_before = stream.gaps
-            if len(data) < seg.payload_len:
-                # Snaplen cut the payload: the bytes past it are a gap in what we can parse.
-                self.snapped += 1
-                fresh, old = stream.accept(off, data)
-                if not old:
-                    self._deliver(direction, fresh, stream.next_off - len(fresh), frame, ts_ns, me)
-                stream.skip_to(off + seg.payload_len)
-                self._observer().gap(direction)
+            pieces: list[Piece] | None = None
+            if len(data) < seg.payload_len or stream.holds_cut:
+                # The snaplen cut the payload (or cut an earlier one still in play): not a loss. The
+                # stream moves by wire lengths and the observer is told what it cannot see.
+                if len(data) < seg.payload_len:
+                    self.snapped += 1
+                pieces, old = stream.accept_cut(off, data, seg.payload_len)
+                fresh = b""
             else:
                 fresh, old = stream.accept(off, data)
-                if stream.gaps != gaps_before:
-                    self._letter("g", upper)
-                    self._observer().gap(direction)
-                if old:
-                    me.retransmissions += 1
-                    note = note or "retransmission"
-                    self._letter("t", upper)
-                elif fresh:
-                    self._deliver(direction, fresh, stream.next_off - len(fresh), frame, ts_ns, me)
-                else:
-                    note = note or "out-of-order"
+            if stream.gaps != gaps_before:
+                self._letter("g", upper)
+                self._observer().gap(direction)
+            if old:
+                me.retransmissions += 1
+                note = note or "retransmission"
+                self._letter("t", upper)
+            elif pieces:
+                self._deliver_pieces(direction, pieces, frame, ts_ns, me)
+            elif fresh:
+                self._deliver(direction, fresh, stream.next_off - len(fresh), frame, ts_ns, me)
+            else:
+                note = note or "out-of-order"
             if not me.first_data_frame:
                 me.first_data_frame, me.first_data_ts = frame, ts_ns
                 self._letter("d", upper)
@@ -490,6 +523,21 @@ class Connection:
         me.bytes += len(data)
         if data:
             me.opaque_until = self._observer().feed(direction, data, offset, frame, ts_ns, me.acked_off)
+
+    def _deliver_pieces(
+        self, direction: Direction, pieces: list[Piece], frame: int, ts_ns: int, me: Side
+    ) -> None:
+        """_deliver() for pieces of a stream the snaplen cut: visible bytes are fed, hidden ones
+        announced with cut(); both count as bytes on the wire."""
+        observer = self._observer()
+        for offset, data, unseen in pieces:
+            me.bytes += len(data) + unseen
+            if data:
+                me.opaque_until = observer.feed(direction, data, offset, frame, ts_ns, me.acked_off)
+            if unseen:
+                me.opaque_until = observer.cut(
+                    direction, offset + len(data), unseen, frame, ts_ns, me.acked_off
+                )
 
     def _observer(self) -> StreamObserver:
         """The payload observer, made on first use (a connection without payload needs none)."""

@@ -157,7 +157,7 @@ def build_flow(
         diagnosis=diagnosis,
         sni=Name(NameKind.DNS, app.sni) if app.sni is not None else None,
         alpn=app.alpn,
-        tls_version=version_name(app.version),
+        tls_version=app.version_text or version_name(app.version),
         start_ns=facts.first_ts,
         duration_s=round((facts.last_ts - facts.first_ts) / NS, 6),
         packets=facts.packets,

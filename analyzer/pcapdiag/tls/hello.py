@@ -2,11 +2,13 @@
 
 Each parser takes one complete handshake message body and returns a value, or raises ValueError
 when the bytes are not a valid message (incomplete input never reaches them: the record layer
-only hands over complete messages).
+only hands over complete messages). The *_prefix parsers take the part of a body a short snaplen
+let through and return what it shows, never raising.
 """
 
 from __future__ import annotations
 
+import contextlib
 import struct
 from dataclasses import dataclass
 
@@ -30,6 +32,8 @@ class ClientHello:
     alpn: tuple[str, ...]
     versions: tuple[int, ...]
     """supported_versions offered (empty when the extension is absent: legacy_version only)."""
+    partial: bool = False
+    """The snaplen cut the message: fields it hid are empty (sni None, legacy_version 0)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +46,8 @@ class ServerHello:
     cipher_suite: int
     retry: bool
     """True for a HelloRetryRequest."""
+    partial: bool = False
+    """The snaplen cut the message: fields it hid are 0 (selected_version 0: not seen)."""
 
 
 class _Reader:
@@ -102,7 +108,12 @@ def parse_client_hello(body: bytes) -> ClientHello:
     if len(suites) % 2:
         raise ValueError("odd cipher_suites length")
     r.vec8()
-    exts = _extensions(r)
+    sni, alpn, versions = _client_extensions(_extensions(r))
+    return ClientHello(legacy_version=legacy_version, sni=sni, alpn=alpn, versions=versions)
+
+
+def _client_extensions(exts: dict[int, bytes]) -> tuple[str | None, tuple[str, ...], tuple[int, ...]]:
+    """(SNI, ALPN protocols, supported_versions) from a ClientHello's extensions."""
     sni: str | None = None
     if EXT_SERVER_NAME in exts:
         lst = _Reader(_Reader(exts[EXT_SERVER_NAME]).vec16())
@@ -121,7 +132,7 @@ def parse_client_hello(body: bytes) -> ClientHello:
     if EXT_SUPPORTED_VERSIONS in exts:
         raw = _Reader(exts[EXT_SUPPORTED_VERSIONS]).vec8()
         versions = tuple(struct.unpack("!H", raw[i : i + 2])[0] for i in range(0, len(raw) - 1, 2))
-    return ClientHello(legacy_version=legacy_version, sni=sni, alpn=tuple(alpn), versions=versions)
+    return sni, tuple(alpn), versions
 
 
 def parse_server_hello(body: bytes) -> ServerHello:
@@ -145,6 +156,66 @@ def parse_server_hello(body: bytes) -> ServerHello:
         selected_version=selected,
         cipher_suite=suite,
         retry=random == HRR_RANDOM,
+    )
+
+
+HRR_PREFIX_SEEN = 8
+"""Bytes of ServerHello.random that must be seen, and equal HRR_RANDOM's, to call a cut ServerHello
+a HelloRetryRequest: a real random matches 8 bytes of that constant with probability 2^-64."""
+
+
+def _prefix_fields(r: _Reader, server: bool) -> tuple[int, bytes, int, dict[int, bytes]]:
+    """(legacy_version, random seen, cipher suite, extensions seen whole) of a hello body prefix:
+    each field as far as it was seen (0, shorter or empty beyond that); never raises."""
+    legacy = suite = 0
+    random = b""
+    exts: dict[int, bytes] = {}
+    try:
+        legacy = r.u16()
+        random = r.buf[r.pos : r.pos + 32]
+        r.take(32)
+        r.vec8()  # session id
+        if server:
+            suite = r.u16()
+            r.u8()  # compression method
+        else:
+            r.vec16()  # cipher suites
+            r.vec8()  # compression methods
+        end = r.pos + 2 + r.u16()
+        while r.pos < end:
+            ext_type = r.u16()
+            exts[ext_type] = r.vec16()
+    except ValueError:
+        pass
+    return legacy, random, suite, exts
+
+
+def parse_client_hello_prefix(body: bytes) -> ClientHello:
+    """What the seen start of a ClientHello body shows: the name and protocols only when their
+    extensions were seen whole (else None and empty)."""
+    legacy, _, _, exts = _prefix_fields(_Reader(body), server=False)
+    sni: str | None = None
+    alpn: tuple[str, ...] = ()
+    versions: tuple[int, ...] = ()
+    with contextlib.suppress(ValueError):  # an extension seen whole but malformed: nothing from it
+        sni, alpn, versions = _client_extensions(exts)
+    return ClientHello(legacy_version=legacy, sni=sni, alpn=alpn, versions=versions, partial=True)
+
+
+def parse_server_hello_prefix(body: bytes) -> ServerHello:
+    """What the seen start of a ServerHello body shows. The chosen version is known only when the
+    supported_versions extension was seen whole, or when the legacy version is below TLS 1.2 (a
+    TLS 1.3 server always says 0x0303 there); else it is 0."""
+    legacy, random, suite, exts = _prefix_fields(_Reader(body), server=True)
+    selected = 0
+    raw = exts.get(EXT_SUPPORTED_VERSIONS)
+    if raw is not None and len(raw) == 2:
+        selected = struct.unpack("!H", raw)[0]
+    elif legacy and legacy < 0x0303:
+        selected = legacy
+    retry = len(random) >= HRR_PREFIX_SEEN and HRR_RANDOM.startswith(random)
+    return ServerHello(
+        legacy_version=legacy, selected_version=selected, cipher_suite=suite, retry=retry, partial=True
     )
 
 
