@@ -71,9 +71,21 @@ def test_snaplen_cut_packet_keeps_the_wire_payload_length() -> None:
     assert got.payload == bytes(len(got.payload))
 
 
-def test_snaplen_cut_inside_the_tcp_header_is_truncated_not_malformed() -> None:
-    frame = bytes(ETH / V4 / TCP(options=OPTIONS) / bytes(100))[: 14 + 20 + 30]
-    assert skipped(frame) == Skipped("truncated")
+def test_snaplen_cut_inside_the_tcp_header_keeps_the_segment_not_malformed() -> None:
+    """An IPv6 SYN over -i any at -s 96 (20 + 40 + 40 bytes): the fixed header is whole, the options are
+    cut; the segment is decoded with the options captured and no payload seen."""
+    whole = bytes(ETH / V4 / TCP(options=OPTIONS) / bytes(100))
+    got = segment(whole[: 14 + 20 + 30])
+    header = segment(whole)
+    assert (got.sport, got.dport, got.seq, got.flags, got.payload_len) == (
+        header.sport,
+        header.dport,
+        header.seq,
+        header.flags,
+        100,
+    )
+    assert got.payload == b"" and header.options.startswith(got.options) and len(got.options) == 10
+    assert skipped(whole[: 14 + 20 + 19]) == Skipped("truncated"), "the fixed 20 bytes are needed"
 
 
 def test_tso_zero_total_length_uses_the_captured_length() -> None:

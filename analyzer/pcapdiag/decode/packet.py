@@ -60,6 +60,9 @@ class IcmpError:
     quoted_sport: int
     quoted_dport: int
     quoted_seq: int
+    quote_cut: bool = False
+    """The snaplen cut the quote before its TCP ports: the ports and seq are -1, ``quoted_dst`` holds
+    only the bytes of the destination address that were captured (maybe none)."""
 
 
 @dataclass(frozen=True, slots=True)

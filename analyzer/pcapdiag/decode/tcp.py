@@ -70,9 +70,10 @@ def new_segment(
 def tcp_segment(data: bytes, ip: IpHeader) -> TcpSegment | Skipped:
     """The TCP segment in ip's transport bytes.
 
-    A header that claims more bytes than the IP packet carries is malformed; one that the
-    snaplen cut short is merely truncated. A complete header with a cut payload is decoded:
-    payload is what was captured, payload_len what the IP length says was sent.
+    A header that claims more bytes than the IP packet carries is malformed; one whose fixed 20
+    bytes the snaplen cut is merely truncated. A header cut inside its options (an IPv6 SYN over
+    `-i any` at -s 96: 20 + 40 + 40 bytes) is decoded with the options captured, and a cut payload
+    too: payload is what was captured, payload_len what the IP length says was sent.
     """
     family, src, dst, _proto, off, end, wire_len, ip_id, ttl = ip
     if end - off < TCP_MIN_HEADER:
@@ -81,8 +82,6 @@ def tcp_segment(data: bytes, ip: IpHeader) -> TcpSegment | Skipped:
     header_len = (data_offset >> 4) * 4
     if header_len < TCP_MIN_HEADER or header_len > wire_len:
         return skip.MALFORMED_TCP
-    if off + header_len > end:
-        return skip.TRUNCATED
     return new_segment(
         family,
         src,
@@ -97,5 +96,5 @@ def tcp_segment(data: bytes, ip: IpHeader) -> TcpSegment | Skipped:
         wire_len - header_len,
         ip_id,
         ttl,
-        data[off + TCP_MIN_HEADER : off + header_len],
+        data[off + TCP_MIN_HEADER : min(off + header_len, end)],
     )

@@ -71,6 +71,18 @@ class HalfOpen:
 Tracked = Connection | HalfOpen
 
 
+CUT_ICMP_SCAN = 1024
+"""Most recently active connections searched for the dial an ICMP error with a cut quote refers to."""
+
+
+def _dialling(entry: Tracked) -> bool:
+    """The connection has sent only SYNs and heard nothing back (an ICMP error may answer it)."""
+    if isinstance(entry, HalfOpen):
+        return True
+    c, s = entry.client_side, entry.server_side
+    return c.packets == c.syn_count > 0 and not s.packets
+
+
 def _rejects(err: IcmpError) -> bool:
     """A destination-unreachable error that refuses a connection (not 'fragmentation needed')."""
     if err.family == 4:
@@ -241,6 +253,8 @@ class FlowTable:
         SYN in the host's output path, so only the ICMP error, on the loopback, is captured); the
         quoted packet's sender is taken for the client, as a refused SYN's is.
         """
+        if err.quote_cut:
+            return self._feed_cut_icmp(frame, ts_ns, err)
         key = canonical(err.quoted_src, err.quoted_sport, err.quoted_dst, err.quoted_dport)
         entry = self.open.get(key)
         conn = self._connection(key, entry) if isinstance(entry, HalfOpen) else entry
@@ -257,6 +271,29 @@ class FlowTable:
             )
             self._next_id += 1
             self.open[key] = conn
+        conn.receive_icmp(frame, ts_ns, err)
+        return conn
+
+    def _feed_cut_icmp(self, frame: int, ts_ns: int, err: IcmpError) -> Connection | None:
+        """An error whose quote the snaplen cut before the ports: it belongs to the one recent dial from
+        the quoted source to a server whose address starts with the quoted destination bytes that were
+        captured, when exactly one fits (an error comes back within a round trip of the SYN it quotes,
+        so the most recently active connections are the ones to look at); else it is counted only."""
+        fits: list[tuple[FlowKey, Tracked]] = []
+        for n, (key, entry) in enumerate(reversed(self.open.items())):
+            if n >= CUT_ICMP_SCAN:
+                break
+            if (
+                entry.client[0] == err.quoted_src
+                and entry.server[0].startswith(err.quoted_dst)
+                and _dialling(entry)
+            ):
+                fits.append((key, entry))
+        if len(fits) != 1:
+            self.orphan_icmp += 1
+            return None
+        key, entry = fits[0]
+        conn = self._connection(key, entry) if isinstance(entry, HalfOpen) else entry
         conn.receive_icmp(frame, ts_ns, err)
         return conn
 
