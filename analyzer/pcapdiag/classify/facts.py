@@ -207,6 +207,33 @@ class ConnectionFacts:
     translation: TranslationFacts | None = None
     """The same connection seen again in this capture with other addresses (NAT)."""
 
+    def closing(self, direction: Direction) -> tuple[int, int]:
+        """When, and in which frame, the side sending in ``direction`` first began closing: its first
+        FIN, RST or closing alert after the handshake, whichever came first; (0, 0) if it never did.
+        For the client this is when it gave up: whatever the server sends after it answers nothing."""
+        side = self.client_side if direction is Direction.TO_SERVER else self.server_side
+        alert_ts, alert_frame = self.app.closing_ts[direction], self.app.closing_frame[direction]
+        signals = [
+            (t, f)
+            for t, f in (
+                (alert_ts, alert_frame),
+                (side.rst_ts, side.rst_frame),
+                (side.fin_ts, side.fin_frame),
+            )
+            if t
+        ]
+        return min(signals, key=lambda s: s[0]) if signals else (0, 0)
+
+    @property
+    def client_closing(self) -> tuple[int, int]:
+        """(time, frame) the client first began closing (see closing)."""
+        return self.closing(Direction.TO_SERVER)
+
+    @property
+    def server_closing(self) -> tuple[int, int]:
+        """(time, frame) the server first began closing (see closing)."""
+        return self.closing(Direction.TO_CLIENT)
+
     @property
     def dialled_server(self) -> HostPort:
         """The server address the client used (the other view's, when this one is after translation):

@@ -431,12 +431,6 @@ def _syn_stage(facts: ConnectionFacts, ctx: Context) -> Verdict | Undecided:
     )
 
 
-def client_gave_up(facts: ConnectionFacts) -> int:
-    """When the client first began closing: its FIN, RST or closing alert (0: never in the capture)."""
-    c = facts.client_side
-    return min((t for t in (c.fin_ts, c.rst_ts, facts.app.closing_ts[Direction.TO_SERVER]) if t), default=0)
-
-
 def _cut(ctx: Context, first: int) -> Verdict:
     """Undecided for good: the snaplen cut the client's first TLS record before its header ended."""
     snap = f" at {ctx.snaplen} bytes" if ctx.snaplen else ""
@@ -457,7 +451,7 @@ def _tls(facts: ConnectionFacts, ctx: Context) -> Verdict | Undecided:
     c, s, app = facts.client_side, facts.server_side, facts.app
     ch_frame = app.client_hello_frame or c.first_data_frame
     ch_ts = app.client_hello_ts or c.first_data_ts
-    gave_up = client_gave_up(facts)
+    gave_up = facts.client_closing[0]
     client_close = c.close_ts
     server_close = s.close_ts
     if app.not_tls[Direction.TO_CLIENT] is not None:
@@ -759,15 +753,9 @@ def _answer_after_give_up(app: AppFacts, gave_up: int) -> tuple[Message, Message
 def _exchanges(facts: ConnectionFacts, ctx: Context, tls: bool) -> Verdict | Undecided:
     """After the handshake (or in clear): was the last request answered?"""
     c, s, app = facts.client_side, facts.server_side, facts.app
-    c_alert, s_alert = app.closing_ts
-    client_close = min((t for t in (c.fin_ts, c.rst_ts, c_alert) if t), default=0)
-    server_close = min((t for t in (s.fin_ts, s.rst_ts, s_alert) if t), default=0)
-    client_close_frame = _close_frame(
-        c.fin_ts, c.fin_frame, c.rst_ts, c.rst_frame, c_alert, app.closing_frame[0], client_close
-    )
-    server_close_frame = _close_frame(
-        s.fin_ts, s.fin_frame, s.rst_ts, s.rst_frame, s_alert, app.closing_frame[1], server_close
-    )
+    s_alert = app.closing_ts[Direction.TO_CLIENT]
+    client_close, client_close_frame = facts.client_closing
+    server_close, server_close_frame = facts.server_closing
     server_reset = bool(s.rst_ts) and s.rst_ts == server_close
     pending = app.pending
     findings: tuple[Text, ...] = ()
@@ -962,23 +950,6 @@ def _with_cert(verdict: Verdict, cert: CertificateFacts) -> Verdict:
         verdict.findings,
         verdict.cut,
     )
-
-
-def _close_frame(
-    fin_ts: int,
-    fin_frame: int,
-    rst_ts: int,
-    rst_frame: int,
-    alert_ts: int,
-    alert_frame: int,
-    first: int,
-) -> int:
-    """The frame of whichever closing signal came first (FIN, RST or a closing alert)."""
-    if first and alert_ts == first:
-        return alert_frame
-    if first and rst_ts == first:
-        return rst_frame
-    return fin_frame
 
 
 def _midstream(facts: ConnectionFacts, ctx: Context) -> Verdict | Undecided:

@@ -31,7 +31,6 @@ from pcapdiag.classify.errors import (
 )
 from pcapdiag.classify.facts import ConnectionFacts
 from pcapdiag.classify.labels import Label
-from pcapdiag.flow import Direction
 from pcapdiag.prose import HostPort, Text, text
 
 NS = 1_000_000_000
@@ -595,7 +594,7 @@ def _connected(
             return None, None, "no request is pending", _no_timer(budget), None
         waiting_since, what = request.ts_ns, "the request"
         reused = request_anchor(facts)
-        close = min((t for t in (c.fin_ts, c.rst_ts, app.closing_ts[Direction.TO_SERVER]) if t), default=0)
+        close = facts.client_closing[0]
         if close < request.ts_ns:
             close = 0
     else:

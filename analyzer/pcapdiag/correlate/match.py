@@ -215,6 +215,34 @@ def _local_end(facts: Sequence[View]) -> str | None:
     return "client" if votes > 0 else "server" if votes < 0 else None
 
 
+def _host_ttls(
+    captures: Sequence[CaptureInfo], facts: Sequence[Sequence[View]]
+) -> list[tuple[int, int, bool]]:
+    """(i, j, capture i is nearer the client) for each host seen at two captures with two TTLs: a host
+    sends every packet with the same initial TTL and each router lowers it, so the capture that sees a
+    client's packets with the higher TTL, or a server's with the lower, is nearer the client. This
+    compares captures that share no connection (a SYN lost in between is in one capture only)."""
+    highest: list[tuple[dict[str, int], dict[str, int]]] = []
+    for info in captures:
+        clients: dict[str, int] = {}
+        servers: dict[str, int] = {}
+        for v in facts[info.index]:
+            if v.client.ttl:
+                clients[v.client_ip] = max(clients.get(v.client_ip, 0), v.client.ttl)
+            if v.server.ttl:
+                servers[v.server_ip] = max(servers.get(v.server_ip, 0), v.server.ttl)
+        highest.append((clients, servers))
+    out = []
+    for i in range(len(captures)):
+        for j in range(i + 1, len(captures)):
+            for which, nearer_if_higher in ((0, True), (1, False)):
+                a, b = highest[i][which], highest[j][which]
+                for host in a.keys() & b.keys():
+                    if a[host] != b[host]:
+                        out.append((i, j, (a[host] > b[host]) == nearer_if_higher))
+    return out
+
+
 def _handshake_votes(matched: list[tuple[View, View, str]]) -> dict[int, int]:
     """+1 for the capture nearer the client in each shared connection whose handshake both saw: there
     the SYN-ACK comes a round trip after the SYN and the ACK at once after the SYN-ACK; at the server's
@@ -243,7 +271,7 @@ def _handshake_votes(matched: list[tuple[View, View, str]]) -> dict[int, int]:
 
 ROLE_CLUES = (
     "the name it was given (--side)",
-    "TTLs of the connections it shares with the other captures",
+    "TTLs of the hosts and connections it shares with the other captures",
     "answers generated on its host (packets still carrying their initial TTL)",
     "handshake timing (which end answers at once)",
     "its file name",
@@ -271,6 +299,9 @@ def _roles(
             continue
         ttl_votes[near.capture] += 1
         ttl_votes[far.capture] -= 1
+    for i, j, nearer_i in _host_ttls(captures, facts):
+        ttl_votes[i] += 1 if nearer_i else -1
+        ttl_votes[j] += -1 if nearer_i else 1
     timing_votes = _handshake_votes(matched)
     roles: list[str | None] = []
     basis: list[str] = []

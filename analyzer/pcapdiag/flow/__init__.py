@@ -9,7 +9,6 @@ from pcapdiag.flow.connection import (
     StreamObserver,
 )
 from pcapdiag.flow.key import Direction, format_hostport, format_ip
-from pcapdiag.flow.state import EndpointState
 from pcapdiag.flow.table import DEFAULT_MAX_FLOWS, FlowTable, HalfOpen, Tracked
 
 __all__ = [
@@ -17,7 +16,6 @@ __all__ = [
     "OPAQUE",
     "Connection",
     "Direction",
-    "EndpointState",
     "FlowTable",
     "HalfOpen",
     "IcmpRecord",

@@ -10,7 +10,6 @@ from pcapdiag.capture.fastinit import slot_setters
 from pcapdiag.decode.fast import SegmentFields
 from pcapdiag.decode.packet import ACK, FIN, RST, SYN, IcmpError, TcpSegment
 from pcapdiag.flow.key import TO_CLIENT, TO_SERVER, Direction, Endpoint
-from pcapdiag.flow.state import EndpointState, SegmentKind, advance, segment_kind
 from pcapdiag.flow.stream import HALF32, MASK32, ByteStream, Piece
 
 MAX_LOGGED_PACKETS = 64
@@ -31,11 +30,6 @@ OPAQUE = 1 << 62
 REJECTED, ACCEPTED, DUPLICATE = 0, 1, 2
 """What Connection.receive_common did with a segment: left it to receive(), took it, or dropped
 it as the same packet captured twice."""
-_STABLE_UNDER_ACK = frozenset(
-    {EndpointState.ESTABLISHED, EndpointState.PARTIAL, EndpointState.CLOSED, EndpointState.RESET}
-)
-"""States a plain ACK or data segment leaves as they are (state.TRANSITIONS has no such move):
-receive_common skips advance() for them."""
 
 
 class StreamObserver(Protocol):
@@ -175,7 +169,6 @@ class Side:
         "retransmissions",
         "rst_frame",
         "rst_ts",
-        "state",
         "stream",
         "syn_count",
         "syn_frame",
@@ -183,11 +176,9 @@ class Side:
         "synack_frame",
         "synack_ts",
         "ttl",
-        "zero_windows",
     )
 
     def __init__(self) -> None:
-        self.state = EndpointState.INACTIVE
         self.stream = ByteStream()
         self.isn: int | None = None
         self.syn_count = 0
@@ -209,7 +200,6 @@ class Side:
         self.bytes = 0
         """Payload bytes on the wire, retransmissions excluded."""
         self.retransmissions = 0
-        self.zero_windows = 0
         self.acked_off = -1
         """Highest offset of the other direction's stream this side acknowledged (-1: none)."""
         self.opaque_until = 0
@@ -311,7 +301,9 @@ class Connection:
         me.packets += 1
         me.last_ts = ts_ns
         flags = seg.flags
-        kind = segment_kind(flags)
+        # A SYN without ACK (RST wins over SYN, as for Linux); a bare ACK or data segment.
+        syn_only = flags & (RST | SYN | ACK) == SYN
+        plain = not flags & (RST | SYN | FIN)
         upper = direction is TO_SERVER
         note = ""
 
@@ -323,10 +315,10 @@ class Connection:
                 me.stream.base = (seg.seq + 1) & MASK32
                 me.stream.next_off = 0
                 me.opaque_until = 0
-                self._letter("s" if kind is SegmentKind.SYN else "h", upper, repeat=True)
+                self._letter("s" if syn_only else "h", upper, repeat=True)
             else:
                 note = "syn-retransmission"
-            if kind is SegmentKind.SYN:
+            if syn_only:
                 me.syn_count += 1
                 if not me.syn_frame:
                     me.syn_frame, me.syn_ts = frame, ts_ns
@@ -345,7 +337,6 @@ class Connection:
             peer.stream.base = seg.ack & MASK32
             me.acked_off = 0
         if seg.window == 0 and not flags & (SYN | RST):
-            me.zero_windows += 1
             self._letter("w", upper)
 
         data = seg.payload
@@ -378,7 +369,7 @@ class Connection:
                 me.first_data_frame, me.first_data_ts = frame, ts_ns
                 self._letter("d", upper)
             me.last_data_ts = ts_ns
-        elif kind is SegmentKind.ACK:
+        elif plain:
             self._letter("a", upper)
 
         if flags & FIN:
@@ -391,7 +382,6 @@ class Connection:
         if flags & RST and not me.rst_frame:
             me.rst_frame, me.rst_ts = frame, ts_ns
             self._letter("r", upper, repeat=True)
-        me.state = advance(me.state, kind)
 
         if len(self.log) < MAX_LOGGED_PACKETS + MAX_NOTABLE_PACKETS and (
             len(self.log) < MAX_LOGGED_PACKETS or note or flags & (SYN | FIN | RST)
@@ -471,8 +461,6 @@ class Connection:
             me.last_data_ts = ts_ns
         elif ("A" if direction is TO_SERVER else "a") not in self._letters:
             self._letter("a", direction is TO_SERVER)  # the first ACK of this side
-        if me.state not in _STABLE_UNDER_ACK:
-            me.state = advance(me.state, SegmentKind.ACK)  # the handshake's last ACK, say
         log = self.log
         if len(log) < MAX_LOGGED_PACKETS:
             isn = me.isn

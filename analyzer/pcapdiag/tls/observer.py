@@ -224,7 +224,6 @@ class AppObserver:
         "client_auth_records",
         "client_data_records",
         "client_finished_frame",
-        "client_finished_ts",
         "client_hello",
         "client_hello_frame",
         "client_hello_ts",
@@ -248,13 +247,10 @@ class AppObserver:
         "requests",
         "server_flight_last_frame",
         "server_flight_last_ts",
-        "server_flight_records",
         "server_hello",
         "server_hello_frame",
         "server_hello_ts",
         "snap",
-        "tickets",
-        "unsolicited",
         "unsynced",
         "version_inferred",
         "worst_status",
@@ -272,12 +268,9 @@ class AppObserver:
         self.server_hello_ts = 0
         self.certificates: tuple[bytes, ...] = ()
         self.certificate_frame = 0
-        self.server_flight_records = 0
-        """TLS 1.3 encrypted records from the server before the client's Finished."""
         self.server_flight_last_frame = 0
         self.server_flight_last_ts = 0
         self.client_finished_frame = 0
-        self.client_finished_ts = 0
         self.handshake_done_frame = 0
         self.handshake_done_ts = 0
         self.client_abort: AlertSeen | None = None
@@ -297,8 +290,6 @@ class AppObserver:
         self.answered = 0
         self.last_request: Message | None = None
         self.last_answer: Message | None = None
-        self.unsolicited = 0
-        """Server messages sent while no request was pending (greetings, session tickets)."""
         self.worst_status: int | None = None
         self.request_line: RequestLine | None = None
         """Plain mode: the request line of the latest request (method, target, ?timeout=); None when
@@ -309,12 +300,11 @@ class AppObserver:
         self._ccs = [0, 0]
         self._ccs_ts = [0, 0]
         self._app_notes = [0, 0]
-        self.tickets = 0
         self.client_auth_records = 0
+        """TLS 1.3 client records before its Finished: a client Certificate (the server asked for one)."""
         self.client_data_records = 0
         """Application-data records the client sent after its handshake (requests): proof that it
         accepted the server's certificate."""
-        """TLS 1.3 client records before its Finished: a client Certificate (the server asked for one)."""
         self.client_sent_empty_certificate = False
         """TLS 1.3 server records judged to be NewSessionTickets."""
         self._run_len: int | None = None
@@ -673,7 +663,6 @@ class AppObserver:
         if tls13 and not self.client_finished_frame and not self.done_unproven:
             if d is Direction.TO_CLIENT:
                 if not self._finished_hidden() or not self._answers_hidden(r):
-                    self.server_flight_records += 1
                     self.server_flight_last_frame, self.server_flight_last_ts = r.frame, r.ts_ns
                     self._note(r.frame, r.ts_ns, d, f"TLS 1.3 encrypted handshake record ({r.length} bytes)")
                     return
@@ -863,7 +852,7 @@ class AppObserver:
             self._note(r.frame, r.ts_ns, d, f"TLS 1.3 encrypted alert ({r.length} bytes) instead of Finished")
             return
         if r.length in FINISHED_BODY_SIZES:
-            self.client_finished_frame, self.client_finished_ts = r.frame, r.ts_ns
+            self.client_finished_frame = r.frame
             self.handshake_done_frame, self.handshake_done_ts = r.frame, r.ts_ns
             self._note(r.frame, r.ts_ns, d, f"TLS 1.3 encrypted record ({r.length} bytes): client Finished")
             return
@@ -923,7 +912,6 @@ class AppObserver:
         return False
 
     def _note_ticket(self, r: Record) -> None:
-        self.tickets += 1
         self._note(
             r.frame,
             r.ts_ns,
@@ -937,7 +925,6 @@ class AppObserver:
         pending, pending_end, last_answer, worst_status = self._undo
         self._undo = None
         self.answered -= 1
-        self.tickets += 1
         self.last_answer, self.worst_status = last_answer, worst_status
         self.pending_end = max(self.pending_end, pending_end) if self.pending else pending_end
         self.pending = pending
@@ -1056,8 +1043,6 @@ class AppObserver:
             self.pending = None
             if status is not None and (self.worst_status is None or status > self.worst_status):
                 self.worst_status = status
-        else:
-            self.unsolicited += 1
 
     def _plain(self, d: Direction, data: bytes, offset: int, frame: int, ts_ns: int, ack_offset: int) -> None:
         self._plain_last = (d, frame, offset + len(data), False, b"")
@@ -1072,8 +1057,7 @@ class AppObserver:
             self._client_message(frame, ts_ns, offset, offset + len(data), line)
             return
         if self.pending is None:
-            self.unsolicited += 1
-            return
+            return  # nothing asked: a greeting, not an answer
         m = _STATUS_LINE.match(data)
         status = int(m.group(1)) if m else None
         line = _first_line(data) if m else None

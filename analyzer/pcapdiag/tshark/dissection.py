@@ -101,7 +101,7 @@ def decoded(protocols: Sequence[str], layers: Layers, truncated: bool = False) -
     name = protocols[transport]
     if name == "tcp":
         return _tcp(layers["tcp"][0], net_name, net, src, dst, truncated)
-    return _icmp(layers[name][0], name, net_name, src)
+    return _icmp(layers[name][0], name, net_name, src, truncated)
 
 
 def _tcp(tcp: Fields, net_name: str, net: Fields, src: bytes, dst: bytes, truncated: bool) -> Decoded:
@@ -131,7 +131,9 @@ def _tcp(tcp: Fields, net_name: str, net: Fields, src: bytes, dst: bytes, trunca
     )
 
 
-def _icmp(icmp: Fields, name: str, net_name: str, reporter: bytes) -> IcmpError | Skipped:
+def _icmp(
+    icmp: Fields, name: str, net_name: str, reporter: bytes, truncated: bool = False
+) -> IcmpError | Skipped:
     kind, code = icmp.get(f"{name}.type"), icmp.get(f"{name}.code")
     if kind is None or code is None:
         return skip.TRUNCATED
@@ -143,6 +145,14 @@ def _icmp(icmp: Fields, name: str, net_name: str, reporter: bytes) -> IcmpError 
         return skip.MALFORMED_ICMP
     if not isinstance(quoted_tcp, Mapping):
         proto = quoted_ip.get("ip.proto" if name == "icmp" else "ipv6.nxt")
+        cut_src = _packed(quoted_name, quoted_ip.get(f"{quoted_name}.src"))
+        if truncated and proto == TCP and cut_src is not None:
+            # The snaplen cut the quote before its TCP ports (as decode.icmp reads it: the flow table
+            # ties it to the one recent dial it fits).
+            cut_dst = _packed(quoted_name, quoted_ip.get(f"{quoted_name}.dst")) or b""
+            return IcmpError(
+                _FAMILY[name], reporter, int(kind), int(code), cut_src, cut_dst, -1, -1, -1, True
+            )
         return skip.MALFORMED_ICMP if proto == TCP else skip.NOT_TCP
     qsrc = _packed(quoted_name, quoted_ip.get(f"{quoted_name}.src"))
     qdst = _packed(quoted_name, quoted_ip.get(f"{quoted_name}.dst"))
