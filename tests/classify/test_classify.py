@@ -445,3 +445,22 @@ def test_a_connection_seen_only_mid_stream_that_proves_nothing_is_partial() -> N
     d = decide(facts, 1)
     assert d.label is Label.PARTIAL and "guessed from the ports" in str(d.explanation)
     assert classify(facts, Context(now_ns=at(1), final=False)) == Undecided(None)
+
+
+def test_every_step_says_what_it_shows_and_none_comes_twice() -> None:
+    from pcapdiag.classify import Where
+    from pcapdiag.classify.next_steps import IcmpSender, Target, next_steps
+
+    targets = [Target("198.19.0.2", 443, "webhook.pcd-system.svc"), Target("198.19.0.2", 443)]
+    targets += [
+        Target("198.19.0.2", 443, client_ip="198.18.0.2", where=w, server_side_seen=True) for w in Where
+    ]
+    targets += [Target("198.19.0.2", 443, icmp_sender=s) for s in IcmpSender]
+    for label in Label:
+        for target in targets:
+            steps = next_steps(label, target)
+            assert bool(steps) == label.failing, (label, target)
+            commands = [str(s.command) for s in steps]
+            assert len(commands) == len(set(commands)), (label, target, commands)
+            for s in steps:
+                assert str(s.command).startswith("#") or str(s.shows), (label, str(s.command))

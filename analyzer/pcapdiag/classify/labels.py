@@ -62,13 +62,14 @@ LABELS: dict[Label, LabelInfo] = {
             Label.SYN_TIMEOUT,
             "SYN never answered (no SYN-ACK, RST or ICMP) though retransmitted or left "
             "unanswered for at least 1 s of capture",
-            "dial tcp IP:PORT: i/o timeout, or context deadline exceeded when the webhook "
-            "timeout fires first",
+            "context deadline exceeded (the request's context ends the dial first), or "
+            "dial tcp IP:PORT: i/o timeout when the dial reports first",
             "S0 (history S)",
         ),
         LabelInfo(
             Label.UNREACHABLE,
-            "SYN answered by ICMP/ICMPv6 destination unreachable",
+            "SYN answered by ICMP/ICMPv6 destination unreachable (from the server host, the client's "
+            "own node or a router: the report says which)",
             "port unreachable: connect: connection refused; host unreachable or admin "
             "prohibited: connect: no route to host; net unreachable: connect: network is "
             "unreachable; ICMPv6 admin prohibited: connect: permission denied",
@@ -77,7 +78,8 @@ LABELS: dict[Label, LabelInfo] = {
         LabelInfo(
             Label.TLS_HANDSHAKE_TIMEOUT,
             "TCP up, ClientHello sent, no server TLS bytes until the client gave up or the capture ran on",
-            "net/http: TLS handshake timeout, or context deadline exceeded",
+            "context deadline exceeded at the default timeoutSeconds, or net/http: TLS handshake "
+            "timeout when timeoutSeconds is longer than the connect plus 10 s",
             "SF/S1, ssl_history C without S",
         ),
         LabelInfo(
@@ -91,8 +93,9 @@ LABELS: dict[Label, LabelInfo] = {
             "client aborted the handshake after the server's certificate flight: TLS 1.2 "
             "cleartext alert (42, 45, 48, ...); TLS 1.3 one short encrypted record then FIN/RST "
             "instead of Finished + request",
-            "x509: certificate signed by unknown authority / x509: certificate is valid for "
-            "..., not ... / x509: certificate has expired or is not yet valid",
+            "TLS 1.2: the x509 error the certificate shows (expired, valid for other names) or "
+            "x509: certificate signed by unknown authority; TLS 1.3 hides which: that one, or "
+            "certificate is valid for ..., not ..., or has expired or is not yet valid",
             "SF, ssl established=F, client alert",
         ),
         LabelInfo(
