@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import enum
 import gc
-import itertools
 import os
 import sys
 import tracemalloc
@@ -15,11 +14,10 @@ from pathlib import Path
 
 from pcapdiag.capture import open_capture
 from pcapdiag.flow.table import HalfOpen, Tracked
-from pcapdiag.pipeline import CaptureAnalysis, Options
+from pcapdiag.pipeline import Engine, Options
 from pcapdiag.report import FlowReport
 from pcapdiag.report.stream import JsonStream
 
-BATCH = 4096
 """Frames read between two looks at the connection table (the CLI's batch size)."""
 _SHARED = (type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType, bool, type(None), enum.Enum)
 SNAPSHOT_GROWTH = 1.25
@@ -116,24 +114,22 @@ def main(argv: list[str] | None = None) -> int:
 
     tracemalloc.start(1)
     options = Options(max_flows=args.max_flows)
-    analysis = CaptureAnalysis(str(args.capture), options, on_flow=emit, keep_flows=False)
-    table = analysis.table
+    engine = Engine(str(args.capture), options)
+    table = engine.table
     with open(args.capture, "rb") as stream:
         capture = open_capture(stream, str(args.capture))
-        frames = capture.frames()
         most = -1
         snapshot = None
         sample: Tracked | None = None
         read = 0
-        while args.frames is None or read < args.frames:
-            want = BATCH if args.frames is None else min(BATCH, args.frames - read)
-            batch = list(itertools.islice(frames, want))
-            if not batch:
-                break
-            analysis.read(batch)
-            read += len(batch)
-            del batch
-            open_now = len(analysis.table.open)
+        for block in capture.blocks():
+            if args.frames is not None:
+                block = block.head(args.frames - read)
+            for d in engine.feed(block):
+                emit(d.flow)
+            read += len(block)
+            del block
+            open_now = len(table.open)
             at_end = args.frames is not None and read >= args.frames
             if at_end or (args.frames is None and open_now > max(most * SNAPSHOT_GROWTH, 50)):
                 most = open_now
@@ -141,8 +137,11 @@ def main(argv: list[str] | None = None) -> int:
                 conns = list(table.open.values())
                 sample = conns[len(conns) // 2] if conns else None
                 del conns
+            if at_end:
+                break
         traced_before_end = tracemalloc.get_traced_memory()[0]
-        analysis.end(capture)
+        for d in engine.close(capture)[0]:
+            emit(d.flow)
     current, peak = tracemalloc.get_traced_memory()
     print(f"{args.capture}: {read} frames read, {flows} connections reported")
     print(f"traced memory: peak {peak / 1e6:.1f} MB, before end() {traced_before_end / 1e6:.1f} MB, "

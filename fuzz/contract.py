@@ -5,13 +5,13 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 
-from pcapdiag.capture import CaptureError, open_capture
 from pcapdiag.classify import Label
-from pcapdiag.pipeline import CaptureAnalysis, Options, assemble
-from pcapdiag.report import CaptureReport, render_json, render_text
+from pcapdiag.pipeline import Options, assemble
+from pcapdiag.report import CaptureReport, FlowReport, render_json, render_text
+from pcapdiag.runner import Task, analyse_stream
 
 NAME = "fuzz-input"
-"""The name given to open_capture() and CaptureAnalysis (it only appears in messages)."""
+"""The name the input is analysed under (it only appears in messages)."""
 
 
 class ContractViolation(AssertionError):
@@ -28,28 +28,27 @@ class Outcome:
 
 
 def check(data: bytes, render: bool = False) -> Outcome:
-    """Run open_capture() and CaptureAnalysis.run() on ``data`` as the CLI does on a file.
+    """Analyse ``data`` as the CLI does a file (runner.analyse_stream).
 
     Returns when the input was refused with CaptureError at open, or analysed into a
     CaptureReport; raises ContractViolation when the report breaks an invariant, and lets any
     other exception (the contract says there is none) propagate to the caller. With ``render``
     the report is also rendered as text and JSON, as the CLI prints it (beyond the contract).
     """
-    try:
-        capture = open_capture(io.BytesIO(data), NAME)
-    except CaptureError as exc:
-        return Outcome(open_error=str(exc), report=None, flows=0)
-    analysis = CaptureAnalysis(NAME, Options())
-    report = analysis.run(capture)
-    _check_report(report, len(data), capture.gzipped)
-    for flow in analysis.flows:
+    flows: list[FlowReport] = []
+    result = analyse_stream(io.BytesIO(data), Task(NAME, Options()), on_flow=flows.append)
+    report = result.report
+    if report is None:
+        return Outcome(open_error=result.problem, report=None, flows=0)
+    _check_report(report, len(data), report.format.endswith("+gzip"))
+    for flow in flows:
         if not isinstance(flow.label, Label):
             raise ContractViolation(f"flow {flow.id} has label {flow.label!r}")
     if render:
-        whole = assemble([report], analysis.flows, Options())
+        whole = assemble([report], flows, Options())
         render_text(whole)
         render_json(whole)
-    return Outcome(open_error=None, report=report, flows=len(analysis.flows))
+    return Outcome(open_error=None, report=report, flows=len(flows))
 
 
 def _check_report(report: object, size: int, gzipped: bool) -> None:

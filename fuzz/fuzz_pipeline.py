@@ -1,4 +1,4 @@
-"""Coverage-guided atheris fuzzer of the whole pcapdiag pipeline (open_capture, then CaptureAnalysis.run)."""
+"""Coverage-guided atheris fuzzer of the whole pcapdiag pipeline (open_capture, then the engine's driver)."""
 
 from __future__ import annotations
 

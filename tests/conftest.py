@@ -9,8 +9,8 @@ import subprocess
 
 import pytest
 
-from pcapdiag.capture import open_capture
-from pcapdiag.pipeline import CaptureAnalysis, Options, Paired, pair
+import pcapdiag
+from pcapdiag.pipeline import Options, Paired
 from pcapdiag.report import CaptureReport, FlowReport
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -34,25 +34,21 @@ CAPTURES = ROOT / "captures"
 
 
 def analyse(path: pathlib.Path, options: Options | None = None) -> tuple[CaptureReport, list[FlowReport]]:
-    """Run the whole pipeline over one capture file, in process."""
-    with path.open("rb") as stream:
-        analysis = CaptureAnalysis(str(path), options or Options())
-        report = analysis.run(open_capture(stream, str(path)))
-    return report, analysis.flows
+    """Run the whole pipeline over one capture file, in process (the library's analyze())."""
+    report = pcapdiag.analyze(path, options)
+    return report.captures[0], list(report.flows)
 
 
 def analyse_paired(
     paths: list[pathlib.Path], names: list[str] | None = None, options: Options | None = None
 ) -> Paired:
     """Run the pipeline over several captures of the same traffic and match them, in process."""
-    analyses, reports = [], []
-    for i, path in enumerate(paths):
-        with path.open("rb") as stream:
-            analysis = CaptureAnalysis(str(path), options or Options(), facts=[], index=i)
-            reports.append(analysis.run(open_capture(stream, str(path))))
-        analyses.append(analysis)
-    given = names is not None
-    return pair(analyses, reports, names or [p.name for p in paths], [given] * len(paths))
+    if names is None:
+        report = pcapdiag.analyze(paths, options)
+    else:
+        assert len(set(names)) == len(names)
+        report = pcapdiag.analyze([], options, sides=dict(zip(names, paths, strict=True)))
+    return Paired(list(report.flows), list(report.captures), report.clock_offsets)
 
 
 @pytest.fixture

@@ -17,11 +17,11 @@ import pytest
 
 from builders import write_pcap
 from conversation import Conversation
-from pcapdiag.capture import open_capture
+from pcapdiag.capture import RecordBlock, open_capture
 from pcapdiag.classify import SynSchedule, Timer
 from pcapdiag.classify.timers import LONGEST_SYN_HOLD_NS, next_syn_deadline
 from pcapdiag.flow import HalfOpen
-from pcapdiag.pipeline import SWEEP_NS, CaptureAnalysis, Options
+from pcapdiag.pipeline import SWEEP_NS, Engine, Options
 from pcapdiag.report import FlowReport
 
 NS = 1_000_000_000
@@ -51,28 +51,37 @@ def _capture(tmp_path: pathlib.Path, sent: tuple[float, ...], end: float) -> pat
 
 def _decided(
     path: pathlib.Path, options: Options | None = None, probe: float | None = None
-) -> tuple[FlowReport, float, CaptureAnalysis, object]:
+) -> tuple[FlowReport, float, Engine, object]:
     """The dial's report and the capture time (s since its first SYN) of the packet whose sweep
     decided it, reading one frame at a time as a live stream does; also what the table held for
     it at ``probe`` s."""
     decided: list[tuple[FlowReport, float]] = []
-    analysis = CaptureAnalysis(str(path), options or Options())
+    engine = Engine(str(path), options or Options())
+    flows: list[FlowReport] = []
     held: object = None
     with path.open("rb") as stream:
         capture = open_capture(stream, str(path))
         first = None
         for frame in capture.frames():
             first = frame.ts_ns if first is None else first
-            analysis.read([frame])
-            mine = [f for f in analysis.flows if f.client.port == 40000]
+            block = RecordBlock(
+                frame.number,
+                [frame.ts_ns],
+                [frame.linktype],
+                [frame.data],
+                [frame.orig_len],
+                [frame.interface],
+            )
+            flows += [d.flow for d in engine.feed(block)]
+            mine = [f for f in flows if f.client.port == 40000]
             if mine and not decided:
                 decided.append((mine[0], (frame.ts_ns - first) / NS))
             if probe is not None and held is None and frame.ts_ns - first >= probe * NS:
-                held = next((c for c in analysis.table.open.values() if c.client[1] == 40000), False)
-        analysis.end(capture)
-    assert len([f for f in analysis.flows if f.client.port == 40000]) == 1, "one connection, never split"
+                held = next((c for c in engine.table.open.values() if c.client[1] == 40000), False)
+        flows += [d.flow for d in engine.close(capture)[0]]
+    assert len([f for f in flows if f.client.port == 40000]) == 1, "one connection, never split"
     assert decided, "decided while the capture ran on, not at its end"
-    return decided[0][0], decided[0][1], analysis, held
+    return decided[0][0], decided[0][1], engine, held
 
 
 CASES = [

@@ -20,8 +20,9 @@ from pcapdiag.capture import CaptureError, open_capture
 from pcapdiag.classify import Label
 from pcapdiag.decode import decode
 from pcapdiag.decode.packet import ACK, FIN, RST, SYN, IcmpError, TcpSegment
-from pcapdiag.pipeline import CaptureAnalysis, Options
+from pcapdiag.pipeline import Options
 from pcapdiag.report import CaptureReport, FlowReport
+from pcapdiag.runner import Task, analyse_stream
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CORPUS_ENV = "PCAPDIAG_ZEEK_CORPUS"
@@ -376,14 +377,13 @@ def run_pcapdiag(path: Path, name: str) -> PcapdiagRun:
             contextlib.redirect_stdout(printed),
             contextlib.redirect_stderr(printed),
         ):
-            try:
-                capture = open_capture(stream, name)
-            except CaptureError as exc:
-                run.capture_error = str(exc)
+            flows: list[FlowReport] = []
+            result = analyse_stream(stream, Task(name, Options()), on_flow=flows.append)
+            if result.report is None:
+                run.capture_error = result.problem
             else:
-                analysis = CaptureAnalysis(name, Options())
-                run.report = analysis.run(capture)
-                run.flows = list(analysis.flows)
+                run.report = result.report
+                run.flows = flows
     except Exception:
         run.traceback = traceback.format_exc()
     if run.traceback is None and TRACEBACK_MARK in printed.getvalue():
@@ -1106,7 +1106,7 @@ def render_markdown(results: list[TraceResult], s: Summary) -> str:
         "",
         "## How the comparison works",
         "",
-        "* pcapdiag runs in-process (`CaptureAnalysis(path, Options()).run(open_capture(...))`) on every "
+        "* pcapdiag runs in-process (`analyse_stream(stream, Task(path, Options()))`) on every "
         "trace; an exception or a printed traceback is a failure, a clean `CaptureError` is not.",
         "* Connections are matched on the unordered endpoint pair (Zeek may flip roles). A trace's "
         "connection set agrees when every Zeek connection in a decodable encapsulation has a pcapdiag "

@@ -1,8 +1,8 @@
 """The composition root: frames -> decode -> connection table -> TLS observer -> classify -> report.
 
-It is the only module that wires the packages together. It streams: each connection is
-classified and handed to ``on_flow`` as soon as it is finished, so a live pipe gets verdicts while
-the capture runs; it never opens files, prints or exits (that is the CLI's job).
+It is the only module that wires the packages together. Its Engine streams: each connection is
+classified and handed back as soon as it is decided, so a live pipe gets verdicts while the capture
+runs; it never reads, opens files, prints or exits (the driver and the CLI do).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from pcapdiag.capture import Capture, CaptureError, Frame, RawRecord, TruncatedRecord
+from pcapdiag.capture import RawRecord, RecordBlock, TruncatedRecord
 from pcapdiag.classify import Basis, ConnectionFacts, Context, Diagnosis, View, classify, facts_of
 from pcapdiag.classify.facts import TranslationFacts
 from pcapdiag.classify.timers import GIVE_UP_SLACK_NS
@@ -78,10 +78,6 @@ class Options:
     ports: frozenset[int] = frozenset()
     servers: tuple[ServerFilter, ...] = ()
     max_flows: int = DEFAULT_MAX_FLOWS
-    max_packets: int | None = None
-    """--count: stop after this many packets."""
-    max_duration_s: float | None = None
-    """--duration: stop at this much capture time after the first packet."""
     budget_s: float | None = None
     """The webhook's timeoutSeconds when known: timer inference judges give-ups against it."""
     fast_path: bool = True
@@ -125,48 +121,77 @@ class Container(Protocol):
     def snaplen(self) -> int | None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """A connection decided: its report, and (when the engine keeps them) its view for matching it
+    against other captures of the same traffic."""
+
+    flow: FlowReport
+    view: View | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureStats:
+    """What the engine counted over one capture."""
+
+    packets: int
+    tcp_packets: int
+    malformed: int
+    first_ns: int | None
+    last_ns: int | None
+    skipped: dict[str, int]
+    """Frames decode() skipped, by reason."""
+    undecoded: dict[int, int]
+    """Frames per link type that decode() does not know."""
+    capture_point: str | None
+    """Where the capture was taken, as the decided connections' TTLs and handshake timing say."""
+    cut: int
+    """Connections left undecided because the snaplen cut what would decide them."""
+    untracked: int
+    """Connections not tracked because the table was full (--max-flows)."""
+    duplicates: int
+    """Packets captured twice (dropped)."""
+
+
 @dataclass(slots=True)
-class CaptureAnalysis:
-    """Analyse one capture; finished connections go to ``on_flow`` as they are decided."""
+class Engine:
+    """The analysis of one capture, sans-IO: blocks of records (or decoded packets) in, decided
+    connections out, as soon as each is decided.
+
+    ``feed`` takes the records one read of the capture gave, ``advance`` moves capture time on
+    without packets (a quiet live stream), and ``close`` decides what is left once no packet will
+    come. Each returns the connections decided meanwhile, in the order they were decided; the
+    engine keeps none of them.
+    """
 
     path: str
     options: Options
-    on_flow: Callable[[FlowReport], None] | None = None
-    flows: list[FlowReport] = field(default_factory=list)
-    packets: int = 0
-    tcp_packets: int = 0
-    malformed: int = 0
-    first_ns: int | None = None
-    last_ns: int | None = None
-    error: str | None = None
-    skipped: Counter[str] = field(default_factory=Counter)
-    """Frames decode() skipped, by reason."""
-    undecoded: Counter[int] = field(default_factory=Counter)
-    """Frames per link type that decode() does not know."""
-    stopped: str | None = None
-    """Why reading stopped before the end of the capture (--count, --duration), if it did."""
-    keep_flows: bool = True
-    """Keep every FlowReport in ``flows`` (an API caller's report); the CLI streams them instead."""
-    by_label: Counter[str] = field(default_factory=Counter)
-    vantage: Counter[str] = field(default_factory=Counter)
-    """Connections whose TTLs and handshake timing say the capture was taken at the client / server."""
-    facts: list[View] | None = None
-    """When a list: this capture's view of every kept connection, for matching it against other captures."""
     index: int = 0
     """This capture's place among several analysed together."""
     k8s: Inventory | None = None
     """--k8s: names for addresses and the webhooks connections call."""
     engine: str = "native"
-    """What decoded the packets: 'native' (read()) or 'tshark' (read_decoded()); said in the report."""
+    """What decoded the packets: 'native' (feed) or 'tshark' (feed_decoded); said in the report."""
+    keep_views: bool = False
+    """Give every decided connection's view too (several captures: to match them)."""
     on_address: Callable[[bytes], None] | None = None
     """When set (--redact): called with every address of the capture's TCP segments and ICMP errors,
     once each, in the order each first appears (source before destination), so pseudonyms follow the
     capture and a report and an extract of the same capture give an address the same one."""
-    cut: int = 0
-    """Connections left undecided because the snaplen cut what would decide them."""
     snaplen: int | None = None
-    """The capture's snapshot length when it cuts packets (set when the capture is opened)."""
+    """The capture's snapshot length when it cuts packets (known when the capture is opened)."""
+    packets: int = 0
+    tcp_packets: int = 0
+    malformed: int = 0
+    first_ns: int | None = None
+    last_ns: int | None = None
+    skipped: Counter[str] = field(default_factory=Counter)
+    undecoded: Counter[int] = field(default_factory=Counter)
+    vantage: Counter[str] = field(default_factory=Counter)
+    """Connections whose TTLs and handshake timing say the capture was taken at the client / server."""
+    cut: int = 0
     table: FlowTable = field(init=False)
+    _out: list[Decided] = field(default_factory=list)
     _next_sweep: int = 0
     _recheck: dict[int, tuple[int, int | None]] = field(default_factory=dict)
     """Open connections classify() left undecided: id -> (their packet count then, the capture time
@@ -185,54 +210,66 @@ class CaptureAnalysis:
     def _new_observer(conn: Connection) -> AppObserver:
         return AppObserver(midstream=conn.midstream)
 
-    def run(self, capture: Capture) -> CaptureReport:
-        """Read every frame; a broken container stops reading but keeps what was decided."""
-        self.snaplen = capture.snaplen
-        try:
-            self.read_records(capture.records())
-        except CaptureError as exc:
-            self.error = str(exc)
-        return self.end(capture)
+    # -- the engine's interface ------------------------------------------------------------------
 
-    def end(self, capture: Container) -> CaptureReport:
-        """No more frames will come: decide every open connection and describe the capture."""
+    def feed(self, block: RecordBlock) -> list[Decided]:
+        """Analyse a block of records, in capture order; the connections decided meanwhile."""
+        self._feed_records(block.records())
+        return self._take()
+
+    def feed_decoded(self, packets: Iterable[tuple[int, int, Decoded]]) -> list[Decided]:
+        """feed() for packets another engine decoded (tshark): (frame number, time in ns, decoded)."""
+        for number, ts, d in packets:
+            if self.first_ns is None:
+                self.first_ns = ts
+            self.packets += 1
+            if self.last_ns is None or ts > self.last_ns:
+                self.last_ns = ts
+            self.tcp_packets += self._decoded(number, ts, LINKTYPE_DECODED, d)
+        return self._take()
+
+    def advance(self, now_ns: int) -> list[Decided]:
+        """Capture time is ``now_ns`` although no packet came (a quiet live stream: the driver moves
+        the clock on by the wall-clock time since the last packet arrived, so silences still become
+        verdicts); the connections that silence decides."""
+        self.sweep(now_ns)
+        return self._take()
+
+    def close(self, capture: Container) -> tuple[list[Decided], CaptureStats]:
+        """No more packets will come: decide every open connection; they, and what was counted."""
         self._kernel_drops = capture.drops
         self._stopped_ns = capture.end_ns or 0
         self.snaplen = capture.snaplen
         self.table.flush()
         self._finish(self.table.take_finished())
-        truncated = capture.truncated
-        return CaptureReport(
-            path=self.path,
-            format=capture.format,
-            link_types=tuple(sorted(capture.link_types)),
+        return self._take(), self.stats()
+
+    def stats(self) -> CaptureStats:
+        """What has been counted so far."""
+        return CaptureStats(
             packets=self.packets,
             tcp_packets=self.tcp_packets,
             malformed=self.malformed,
             first_ns=self.first_ns,
             last_ns=self.last_ns,
-            truncated_at=truncated.offset if truncated else None,
-            error=self.error,
-            drops=capture.drops,
             skipped=dict(sorted(self.skipped.items())),
-            undecoded_link_types=dict(sorted(self.undecoded.items())),
-            stopped=self.stopped,
+            undecoded=dict(sorted(self.undecoded.items())),
             capture_point=capture_vantage(self.vantage),
-            engine=self.engine,
-            snaplen=capture.snaplen,
+            cut=self.cut,
+            untracked=self.table.untracked_flows,
+            duplicates=self.table.duplicates,
         )
 
-    @property
-    def done(self) -> bool:
-        """True once --count or --duration says to stop reading."""
-        return self.stopped is not None
+    def _take(self) -> list[Decided]:
+        out = self._out
+        if out:
+            self._out = []
+        return out
 
-    def read(self, frames: Iterable[Frame]) -> None:
-        """Analyse frames in capture order (all of a file, or one at a time from a live stream)."""
-        self.read_records((f.number, f.ts_ns, f.linktype, f.data, f.orig_len, f.interface) for f in frames)
+    # -- the per-packet path ----------------------------------------------------------------------
 
-    def read_records(self, records: Iterable[RawRecord]) -> None:
-        """read() for records as plain tuples (Capture.records()): the per-packet loop.
+    def _feed_records(self, records: Iterable[RawRecord]) -> None:
+        """The per-packet loop over records as plain tuples.
 
         The common frame (decode.fast) skips decode() and the TcpSegment, and the common segment
         (Connection.receive_common) skips the general receive(); both give the same results as
@@ -242,8 +279,6 @@ class CaptureAnalysis:
         opts = self.options
         wants = opts.wants_segment
         filtering = bool(opts.ports or opts.servers)
-        max_packets = opts.max_packets
-        max_duration = int(opts.max_duration_s * NS) if opts.max_duration_s is not None else None
         fast = opts.fast_path
         feed_common = table.feed_common
         see = self._see if self.on_address is not None else None
@@ -252,9 +287,6 @@ class CaptureAnalysis:
             for number, ts, linktype, data, _orig_len, _interface in records:
                 if self.first_ns is None:
                     self.first_ns = ts
-                if max_duration is not None and ts - self.first_ns >= max_duration:
-                    self.stopped = f"--duration {opts.max_duration_s:g} s reached"
-                    return
                 packets += 1
                 if last_ns is None or ts > last_ns:
                     last_ns = ts
@@ -272,9 +304,6 @@ class CaptureAnalysis:
                 else:
                     d = new_segment(*f) if f is not None else decode(linktype, data)
                     tcp_packets += self._decoded(number, ts, linktype, d)
-                if max_packets is not None and packets >= max_packets:
-                    self.stopped = f"--count {max_packets} reached"
-                    return
         finally:
             self.packets, self.tcp_packets, self.last_ns = packets, tcp_packets, last_ns
 
@@ -322,25 +351,6 @@ class CaptureAnalysis:
             elif d.reason == "unknown-linktype":
                 self.undecoded[linktype] += 1
         return 0
-
-    def read_decoded(self, packets: Iterable[tuple[int, int, Decoded]]) -> None:
-        """read() for packets another engine decoded (tshark): (frame number, time in ns, decoded)."""
-        opts = self.options
-        max_packets = opts.max_packets
-        max_duration = int(opts.max_duration_s * NS) if opts.max_duration_s is not None else None
-        for number, ts, d in packets:
-            if self.first_ns is None:
-                self.first_ns = ts
-            if max_duration is not None and ts - self.first_ns >= max_duration:
-                self.stopped = f"--duration {opts.max_duration_s:g} s reached"
-                return
-            self.packets += 1
-            if self.last_ns is None or ts > self.last_ns:
-                self.last_ns = ts
-            self.tcp_packets += self._decoded(number, ts, LINKTYPE_DECODED, d)
-            if max_packets is not None and self.packets >= max_packets:
-                self.stopped = f"--count {max_packets} reached"
-                return
 
     def _context(self, now_ns: int, final: bool) -> Context:
         return Context(
@@ -451,7 +461,7 @@ class CaptureAnalysis:
             kube, _ = kube_context(
                 self.k8s, facts.client.ip, facts.server.ip, facts.server.port, facts.app.sni
             )
-        keep = self.facts is not None
+        keep = self.keep_views
         flow = build_flow(
             self.path,
             facts,
@@ -459,14 +469,9 @@ class CaptureAnalysis:
             kube=kube,
             basis=Basis(facts, ctx, webhook) if keep else None,
         )
-        self.by_label[diagnosis.label.value] += 1
         self.cut += diagnosis.cut
-        if self.facts is not None:
-            self.facts.append(view_of(self.index, facts, diagnosis.label))
-        if self.keep_flows:
-            self.flows.append(flow)
-        if self.on_flow is not None:
-            self.on_flow(flow)
+        view = view_of(self.index, facts, diagnosis.label) if keep else None
+        self._out.append(Decided(flow, view))
 
     def _finish(self, conns: list[Tracked], now_ns: int | None = None) -> None:
         # At the end (no ``now_ns``) the capture ran to its recorded stop time when later than its
@@ -513,7 +518,7 @@ class Paired:
 
 
 class Analysed(Protocol):
-    """One capture's kept connections: a CaptureAnalysis, or what a worker process sent back of one."""
+    """One capture's kept connections and their views (a FileResult, from this process or a worker)."""
 
     @property
     def flows(self) -> Sequence[FlowReport]: ...

@@ -1,18 +1,18 @@
 """Analyse capture files with either engine, in this process or in worker processes (--jobs N).
 
-It sits between the CLI and the pipeline: it opens capture files by path (a worker process gets a
-path, never an open stream), runs one CaptureAnalysis per file and hands back a FileResult, which a
+It sits between the application and the driver: it opens capture files by path (a worker process
+gets a path, never an open stream), drives one Engine per file and hands back a FileResult, which a
 worker sends to the parent. It never prints or exits; the CLI reports what the results say.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import multiprocessing
 import os
 import signal
 import stat
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -24,25 +24,19 @@ from typing import IO
 
 from pcapdiag.capture import Capture, CaptureError, open_capture
 from pcapdiag.classify import View
+from pcapdiag.drive import CaptureSource, Limits, Source, StopCheck, TsharkSource, drive
 from pcapdiag.k8s import Inventory
-from pcapdiag.pipeline import CaptureAnalysis, Options
+from pcapdiag.pipeline import Decided, Engine, Options
 from pcapdiag.report import CaptureReport, FlowReport
 from pcapdiag.tshark import TsharkCapture, TsharkError, TsharkUnavailable
 
 ENGINES = ("native", "tshark")
 """native: pcapdiag's own capture readers and decoder (the default, and the fast one); tshark: tshark's
 dissection through pyshark (formats and encapsulations the native reader does not decode)."""
-BATCH = 4096
-"""Packets analysed between two looks at the stop flag (signals, a closed stdout)."""
 POLL_S = 0.2
 """How often the parent, waiting for a worker, looks at its own stop flag."""
 INTERRUPTED = "interrupted"
 """What a worker says stopped it; the parent puts its own reason (which signal) in its place."""
-
-StopCheck = Callable[[], str | None]
-"""Why reading must stop now (a signal, a closed stdout), or None to go on."""
-Reader = Callable[[CaptureAnalysis, Capture], None]
-"""Reads a capture's frames into an analysis (to the end, or until told to stop)."""
 
 
 def _never() -> str | None:
@@ -63,6 +57,8 @@ class Task:
     k8s: Inventory | None = None
     redact: bool = False
     """--redact: a worker collects the capture's addresses for the parent's pseudonym map."""
+    limits: Limits = dataclasses.field(default_factory=Limits)
+    """--count and --duration."""
 
 
 AddressSink = Callable[[bytes], None]
@@ -97,48 +93,6 @@ class FileResult:
         )
 
 
-def new_analysis(
-    task: Task,
-    on_flow: Callable[[FlowReport], None] | None = None,
-    on_address: AddressSink | None = None,
-) -> CaptureAnalysis:
-    """The CaptureAnalysis for a task: keeping flows and facts when paired, else streaming to on_flow."""
-    if task.paired:
-        return CaptureAnalysis(
-            task.path,
-            task.options,
-            keep_flows=True,
-            facts=[],
-            index=task.index,
-            k8s=task.k8s,
-            engine=task.engine,
-            on_address=on_address,
-        )
-    return CaptureAnalysis(
-        task.path,
-        task.options,
-        on_flow=on_flow,
-        keep_flows=False,
-        k8s=task.k8s,
-        engine=task.engine,
-        on_address=on_address,
-    )
-
-
-def result_of(analysis: CaptureAnalysis, report: CaptureReport) -> FileResult:
-    """The result of a finished analysis."""
-    return FileResult(
-        path=analysis.path,
-        report=report,
-        flows=tuple(analysis.flows),
-        facts=tuple(analysis.facts) if analysis.facts is not None else None,
-        by_label=dict(analysis.by_label),
-        untracked=analysis.table.untracked_flows,
-        duplicates=analysis.table.duplicates,
-        cut=analysis.cut,
-    )
-
-
 def open_path(path: str) -> IO[bytes]:
     """Open a capture file; OSError with a readable strerror if it cannot be."""
     if os.path.isdir(path):
@@ -157,72 +111,79 @@ def is_regular_file(path: str) -> bool:
     return not (stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISSOCK(mode))
 
 
-def read_frames(
-    analysis: CaptureAnalysis,
-    capture: Capture,
-    stopped: StopCheck = _never,
-    on_batch: Callable[[], None] | None = None,
-) -> None:
-    """Read a capture's frames into the analysis in batches, until the end, --count/--duration or a stop."""
-    records = capture.records()
-    while stopped() is None and not analysis.done:
-        batch = list(itertools.islice(records, BATCH))
-        if not batch:
-            return
-        analysis.read_records(batch)
-        if on_batch is not None:
-            on_batch()
-
-
-def _finish_reading(analysis: CaptureAnalysis, read: Callable[[], None], stopped: StopCheck) -> None:
-    """Run ``read``; whatever stops it, what was decided stays (the error is said in the report)."""
+def is_live(stream: IO[bytes]) -> bool:
+    """A pipe, FIFO, socket or terminal: its packets arrive in real time (a regular file's do not)."""
     try:
-        read()
-    except CaptureError as exc:
-        analysis.error = str(exc)
-    except TsharkError as exc:
-        analysis.error = str(exc)
-    except OSError as exc:
-        analysis.error = f"read error: {exc.strerror or exc}"
-    except Exception as exc:  # a bug must not lose what was decided
-        analysis.error = f"internal error (please report): {type(exc).__name__}: {exc}"
-    reason = stopped()
-    if reason is not None and analysis.stopped is None:
-        analysis.stopped = reason
+        mode = os.fstat(stream.fileno()).st_mode
+    except (OSError, ValueError, AttributeError):
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISCHR(mode)
+
+
+def analyse_source(
+    source: Source,
+    task: Task,
+    stopped: StopCheck = _never,
+    on_flow: Callable[[FlowReport], None] | None = None,
+    on_address: AddressSink | None = None,
+    after_block: Callable[[], None] | None = None,
+) -> FileResult:
+    """Drive one opened capture through an engine: its flows streamed to ``on_flow``, or (several
+    captures) kept with their views in the result."""
+    engine = Engine(
+        task.path,
+        task.options,
+        index=task.index,
+        k8s=task.k8s,
+        engine=task.engine,
+        keep_views=task.paired,
+        on_address=on_address,
+        snaplen=source.container.snaplen,
+    )
+    flows: list[FlowReport] = []
+    views: list[View] = []
+    by_label: Counter[str] = Counter()
+
+    def emit(decided: list[Decided]) -> None:
+        for d in decided:
+            by_label[d.flow.label.value] += 1
+            if task.paired:
+                flows.append(d.flow)
+                assert d.view is not None
+                views.append(d.view)
+            elif on_flow is not None:
+                on_flow(d.flow)
+
+    report, stats = drive(source, engine, emit, task.limits, stopped, after_block)
+    return FileResult(
+        path=task.path,
+        report=report,
+        flows=tuple(flows),
+        facts=tuple(views) if task.paired else None,
+        by_label=dict(by_label),
+        untracked=stats.untracked,
+        duplicates=stats.duplicates,
+        cut=stats.cut,
+    )
 
 
 def analyse_stream(
     stream: IO[bytes],
     task: Task,
-    read: Reader | None = None,
     stopped: StopCheck = _never,
     on_flow: Callable[[FlowReport], None] | None = None,
     on_address: AddressSink | None = None,
+    after_block: Callable[[Capture], None] | None = None,
 ) -> FileResult:
-    """Analyse an open capture stream with the native engine (``read`` reads its frames: to the end by
-    default; the CLI's reader follows a live stream)."""
+    """Analyse an open capture stream with the native engine; a live stream (a pipe) is followed as
+    its packets arrive. ``after_block`` is called with the capture after each block (progress)."""
     try:
         capture = open_capture(stream, task.path)
     except CaptureError as exc:
         return FileResult(task.path, None, str(exc))
-    analysis = new_analysis(task, on_flow, on_address)
-    analysis.snaplen = capture.snaplen
-    reader = read or (lambda a, c: read_frames(a, c, stopped))
-    _finish_reading(analysis, lambda: reader(analysis, capture), stopped)
-    return result_of(analysis, analysis.end(capture))
-
-
-def read_tshark(analysis: CaptureAnalysis, source: TsharkCapture, stopped: StopCheck = _never) -> None:
-    """Read what tshark decoded into the analysis, in batches; stopping early stops tshark."""
-    packets = source.packets()
-    try:
-        while stopped() is None and not analysis.done:
-            batch = list(itertools.islice(packets, BATCH))
-            if not batch:
-                return
-            analysis.read_decoded(batch)
-    finally:
-        packets.close()
+    source = CaptureSource(capture, live=is_live(stream))
+    hook = (lambda: after_block(capture)) if after_block is not None else None
+    return analyse_source(source, task, stopped, on_flow, on_address, hook)
 
 
 def analyse_path(
@@ -234,12 +195,10 @@ def analyse_path(
     """Open a capture file by path and analyse it with the task's engine."""
     if task.engine == "tshark":
         try:
-            source = TsharkCapture(task.path)
+            tshark = TsharkCapture(task.path)
         except (TsharkError, TsharkUnavailable) as exc:
             return FileResult(task.path, None, str(exc))
-        analysis = new_analysis(task, on_flow, on_address)
-        _finish_reading(analysis, lambda: read_tshark(analysis, source, stopped), stopped)
-        return result_of(analysis, analysis.end(source.info))
+        return analyse_source(TsharkSource(tshark), task, stopped, on_flow, on_address)
     try:
         stream = open_path(task.path)
     except OSError as exc:

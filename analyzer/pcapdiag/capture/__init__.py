@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from pcapdiag.capture.block import RecordBlock
 from pcapdiag.capture.frame import CaptureError, Frame, RawRecord, TruncatedRecord
 from pcapdiag.capture.linktype import linktype_name
 from pcapdiag.capture.pcap import MAGICS as PCAP_MAGICS
@@ -16,6 +17,7 @@ __all__ = [
     "CaptureError",
     "Frame",
     "RawRecord",
+    "RecordBlock",
     "TruncatedRecord",
     "linktype_name",
     "open_capture",
@@ -91,6 +93,11 @@ class Capture:
         """The same records as frames(), as plain tuples (cheaper per record); once only, like frames()."""
         self._start()
         return self._reader.records()
+
+    def blocks(self) -> Iterator[RecordBlock]:
+        """The same records as blocks, one per read of the stream (see RecordBlock); once only."""
+        self._start()
+        return self._reader.blocks()
 
     def _start(self) -> None:
         if self._started:

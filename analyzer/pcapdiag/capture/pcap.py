@@ -5,6 +5,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator
 
+from pcapdiag.capture.block import RecordBlock
 from pcapdiag.capture.fastinit import new_frame
 from pcapdiag.capture.frame import CaptureError, Frame, RawRecord, TruncatedRecord
 from pcapdiag.capture.source import Source
@@ -60,25 +61,37 @@ class PcapReader:
             yield new_frame(*record)
 
     def records(self) -> Iterator[RawRecord]:
-        """Yield every record as a RawRecord tuple; at a cut-off last record set truncated and stop.
+        """Yield every record as a RawRecord tuple; at a cut-off last record set truncated and stop."""
+        for block in self.blocks():
+            yield from block.records()
 
-        The stream is read in blocks of up to CHUNK bytes (as much as a pipe has, at once) and
-        records are cut from the block; ``source.offset`` moves on a block at a time, and at
+    def blocks(self) -> Iterator[RecordBlock]:
+        """Yield the records as blocks, one each time the stream must be read again; at a cut-off
+        last record set truncated and stop. A corrupt record raises CaptureError after the block
+        of the records before it.
+
+        The stream is read in chunks of up to CHUNK bytes (as much as a pipe has, at once) and
+        records are cut from the chunk; ``source.offset`` moves on a chunk at a time, and at
         the end to the exact end of the stream.
         """
         source = self._source
         read = source.read_some
         unpack = self._record.unpack_from
         tick_ns = self._tick_ns
-        linktype = self.linktype
         snaplen = self.snaplen
         number = 0
         base = source.offset
         """Stream offset of buf[0]."""
         buf = b""
         pos = end = 0
+        stamps: list[int] = []
+        datas: list[bytes] = []
+        origs: list[int] = []
         while True:
             if end - pos < RECORD_HEADER_LEN:
+                if stamps:
+                    yield self._block(number, stamps, datas, origs)
+                    stamps, datas, origs = [], [], []
                 more = read(CHUNK)
                 if more:
                     buf = buf[pos:] + more
@@ -92,10 +105,16 @@ class PcapReader:
                 return
             seconds, fraction, caplen, orig_len = unpack(buf, pos)
             if caplen > snaplen:
+                if stamps:
+                    yield self._block(number, stamps, datas, origs)
+                    stamps, datas, origs = [], [], []
                 source.offset = base + pos + RECORD_HEADER_LEN
                 raise CaptureError(self._caplen_error(number + 1, caplen), base + pos)
             stop = pos + RECORD_HEADER_LEN + caplen
             if stop > end:
+                if stamps:
+                    yield self._block(number, stamps, datas, origs)
+                    stamps, datas, origs = [], [], []
                 more = read(max(CHUNK, stop - end))
                 if more:
                     buf = buf[pos:] + more
@@ -107,9 +126,15 @@ class PcapReader:
                 self.truncated = TruncatedRecord(base + pos, RECORD_HEADER_LEN + caplen, end - pos)
                 return
             number += 1
-            data = buf[pos + RECORD_HEADER_LEN : stop]
-            yield number, seconds * _NS_PER_S + fraction * tick_ns, linktype, data, orig_len, 0
+            stamps.append(seconds * _NS_PER_S + fraction * tick_ns)
+            datas.append(buf[pos + RECORD_HEADER_LEN : stop])
+            origs.append(orig_len)
             pos = stop
+
+    def _block(self, last: int, stamps: list[int], datas: list[bytes], origs: list[int]) -> RecordBlock:
+        """The block of the records read since the last one (``last`` is the number of its last)."""
+        n = len(stamps)
+        return RecordBlock(last - n + 1, stamps, [self.linktype] * n, datas, origs, [0] * n)
 
     def _caplen_error(self, number: int, caplen: int) -> str:
         if caplen > MAX_CAPLEN:

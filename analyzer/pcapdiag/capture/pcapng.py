@@ -6,6 +6,7 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from pcapdiag.capture.block import RecordBlock
 from pcapdiag.capture.fastinit import new_frame
 from pcapdiag.capture.frame import CaptureError, Frame, RawRecord, TruncatedRecord
 from pcapdiag.capture.source import Source
@@ -31,6 +32,8 @@ _LITTLE_ENDIAN_BOM = b"\x4d\x3c\x2b\x1a"
 
 _NS_PER_S = 1_000_000_000
 _PACKET_BLOCKS = frozenset({BLOCK_EPB, BLOCK_PB})
+CHUNK = 1 << 20
+"""Bytes asked of the stream at a time."""
 
 
 class _Layout:
@@ -129,88 +132,178 @@ class PcapngReader:
 
     def records(self) -> Iterator[RawRecord]:
         """Yield every EPB, SPB and PB as a RawRecord tuple; at a cut-off block set truncated and stop."""
+        for block in self.blocks():
+            yield from block.records()
+
+    def blocks(self) -> Iterator[RecordBlock]:
+        """Yield the packet records as blocks, one each time the stream must be read again; at a
+        cut-off pcapng block set truncated and stop. A corrupt block raises CaptureError after the
+        RecordBlock of the records before it.
+
+        The stream is read in chunks of up to CHUNK bytes (as much as a pipe has, at once) and
+        pcapng blocks are cut from the chunk; ``source.offset`` moves on a chunk at a time, and at
+        the end to the exact end of the stream.
+        """
         source = self._source
-        # Hot loop: the stream's read is called directly (a short read is completed by
-        # source.complete), and source.offset is updated once per block.
-        read = source.raw_read
-        complete = source.complete
+        read = source.read_some
         layout = self._layout
         interfaces = self._interfaces
         number = 0
         last_ts = 0
-        offset = source.offset
+        base = source.offset
+        """Stream offset of buf[0]."""
+        buf = b""
+        pos = end = 0
+        stamps: list[int] = []
+        links: list[int] = []
+        datas: list[bytes] = []
+        origs: list[int] = []
+        ifaces: list[int] = []
         while True:
-            head = read(8)
-            if len(head) != 8:
-                head = complete(head, 8)
-                if len(head) != 8:
-                    source.offset = offset + len(head)
-                    if head:
-                        self.truncated = TruncatedRecord(offset, 8, len(head))
-                    return
-            block_type, length = layout.block.unpack(head)
-            if block_type == BLOCK_SHB:
-                source.offset = offset + 8
-                try:
-                    self._section(head, offset)
-                except _Cut as cut:
-                    self.truncated = TruncatedRecord(offset, cut.wanted, cut.got)
-                    return
-                offset = source.offset
-                layout = self._layout
-                interfaces = self._interfaces
-                continue
-            if length % 4 or length < 12 or length > MAX_BLOCK_LEN:
-                raise CaptureError(f"block type {block_type} has impossible length {length}", offset)
-            body = read(length - 8)
-            if len(body) != length - 8:
-                body = complete(body, length - 8)
-                if len(body) != length - 8:
-                    source.offset = offset + 8 + len(body)
-                    self.truncated = TruncatedRecord(offset, length, 8 + len(body))
-                    return
-            start = offset
-            offset += length
-            source.offset = offset
-            if body[-4:] != head[4:]:
+            avail = end - pos
+            need = 8
+            shb_layout = layout
+            error: CaptureError | None = None
+            if avail >= 8:
+                block_type, length = layout.block.unpack_from(buf, pos)
+                if block_type == BLOCK_SHB:
+                    need = 12
+                    if avail >= 12:
+                        bom = buf[pos + 8 : pos + 12]
+                        found = _LAYOUTS.get(bom)
+                        if found is None:
+                            error = CaptureError(
+                                f"pcapng section has bad byte-order magic 0x{bom.hex()}", base + pos
+                            )
+                        else:
+                            shb_layout = found
+                            (length,) = found.u32.unpack_from(buf, pos + 4)
+                            if length % 4 or length < 28 or length > MAX_BLOCK_LEN:
+                                error = CaptureError(
+                                    f"section header block has impossible block length {length}", base + pos
+                                )
+                            need = length
+                elif length % 4 or length < 12 or length > MAX_BLOCK_LEN:
+                    error = CaptureError(
+                        f"block type {block_type} has impossible length {length}", base + pos
+                    )
+                else:
+                    need = length
+            if error is not None or avail < need:
+                if stamps:
+                    yield RecordBlock(number - len(stamps) + 1, stamps, links, datas, origs, ifaces)
+                    stamps, links, datas, origs, ifaces = [], [], [], [], []
+                if error is not None:
+                    source.offset = base + end
+                    raise error
+                more = read(max(CHUNK, need - avail))
+                if more:
+                    buf = buf[pos:] + more
+                    base += pos
+                    pos, end = 0, len(buf)
+                    source.offset = base
+                    continue
+                source.offset = base + end
+                if avail:
+                    self.truncated = TruncatedRecord(base + pos, need, avail)
+                return
+            start = base + pos
+            body_end = pos + length
+            if buf[body_end - 4 : body_end] != buf[pos + 4 : pos + 8]:
+                if stamps:
+                    yield RecordBlock(number - len(stamps) + 1, stamps, links, datas, origs, ifaces)
+                    stamps, links, datas, origs, ifaces = [], [], [], [], []
+                source.offset = base + end
+                if block_type == BLOCK_SHB:
+                    raise CaptureError("section header block: trailing length does not match", start)
+                trailing = layout.u32.unpack_from(buf, body_end - 4)[0]
                 raise CaptureError(
-                    f"block type {block_type}: trailing length {layout.u32.unpack(body[-4:])[0]}"
-                    f" does not match leading length {length}",
+                    f"block type {block_type}: trailing length {trailing} does not match leading length "
+                    f"{length}",
                     start,
                 )
+            body = buf[pos + 8 : body_end]
+            pos = body_end
             if block_type in _PACKET_BLOCKS:
+                problem = None
                 if length < 32:
-                    raise CaptureError(f"packet block type {block_type} too short", start)
-                if block_type == BLOCK_EPB:
+                    iface_id = high = low = caplen = orig_len = 0
+                    problem = f"packet block type {block_type} too short"
+                elif block_type == BLOCK_EPB:
                     iface_id, high, low, caplen, orig_len = layout.epb.unpack_from(body)
                 else:  # the obsolete Packet Block: 16-bit interface id and drop count
                     iface_id, _drops, high, low, caplen, orig_len = layout.pb.unpack_from(body)
+                if problem is not None:
+                    pass
+                elif iface_id >= len(interfaces):
+                    problem = f"record {number + 1}: interface {iface_id} not defined"
+                elif caplen > length - 32:
+                    problem = f"record {number + 1}: caplen {caplen} exceeds its block"
+                if problem is not None:
+                    if stamps:
+                        yield RecordBlock(number - len(stamps) + 1, stamps, links, datas, origs, ifaces)
+                        stamps, links, datas, origs, ifaces = [], [], [], [], []
+                    source.offset = base + end
+                    raise CaptureError(problem, start)
                 number += 1
-                if iface_id >= len(interfaces):
-                    raise CaptureError(f"record {number}: interface {iface_id} not defined", start)
-                if caplen > length - 32:
-                    raise CaptureError(f"record {number}: caplen {caplen} exceeds its block", start)
                 iface = interfaces[iface_id]
                 last_ts = ((high << 32) | low) * iface.mul // iface.div + iface.offset_ns
-                data = body[20 : 20 + caplen]
-                yield number, last_ts, iface.linktype, data, orig_len, iface_id
+                stamps.append(last_ts)
+                links.append(iface.linktype)
+                datas.append(body[20 : 20 + caplen])
+                origs.append(orig_len)
+                ifaces.append(iface_id)
             elif block_type == BLOCK_SPB:
-                number += 1
                 if not interfaces:
-                    raise CaptureError(f"record {number}: interface 0 not defined", start)
+                    if stamps:
+                        yield RecordBlock(number - len(stamps) + 1, stamps, links, datas, origs, ifaces)
+                        stamps, links, datas, origs, ifaces = [], [], [], [], []
+                    source.offset = base + end
+                    raise CaptureError(f"record {number + 1}: interface 0 not defined", start)
+                number += 1
                 (orig_len,) = layout.u32.unpack_from(body)
                 iface = interfaces[0]
                 caplen = length - 16 if orig_len > length - 16 else orig_len
                 if 0 < iface.snaplen < caplen:
                     caplen = iface.snaplen
-                yield number, last_ts, iface.linktype, body[4 : 4 + caplen], orig_len, 0
+                stamps.append(last_ts)
+                links.append(iface.linktype)
+                datas.append(body[4 : 4 + caplen])
+                origs.append(orig_len)
+                ifaces.append(0)
+            elif block_type == BLOCK_SHB:
+                if stamps:
+                    # Records of the section before keep their own interfaces' link types.
+                    yield RecordBlock(number - len(stamps) + 1, stamps, links, datas, origs, ifaces)
+                    stamps, links, datas, origs, ifaces = [], [], [], [], []
+                try:
+                    self._open_section(shb_layout, buf[body_end - length : body_end], start)
+                except CaptureError:
+                    source.offset = base + end
+                    raise
+                layout = self._layout
+                interfaces = self._interfaces
             elif block_type == BLOCK_IDB:
-                iface = self._interface(body, start)
+                try:
+                    iface = self._interface(body, start)
+                except CaptureError:
+                    if stamps:
+                        yield RecordBlock(number - len(stamps) + 1, stamps, links, datas, origs, ifaces)
+                        stamps, links, datas, origs, ifaces = [], [], [], [], []
+                    source.offset = base + end
+                    raise
                 interfaces.append(iface)
                 if iface.snaplen and (self.snaplen is None or iface.snaplen < self.snaplen):
                     self.snaplen = iface.snaplen
             elif block_type == BLOCK_ISB:
-                self._statistics(body, start, last_ts)
+                try:
+                    self._statistics(body, start, last_ts)
+                except CaptureError:
+                    if stamps:
+                        yield RecordBlock(number - len(stamps) + 1, stamps, links, datas, origs, ifaces)
+                        stamps, links, datas, origs, ifaces = [], [], [], [], []
+                    source.offset = base + end
+                    raise
             # Any other block type (name resolution, decryption secrets, custom...) is skipped.
 
     def _read(self, n: int, wanted: int, have: int) -> bytes:
@@ -220,7 +313,7 @@ class PcapngReader:
         return data
 
     def _section(self, head: bytes, start: int) -> None:
-        """Read the rest of a Section Header Block starting with head; reset the interfaces."""
+        """Read the rest of the first Section Header Block, starting with head."""
         if len(head) != 8:
             raise _Cut(12, len(head))
         bom = self._read(4, 12, 8)
@@ -230,9 +323,13 @@ class PcapngReader:
         (length,) = layout.u32.unpack_from(head, 4)
         _check_length(length, 28, "section header block", start)
         rest = self._read(length - 12, length, 12)
-        if rest[-4:] != head[4:]:
+        self._open_section(layout, head + bom + rest, start)
+
+    def _open_section(self, layout: _Layout, block: bytes, start: int) -> None:
+        """Check a whole Section Header Block and start its section: its byte order, no interfaces."""
+        if block[-4:] != block[4:8]:
             raise CaptureError("section header block: trailing length does not match", start)
-        _bom, major, minor = layout.shb.unpack(bom + rest[:4])
+        _bom, major, minor = layout.shb.unpack_from(block, 8)
         if major != 1:
             raise CaptureError(f"unsupported pcapng version {major}.{minor}", start)
         self._layout = layout
