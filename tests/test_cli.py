@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from clirun import run_cli
 from conftest import CAPTURES, CONTRACT_LABELS, run_on_terminal
 
 REFUSED = CAPTURES / "refused" / "client-eth.pcap"
@@ -22,9 +23,8 @@ OK = CAPTURES / "ok-tls13" / "client-eth.pcap"
 
 
 def pcapdiag(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(
-        [sys.executable, "-m", "pcapdiag", *args], input=stdin, capture_output=True, timeout=120, check=False
-    )
+    """The command line in this process (see clirun); the tests that need a real process say so."""
+    return run_cli(*args, stdin=stdin)
 
 
 def test_ok_capture_exits_0_and_failing_exits_1() -> None:

@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from clirun import run_cli
 from conftest import CAPTURES, CONTRACT_LABELS
 
-PCAPDIAG = [sys.executable, "-m", "pcapdiag"]
 CASES = sorted(p for p in CAPTURES.glob("*/client-eth.pcap"))
 FAILING_LABELS = set(CONTRACT_LABELS) - {"ok", "incomplete", "partial"}
 WITH_FAILURES = [
@@ -25,9 +24,7 @@ WITH_FAILURES = [
 
 
 def _json(*args: str) -> dict[str, object]:
-    result = subprocess.run(
-        [*PCAPDIAG, "analyze", "--format", "json", *args], capture_output=True, check=False
-    )
+    result = run_cli("analyze", "--format", "json", *args)
     return json.loads(result.stdout)  # type: ignore[no-any-return]
 
 
@@ -42,9 +39,7 @@ def test_extract_by_label_keeps_those_connections(tmp_path: Path, path: Path) ->
     assert failing
     label = str(failing[0]["label"])
     out = tmp_path / "evidence.pcap"
-    result = subprocess.run(
-        [*PCAPDIAG, "extract", str(path), "--label", label, "-o", str(out)], capture_output=True
-    )
+    result = run_cli("extract", str(path), "--label", label, "-o", str(out))
     assert result.returncode == 0, result.stderr
     extracted = _json(str(out))
     flows = doc["flows"]
@@ -70,9 +65,7 @@ def test_redacted_extract_hides_addresses_and_names_but_keeps_labels(tmp_path: P
     labels = sorted({str(f["label"]) for f in doc["flows"]})  # type: ignore[attr-defined,index]
     out = tmp_path / "redacted.pcap"
     args = [x for label in labels for x in ("--label", label)]
-    result = subprocess.run(
-        [*PCAPDIAG, "extract", str(path), *args, "--redact", "-o", str(out)], capture_output=True
-    )
+    result = run_cli("extract", str(path), *args, "--redact", "-o", str(out))
     assert result.returncode == 0, result.stderr
     blob = out.read_bytes()
     import ipaddress
@@ -103,26 +96,9 @@ def test_redacted_report_is_consistent_and_says_so() -> None:
 
 def test_extract_needs_a_selection_and_a_file(tmp_path: Path) -> None:
     path = str(CASES[0])
-    assert (
-        subprocess.run(
-            [*PCAPDIAG, "extract", path, "-o", str(tmp_path / "x")], capture_output=True
-        ).returncode
-        == 2
-    )
-    bad = subprocess.run(
-        [*PCAPDIAG, "extract", path, "--label", "nope", "-o", str(tmp_path / "x")], capture_output=True
-    )
+    assert run_cli("extract", path, "-o", str(tmp_path / "x")).returncode == 2
+    bad = run_cli("extract", path, "--label", "nope", "-o", str(tmp_path / "x"))
     assert bad.returncode == 2
-    none = subprocess.run(
-        [
-            *PCAPDIAG,
-            "extract",
-            str(CAPTURES / "ok-tls13" / "client-eth.pcap"),
-            "--label",
-            "refused",
-            "-o",
-            str(tmp_path / "x"),
-        ],
-        capture_output=True,
-    )
+    ok = str(CAPTURES / "ok-tls13" / "client-eth.pcap")
+    none = run_cli("extract", ok, "--label", "refused", "-o", str(tmp_path / "x"))
     assert none.returncode == 1 and b"no connection matched" in none.stderr

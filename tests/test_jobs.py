@@ -99,6 +99,23 @@ def test_tshark_engine_in_workers() -> None:
     assert report["flows"] == native["flows"]
 
 
+def _group_cpu_s(pgid: int, but: int) -> float:
+    """CPU seconds used so far by the processes of a process group, but one (from /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == but:
+            continue
+        try:
+            stat = (Path("/proc") / entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[2]) == pgid:  # pgrp is the 5th field; fields[0] is the state (3rd)
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
 def test_ctrl_c_stops_every_worker(tmp_path: Path) -> None:
     """Ctrl-C (SIGINT to the whole process group) during a --jobs run: the workers stop reading, the
     report of what was decided is printed, nothing is left running, no traceback."""
@@ -118,7 +135,10 @@ def test_ctrl_c_stops_every_worker(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
         start_new_session=True,
     )
-    time.sleep(1.5)
+    # Interrupt once the workers are reading (their CPU time adds up), however loaded the machine is.
+    deadline = time.monotonic() + 60
+    while _group_cpu_s(proc.pid, but=proc.pid) < 2.0 and time.monotonic() < deadline:
+        time.sleep(0.1)
     os.killpg(proc.pid, signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     assert b"Traceback" not in err, err.decode()

@@ -29,6 +29,7 @@ from typing import Any
 import pytest
 
 from builders import write_pcap
+from clirun import run_cli_text
 from conftest import CAPTURES, ROOT, analyse
 from conversation import Conversation, client_hello
 from pcapdiag.report import Report
@@ -44,14 +45,8 @@ EVIL_REASON = SCRIPT + " |`*_[x](y)``` <img src=x> \x1b[31m"
 
 
 def pcapdiag(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pcapdiag", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        cwd=ROOT,
-    )
+    """The command line in this process (see clirun), in the repository's root."""
+    return run_cli_text(*args, cwd=ROOT)
 
 
 def render(out: pathlib.Path, fmt: str, *captures: pathlib.Path) -> str:

@@ -7,20 +7,19 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from typing import Any
 
 import pytest
 
+from clirun import run_cli_text
 from conftest import CAPTURES
 
 K8S = [CAPTURES / "k8s" / "cluster.json", CAPTURES / "k8s" / "webhooks.json"]
 
 
 def pcapdiag(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pcapdiag", *args], capture_output=True, text=True, timeout=120, check=False
-    )
+    """The command line in this process (see clirun)."""
+    return run_cli_text(*args)
 
 
 def fixture_items() -> list[dict[str, Any]]:

@@ -248,8 +248,17 @@ class Workers:
         )
 
     def submit(self, task: Task) -> Future[FileResult]:
-        """Start analysing a file in a worker (or queue it until one is free)."""
-        future = self._pool.submit(_worker, task)
+        """Start analysing a file in a worker (or queue it until one is free).
+
+        The fork server and the workers are started with SIGINT and SIGTERM blocked (they inherit
+        the mask): a Ctrl-C that reaches the whole process group while the fork server is still
+        importing pcapdiag would end it with a traceback. The parent relays a stop through the event.
+        """
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        try:
+            future = self._pool.submit(_worker, task)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         self._futures.append(future)
         return future
 
