@@ -9,6 +9,7 @@ like any other.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import functools
 import ipaddress
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from pcapdiag.classify.diagnosis import Step, Where
 from pcapdiag.classify.labels import Label
 from pcapdiag.k8s import Backend, WebhookMatch
-from pcapdiag.prose import Ip, Name, NameKind, Part, Text, text
+from pcapdiag.prose import Ip, Name, NameKind, Part, Slot, Text, text
 
 _LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 """An RFC 1123 DNS label, as Kubernetes requires for namespace and service names."""
@@ -153,15 +154,46 @@ def _step(command: Text | str, shows: Text | str = "") -> Step:
     )
 
 
-@functools.lru_cache(maxsize=1024)
+_CLIENT = Ip("\x00client")
+"""Stands for the client's address in the steps cached for a server (never shown: replaced)."""
+
+
 def next_steps(label: Label, target: Target, k8s: WebhookMatch | None = None) -> tuple[Step, ...]:
     """Commands to run next, most telling first; empty for labels that need none.
 
     With ``k8s`` (the webhook the connection went to, from kubectl data) the commands name the real
     namespace, service, pod, node, target port and webhook configuration instead of placeholders.
+    The steps are worked out once per server (and label, and what else the target says) and cached;
+    the client's address, which differs from connection to connection, goes in afterwards.
     """
     if not label.failing:
         return ()
+    if target.client_ip is None:
+        return _next_steps(label, target, k8s)
+    steps, names_client = _steps_for_any_client(
+        label, dataclasses.replace(target, client_ip=_CLIENT.value), k8s
+    )
+    if not names_client:
+        return steps
+    client = Ip(target.client_ip)
+
+    def slot(value: Slot) -> Slot:
+        return client if value == _CLIENT else value
+
+    return tuple(Step(step.command.mapped(slot), step.shows.mapped(slot)) for step in steps)
+
+
+@functools.lru_cache(maxsize=1024)
+def _steps_for_any_client(
+    label: Label, target: Target, k8s: WebhookMatch | None
+) -> tuple[tuple[Step, ...], bool]:
+    """The steps for a target whose client is _CLIENT, and whether any of them names the client."""
+    steps = _next_steps(label, target, k8s)
+    return steps, any(_CLIENT in step.command.slots or _CLIENT in step.shows.slots for step in steps)
+
+
+def _next_steps(label: Label, target: Target, k8s: WebhookMatch | None) -> tuple[Step, ...]:
+    """next_steps() itself, uncached."""
     n = _names(target, k8s)
     ns, svc, port, host = n.ns, n.svc, n.port, n.host
     ip = Ip(str(ipaddress.ip_address(target.server_ip)))  # a parsed address: safe inside a command
