@@ -196,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=3, help="timed runs of each tool (default 3)")
     ap.add_argument("--no-verify", action="store_true", help="skip the with/without fast path label check")
     ap.add_argument("--no-tshark", action="store_true", help="time pcapdiag only")
+    ap.add_argument("--no-fields", action="store_true", help="leave out tshark's field extraction")
     ap.add_argument("--live", action="store_true", help="run the installed pcapdiag, not a frozen copy")
     ap.add_argument(
         "--against",
@@ -244,7 +245,8 @@ def main(argv: list[str] | None = None) -> int:
                 conv = f"{tshark} -r {capture} -q -z conv,tcp > /dev/null"
                 fields = f"{tshark} -r {capture} {' '.join(TSHARK_FIELDS)} > /dev/null"
                 result.tools.append(Tool("tshark -z conv,tcp", ["sh", "-c", conv]))
-                result.tools.append(Tool("tshark -T fields", ["sh", "-c", fields]))
+                if not args.no_fields:
+                    result.tools.append(Tool("tshark -T fields", ["sh", "-c", fields]))
             print(f"timing {capture}: {args.runs} rounds", file=sys.stderr, flush=True)
             run_rounds(result, args.runs)
             results.append(result)

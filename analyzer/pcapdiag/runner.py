@@ -8,19 +8,15 @@ worker sends to the parent. It never prints or exits; the CLI reports what the r
 from __future__ import annotations
 
 import dataclasses
-import multiprocessing
 import os
 import signal
 import stat
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import BrokenExecutor, CancelledError, Future
 from dataclasses import dataclass
-from multiprocessing.synchronize import Event
 from types import TracebackType
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from pcapdiag.capture import Capture, CaptureError, open_capture
 from pcapdiag.classify import View
@@ -28,6 +24,9 @@ from pcapdiag.drive import CaptureSource, Limits, Source, StopCheck, TsharkSourc
 from pcapdiag.k8s import Inventory
 from pcapdiag.pipeline import Decided, Engine, Options
 from pcapdiag.report import CaptureReport, FlowReport
+
+if TYPE_CHECKING:
+    from multiprocessing.synchronize import Event
 from pcapdiag.tshark import TsharkCapture, TsharkError, TsharkUnavailable
 
 ENGINES = ("native", "tshark")
@@ -237,6 +236,10 @@ class Workers:
     file at a time; the parent collects the results in the order it asks for them."""
 
     def __init__(self, jobs: int) -> None:
+        # Imported here: a run without --jobs should not pay for multiprocessing at start-up.
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
         methods = multiprocessing.get_all_start_methods()
         ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
         if ctx.get_start_method() == "forkserver":
@@ -271,11 +274,11 @@ class Workers:
                 self._stop()
             try:
                 result = future.result(timeout=POLL_S)
-            except FutureTimeout:
+            except TimeoutError:  # concurrent.futures.TimeoutError is the builtin since Python 3.11
                 continue
             except CancelledError:
                 return None
-            except BrokenProcessPool:
+            except BrokenExecutor:  # BrokenProcessPool's base, without importing multiprocessing
                 return FileResult(task.path, None, "the worker process analysing it died")
             reason = reason or stopped()
             report = result.report

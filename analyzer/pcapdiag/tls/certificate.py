@@ -7,9 +7,10 @@ import functools
 import ipaddress
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from cryptography import x509
-from cryptography.x509.oid import NameOID
+if TYPE_CHECKING:
+    from cryptography import x509
 
 from pcapdiag.prose import Ip, Name, NameKind, Text, text
 
@@ -46,6 +47,8 @@ def _name(value: str) -> Name:
 
 
 def _common_name(name: x509.Name) -> str:
+    from cryptography.x509.oid import NameOID
+
     attrs = name.get_attributes_for_oid(NameOID.COMMON_NAME)
     if attrs:
         value = attrs[0].value
@@ -133,6 +136,8 @@ _Parsed = tuple[str, str, tuple[str, ...], tuple[str, ...], dt.datetime, dt.date
 @functools.lru_cache(maxsize=256)
 def _parse(der: bytes) -> _Parsed | None:
     """The leaf's names and dates (a server sends the same certificate on every connection: parse it once)."""
+    from cryptography import x509  # imported when a certificate is seen in clear: most captures have none
+
     try:
         cert = x509.load_der_x509_certificate(der)
         not_before = cert.not_valid_before_utc
