@@ -7,12 +7,17 @@ runs; it never reads, opens files, prints or exits (the driver and the CLI do).
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
+import heapq
 import ipaddress
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
 
 from pcapdiag.capture import RawRecord, RecordBlock, TruncatedRecord
 from pcapdiag.classify import Basis, ConnectionFacts, Context, Diagnosis, View, classify, facts_of
@@ -21,11 +26,14 @@ from pcapdiag.classify.timers import GIVE_UP_SLACK_NS
 from pcapdiag.classify.vantage import capture_vantage, connection_vantage
 from pcapdiag.correlate import CaptureInfo, match_captures, view_of
 from pcapdiag.decode import Decoded, decode
+from pcapdiag.decode.columns import Columns
 from pcapdiag.decode.fast import tcp_fields
 from pcapdiag.decode.packet import FIN, RST, IcmpError, Skipped, TcpSegment
 from pcapdiag.decode.tcp import new_segment
 from pcapdiag.flow import DEFAULT_MAX_FLOWS, Connection, FlowTable, Tracked, format_ip
-from pcapdiag.flow.key import Endpoint
+from pcapdiag.flow.groups import KeyColumns
+from pcapdiag.flow.key import Endpoint, FlowKey, canonical
+from pcapdiag.flow.walk import BlockLists, walk
 from pcapdiag.k8s import Finding, Inventory, IpKind, WebhookMatch
 from pcapdiag.prose import HostPort
 from pcapdiag.report import CaptureReport, ClockOffset, FlowReport, Report
@@ -214,7 +222,10 @@ class Engine:
 
     def feed(self, block: RecordBlock) -> list[Decided]:
         """Analyse a block of records, in capture order; the connections decided meanwhile."""
-        self._feed_records(block.records())
+        if self.options.fast_path and self.on_address is None and not self.options.servers and len(block):
+            self._feed_block(block)
+        else:
+            self._feed_records(block.records())
         return self._take()
 
     def feed_decoded(self, packets: Iterable[tuple[int, int, Decoded]]) -> list[Decided]:
@@ -307,6 +318,258 @@ class Engine:
         finally:
             self.packets, self.tcp_packets, self.last_ns = packets, tcp_packets, last_ns
 
+    def _feed_block(self, block: RecordBlock) -> None:
+        """The block path: the whole block decoded into columns at once (decode.columns), its TCP
+        packets grouped by connection, and each established connection's packets walked in a row
+        (flow.walk); only what may reach beyond one connection (SYN, FIN, RST, ICMP errors, new
+        connections, anything decode.columns leaves to decode()) goes through the table one packet
+        at a time, in capture order. Sweeps happen where the per-packet path has them: after the
+        first TCP packet at or past the next sweep time. The result is the per-packet path's.
+        """
+        n = len(block)
+        buf, starts, caplens = block.buffer()
+        single = block.single_linktype
+        cols = Columns(buf, starts, caplens, single if single is not None else block.linktypes)
+        ts_arr = block.ts_array()
+        ts = block.ts_ns
+        if self.first_ns is None:
+            self.first_ns = ts[0]
+        self.packets += n
+        latest = int(ts_arr.max())
+        if self.last_ns is None or latest > self.last_ns:
+            self.last_ns = latest
+        first = block.first
+        opts = self.options
+        common = cols.common
+        if opts.ports:
+            ports = np.fromiter(opts.ports, np.int64)
+            wanted = common & (np.isin(cols.sport, ports) | np.isin(cols.dport, ports))
+        else:
+            wanted = common
+        # The rest, one at a time: decode() (an ICMP error, a tunnel, IP options, another link...).
+        others: dict[int, Decoded] = {}
+        linktypes = block.linktypes if single is None else None
+        starts_l = starts if isinstance(starts, list) else None
+        for i in np.flatnonzero(~common).tolist():
+            at = starts_l[i] if starts_l is not None else int(starts[i])
+            others[i] = decode(single if single is not None else linktypes[i], buf[at : at + int(caplens[i])])  # type: ignore[index]
+        # Where the sweeps fall: after each TCP packet (that the filters keep) at or past the next sweep.
+        tcp = wanted.copy()
+        for i, d in others.items():
+            if type(d) is TcpSegment and (
+                not opts.ports or opts.wants_segment(d.src, d.sport, d.dst, d.dport)
+            ):
+                tcp[i] = True
+        candidates = np.flatnonzero(tcp)
+        cand_ts = ts_arr[candidates]
+        points: list[int] = []
+        nxt = self._next_sweep
+        pos = 0
+        while pos < len(candidates):
+            hits = np.flatnonzero(cand_ts[pos:] >= nxt)
+            if not len(hits):
+                break
+            j = pos + int(hits[0])
+            points.append(int(candidates[j]))
+            nxt = int(cand_ts[j]) + SWEEP_NS
+            pos = j + 1
+        keys = KeyColumns(cols)
+        lists = BlockLists(
+            buf=buf,
+            frame=list(range(first, first + n)),
+            ts=ts,
+            flags=cols.flags.tolist(),
+            seq=cols.seq.tolist(),
+            ack=cols.ack.tolist(),
+            window=cols.window.tolist(),
+            pay_at=cols.pay_at.tolist(),
+            pay_len=cols.pay_len.tolist(),
+            seen_len=cols.seen_len.tolist(),
+            signature=cols.signature.tolist(),
+            src_first=cols.src_first.tolist(),
+            family=cols.family.tolist(),
+            sport=cols.sport.tolist(),
+            dport=cols.dport.tolist(),
+            ip_id=cols.ip_id.tolist(),
+            ttl=cols.ttl.tolist(),
+            opt_at=cols.opt_at.tolist(),
+            opt_len=cols.opt_len.tolist(),
+        )
+        begin = 0
+        ends = points if points and points[-1] == n - 1 else [*points, n - 1]
+        for end in ends:
+            # The last record of a stretch is the sweep's (the sweep is due after it), or the block's.
+            sweep_due = end in points
+            done = self._feed_stretch(
+                begin, end, cols, keys, lists, wanted, others, single, linktypes, sweep_due
+            )
+            if not done:
+                # Two connections' keys collided in the grouping hash: this stretch, one at a time.
+                for i in range(begin, end + 1):
+                    self._feed_one(i, cols, lists, wanted, others, single, linktypes, sweep_due and i == end)
+            begin = end + 1
+
+    def _feed_stretch(
+        self,
+        begin: int,
+        end: int,
+        cols: Columns,
+        keys: KeyColumns,
+        lists: BlockLists,
+        wanted: npt.NDArray[np.bool_],
+        others: dict[int, Decoded],
+        single: int | None,
+        linktypes: list[int] | None,
+        sweep_due: bool,
+    ) -> bool:
+        """Records ``begin`` to ``end`` (a sweep falls only after the last, when ``sweep_due``): the
+        established connections' packets walked, the rest one at a time in capture order; False
+        (nothing done) when the grouping cannot tell two keys apart."""
+        here = np.flatnonzero(wanted[begin : end + 1]) + begin
+        groups = keys.groups(here)
+        if groups is None:
+            return False
+        # What a walk must stop before: a packet of the connection that decode() took, an ICMP
+        # error about it, and for every connection an ICMP error whose quote the snaplen cut.
+        stops: dict[FlowKey, list[int]] = {}
+        barriers: list[int] = []
+        for i, d in others.items():
+            if i < begin or i > end:
+                continue
+            if type(d) is TcpSegment:
+                key = canonical(d.src, d.sport, d.dst, d.dport)
+            elif type(d) is IcmpError:
+                if d.quote_cut:
+                    barriers.append(i)
+                    continue
+                key = canonical(d.quoted_src, d.quoted_sport, d.quoted_dst, d.quoted_dport)
+            else:
+                continue
+            stops.setdefault(key, []).append(i)
+        barriers.sort()
+        table = self.table
+        open_ = table.open
+        span = end - begin + 1
+        done = bytearray(span)
+        """Records of the stretch already taken by a walk."""
+        member: list[int] = [-1] * span
+        """Each record's group (-1: not a common TCP packet the filters keep)."""
+        by_key: dict[FlowKey, int] = {}
+        for g, group in enumerate(groups):
+            by_key[group.key] = g
+            for i in group.packets:
+                member[i - begin] = g
+        following = [0] * len(groups)
+        """Each group's first packet neither walked nor taken one at a time yet."""
+        touches: list[tuple[int, int]] = []
+        """(last record walked, group): where a walked connection's last activity was."""
+        walked: dict[int, Connection] = {}
+
+        def walk_from(g: int, now: int) -> None:
+            """Walk group ``g``'s next packets (the records up to ``now`` are done), if its
+            connection is established and no packet that must go one at a time comes first."""
+            group = groups[g]
+            packets = group.packets
+            at = following[g]
+            if at >= len(packets):
+                return
+            entry = open_.get(group.key)
+            if (
+                type(entry) is not Connection
+                or entry.client_side.stream.base is None
+                or entry.server_side.stream.base is None
+            ):
+                return
+            limit = end + 1
+            for seq in (stops.get(group.key), barriers):
+                if seq:
+                    k = bisect.bisect_right(seq, now)
+                    if k < len(seq) and seq[k] < limit:
+                        limit = seq[k]
+            stop = len(packets) if packets[-1] < limit else bisect.bisect_left(packets, limit, at)
+            if stop <= at:
+                return
+            key = group.key
+            taken, duplicates = walk(entry, packets[at:stop], lists, entry.client == (key[0], key[1]))
+            if not taken:
+                return
+            table.duplicates += duplicates
+            self.tcp_packets += taken
+            for i in packets[at : at + taken]:
+                done[i - begin] = 1
+            following[g] = at + taken
+            walked[g] = entry
+            heapq.heappush(touches, (packets[at + taken - 1], g))
+
+        for g in range(len(groups)):
+            walk_from(g, begin - 1)
+        last = -1
+        for i in range(begin, end + 1):
+            if done[i - begin]:
+                continue
+            while touches and touches[0][0] < i:
+                g = heapq.heappop(touches)[1]
+                self._touch(groups[g].key, walked[g])
+            self._feed_one(i, cols, lists, wanted, others, single, linktypes, sweep_due and i == end)
+            last = i
+            g = member[i - begin]
+            if g >= 0:
+                following[g] += 1  # it was the group's next packet: the others before it are done
+                walk_from(g, i)
+            elif i in others:
+                d = others[i]
+                if type(d) is TcpSegment:
+                    g = by_key.get(canonical(d.src, d.sport, d.dst, d.dport), -1)
+                elif type(d) is IcmpError and not d.quote_cut:
+                    g = by_key.get(canonical(d.quoted_src, d.quoted_sport, d.quoted_dst, d.quoted_dport), -1)
+                if g >= 0:
+                    walk_from(g, i)
+                elif type(d) is IcmpError and d.quote_cut:
+                    for g in range(len(groups)):
+                        walk_from(g, i)
+        while touches:
+            g = heapq.heappop(touches)[1]
+            self._touch(groups[g].key, walked[g])
+        if sweep_due and last != end:
+            self.sweep(lists.ts[end])  # the sweep's packet was walked: it is due now
+        return True
+
+    def _touch(self, key: FlowKey, entry: Connection) -> None:
+        """A walked connection's last activity: to the end of the table's activity order, as the
+        per-packet path would have moved it (unless it left the table meanwhile)."""
+        if self.table.open.get(key) is entry:
+            self.table.touch(entry)
+
+    def _feed_one(
+        self,
+        i: int,
+        cols: Columns,
+        lists: BlockLists,
+        wanted: npt.NDArray[np.bool_],
+        others: dict[int, Decoded],
+        single: int | None,
+        linktypes: list[int] | None,
+        sweep: bool,
+    ) -> None:
+        """Record ``i`` of a block through the table, as the per-packet path takes it; the sweep due
+        after it too when ``sweep`` (the per-packet path has it in the same place)."""
+        frame = lists.frame[i]
+        ts = lists.ts[i]
+        linktype = single if single is not None else linktypes[i]  # type: ignore[index]
+        d = others.get(i)
+        if d is not None:
+            self.tcp_packets += self._decoded(frame, ts, linktype, d, sweep=sweep)
+            return
+        if not wanted[i]:
+            return  # a common segment the filters leave out
+        f = cols.segment_fields(i, cols.src(i), cols.dst(i))
+        if self.table.feed_common(frame, ts, f, lists.signature[i]):
+            self.tcp_packets += 1
+            if sweep:
+                self.sweep(ts)
+        else:
+            self.tcp_packets += self._decoded(frame, ts, linktype, new_segment(*f), sweep=sweep)
+
     def _see(self, src: bytes, dst: bytes) -> None:
         """Register a packet's addresses in the order they first appear (--redact)."""
         seen = self._seen
@@ -318,8 +581,9 @@ class Engine:
                 seen.add(a)
                 self.on_address(a)
 
-    def _decoded(self, number: int, ts: int, linktype: int, d: Decoded) -> int:
-        """The general path for one decoded frame; 1 if it was a TCP segment counted, else 0."""
+    def _decoded(self, number: int, ts: int, linktype: int, d: Decoded, sweep: bool = True) -> int:
+        """The general path for one decoded frame; 1 if it was a TCP segment counted, else 0.
+        ``sweep`` False: the caller sweeps (the block path, at the same places)."""
         opts = self.options
         if self.on_address is not None:
             if type(d) is TcpSegment:
@@ -334,7 +598,7 @@ class Engine:
             conn = table.feed(number, ts, d)
             if conn is not None and d.flags & (FIN | RST) and conn.closed:
                 table.evict(conn)  # decided now: a live stream reports it at once
-            if ts >= self._next_sweep:
+            if sweep and ts >= self._next_sweep:
                 self.sweep(ts)
             if table.finished:
                 self._finish(table.take_finished(), ts)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator
 
+import numpy as np
+
 from pcapdiag.capture.block import RecordBlock
 from pcapdiag.capture.fastinit import new_frame
 from pcapdiag.capture.frame import CaptureError, Frame, RawRecord, TruncatedRecord
@@ -52,7 +54,8 @@ class PcapReader:
         self.linktype = network & LINKTYPE_MASK
         self.link_types = {self.linktype}
         self.snaplen = snaplen if 0 < snaplen <= MAX_CAPLEN else MAX_CAPLEN
-        self._record = struct.Struct(endian + "IIII")
+        self._caplen = struct.Struct(endian + "I")
+        self._dtype = np.dtype(endian + "u4")
         self._source = source
 
     def frames(self) -> Iterator[Frame]:
@@ -71,30 +74,29 @@ class PcapReader:
         of the records before it.
 
         The stream is read in chunks of up to CHUNK bytes (as much as a pipe has, at once) and
-        records are cut from the chunk; ``source.offset`` moves on a chunk at a time, and at
-        the end to the exact end of the stream.
+        records are found in the chunk by their captured lengths alone; their headers are decoded
+        for the whole block at once (``_block``). ``source.offset`` moves on a chunk at a time,
+        and at the end to the exact end of the stream.
         """
         source = self._source
         read = source.read_some
-        unpack = self._record.unpack_from
-        tick_ns = self._tick_ns
+        caplen_at = self._caplen.unpack_from
         snaplen = self.snaplen
         number = 0
         base = source.offset
         """Stream offset of buf[0]."""
         buf = b""
         pos = end = 0
-        stamps: list[int] = []
-        datas: list[bytes] = []
-        origs: list[int] = []
+        starts: list[int] = []
         while True:
             if end - pos < RECORD_HEADER_LEN:
-                if stamps:
-                    yield self._block(number, stamps, datas, origs)
-                    stamps, datas, origs = [], [], []
+                if starts:
+                    number += len(starts)
+                    yield self._block(number, buf, starts)
+                    starts = []
                 more = read(CHUNK)
                 if more:
-                    buf = buf[pos:] + more
+                    buf = buf[pos:] + more if pos < end else more
                     base += pos
                     pos, end = 0, len(buf)
                     source.offset = base
@@ -103,18 +105,20 @@ class PcapReader:
                 if end > pos:
                     self.truncated = TruncatedRecord(base + pos, RECORD_HEADER_LEN, end - pos)
                 return
-            seconds, fraction, caplen, orig_len = unpack(buf, pos)
+            (caplen,) = caplen_at(buf, pos + 8)
             if caplen > snaplen:
-                if stamps:
-                    yield self._block(number, stamps, datas, origs)
-                    stamps, datas, origs = [], [], []
+                if starts:
+                    number += len(starts)
+                    yield self._block(number, buf, starts)
+                    starts = []
                 source.offset = base + pos + RECORD_HEADER_LEN
                 raise CaptureError(self._caplen_error(number + 1, caplen), base + pos)
             stop = pos + RECORD_HEADER_LEN + caplen
             if stop > end:
-                if stamps:
-                    yield self._block(number, stamps, datas, origs)
-                    stamps, datas, origs = [], [], []
+                if starts:
+                    number += len(starts)
+                    yield self._block(number, buf, starts)
+                    starts = []
                 more = read(max(CHUNK, stop - end))
                 if more:
                     buf = buf[pos:] + more
@@ -125,16 +129,28 @@ class PcapReader:
                 source.offset = base + end
                 self.truncated = TruncatedRecord(base + pos, RECORD_HEADER_LEN + caplen, end - pos)
                 return
-            number += 1
-            stamps.append(seconds * _NS_PER_S + fraction * tick_ns)
-            datas.append(buf[pos + RECORD_HEADER_LEN : stop])
-            origs.append(orig_len)
+            starts.append(pos)
             pos = stop
 
-    def _block(self, last: int, stamps: list[int], datas: list[bytes], origs: list[int]) -> RecordBlock:
-        """The block of the records read since the last one (``last`` is the number of its last)."""
-        n = len(stamps)
-        return RecordBlock(last - n + 1, stamps, [self.linktype] * n, datas, origs, [0] * n)
+    def _block(self, last: int, buf: bytes, headers: list[int]) -> RecordBlock:
+        """The block of the records whose headers start at ``headers`` in ``buf`` (``last`` is the
+        number of its last record): every header decoded at once, the data left in the buffer."""
+        at = np.asarray(headers, np.int64)
+        fields = np.lib.stride_tricks.sliding_window_view(np.frombuffer(buf, np.uint8), RECORD_HEADER_LEN)[at]
+        seconds, fraction, caplen, orig_len = (
+            np.ascontiguousarray(fields).view(self._dtype).astype(np.int64).T
+        )
+        n = len(headers)
+        stamps = seconds * _NS_PER_S + fraction * self._tick_ns
+        return RecordBlock(
+            last - n + 1,
+            stamps,
+            self.linktype,
+            None,
+            orig_len,
+            0,
+            (buf, at + RECORD_HEADER_LEN, caplen),
+        )
 
     def _caplen_error(self, number: int, caplen: int) -> str:
         if caplen > MAX_CAPLEN:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from pcapdiag.capture.fastinit import slot_setters
+from pcapdiag.decode.columns import M64, segment_signature
 from pcapdiag.decode.fast import SegmentFields
 from pcapdiag.decode.packet import ACK, FIN, RST, SYN, IcmpError, TcpSegment
 from pcapdiag.flow.key import TO_CLIENT, TO_SERVER, Direction, Endpoint
@@ -30,6 +31,20 @@ OPAQUE = 1 << 62
 REJECTED, ACCEPTED, DUPLICATE = 0, 1, 2
 """What Connection.receive_common did with a segment: left it to receive(), took it, or dropped
 it as the same packet captured twice."""
+
+
+DIRECTION_WEIGHT = 0xD1B54A32D192ED03
+"""Mixed into a segment's signature for the direction it travels."""
+
+
+def signature(
+    direction: int, seq: int, ack: int, flags: int, payload_len: int, ip_id: int, window: int, options: bytes
+) -> int:
+    """The identity of a segment sent in ``direction`` (decode.columns.segment_signature, which gives
+    the same value for a whole block of segments at once, plus the direction)."""
+    return (
+        segment_signature(seq, ack, flags, payload_len, ip_id, window, options) + direction * DIRECTION_WEIGHT
+    ) & M64
 
 
 class StreamObserver(Protocol):
@@ -271,13 +286,20 @@ class Connection:
 
     # -- feeding -------------------------------------------------------------------------
 
-    def receive(self, frame: int, ts_ns: int, seg: TcpSegment, direction: Direction) -> bool:
-        """Account one segment sent in ``direction``; False if it was a duplicate capture."""
-        # A 64-bit hash of the segment's identity stands in for it: equal segments hash equal, and
-        # two different segments colliding within 10 ms of each other is out of reach in practice.
-        sig = hash(
-            (direction, seg.seq, seg.ack, seg.flags, seg.payload_len, seg.ip_id, seg.window, seg.options)
-        )
+    def receive(
+        self, frame: int, ts_ns: int, seg: TcpSegment, direction: Direction, sig: int | None = None
+    ) -> bool:
+        """Account one segment sent in ``direction``; False if it was a duplicate capture.
+
+        ``sig`` is the segment's signature (see signature()) when the caller has it already.
+        """
+        # A 64-bit signature of the segment's identity stands in for it: equal segments give equal
+        # signatures, and two different segments colliding within 10 ms of each other is out of
+        # reach in practice.
+        if sig is None:
+            sig = signature(
+                direction, seg.seq, seg.ack, seg.flags, seg.payload_len, seg.ip_id, seg.window, seg.options
+            )
         recent = self._recent
         if sig in recent:
             for i in range(0, len(recent), 2):
@@ -400,7 +422,9 @@ class Connection:
             )
         return True
 
-    def receive_common(self, frame: int, ts_ns: int, f: SegmentFields, direction: Direction) -> int:
+    def receive_common(
+        self, frame: int, ts_ns: int, f: SegmentFields, direction: Direction, sig: int | None = None
+    ) -> int:
         """receive() for the common segment, in a fraction of its time: an ACK, with or without
         in-order payload, without SYN, FIN or RST, and with a window, of a connection both of
         whose streams are anchored, from a side already seen.
@@ -428,7 +452,8 @@ class Connection:
         ):
             return REJECTED
         ack = f[6]
-        sig = hash((direction, seq, ack, flags, payload_len, f[11], f[8], f[13]))
+        if sig is None:
+            sig = signature(direction, seq, ack, flags, payload_len, f[11], f[8], f[13])
         recent = self._recent
         if sig in recent:
             for i in range(0, len(recent), 2):

@@ -1,0 +1,320 @@
+"""The common frames of a whole block decoded at once, field by field, into numpy columns.
+
+A record is "common" when decode.fast.tcp_fields would take it (Ethernet or Linux SLL2, IPv4
+without options or fragmentation, or IPv6 without extension headers, then TCP): for those the
+columns hold exactly the fields tcp_fields gives, and ``segment_fields(i)`` rebuilds its tuple.
+Every other record (``common[i]`` False) is left to decode(), one at a time.
+
+Decoding a block costs a few dozen array operations whatever its size: the first bytes of every
+record are gathered into a matrix with one indexing call, and each field is a column of it.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from pcapdiag.capture.linktype import LINKTYPE_ETHERNET, LINKTYPE_LINUX_SLL2
+from pcapdiag.decode.fast import SegmentFields
+from pcapdiag.decode.ip import IPV4_OFFSET_MASK, PROTO_TCP
+from pcapdiag.decode.link import ETH_IPV4, ETH_IPV6
+
+U8 = npt.NDArray[np.uint8]
+I64 = npt.NDArray[np.int64]
+U64 = npt.NDArray[np.uint64]
+Bools = npt.NDArray[np.bool_]
+
+_LINKS = {LINKTYPE_ETHERNET: (14, 12), LINKTYPE_LINUX_SLL2: (20, 0)}
+"""LINKTYPE -> (where the IP header starts, where the EtherType/protocol field is)."""
+_WINDOW = 112
+"""Bytes gathered from the IP header on: IPv6 (40) + the longest TCP header (60) + a peek at the payload."""
+PEEK = 8
+"""Payload bytes gathered after the TCP header (a TLS record header is 5)."""
+_OPTIONS = 40
+
+# -- the segment signature ------------------------------------------------------------------------
+
+M64 = (1 << 64) - 1
+_FIELD_WEIGHTS = (
+    0x9E3779B97F4A7C15,
+    0xC2B2AE3D27D4EB4F,
+    0x165667B19E3779F9,
+    0xD6E8FEB86659FD93,
+    0xFF51AFD7ED558CCD,
+    0xC4CEB9FE1A85EC53,
+    0x27D4EB2F165667C5,
+)
+"""Odd 64-bit multipliers for seq, ack, flags, payload length, IP ID, window and option length."""
+_OPTION_WEIGHTS = (
+    0x94D049BB133111EB,
+    0xBF58476D1CE4E5B9,
+    0x85EBCA77C2B2AE63,
+    0xA0761D6478BD642F,
+    0xE7037ED1A0B428DB,
+)
+"""One multiplier per 8 bytes of options (little-endian words, zero-padded to 40 bytes)."""
+_OPTION_WORDS = struct.Struct("<5Q").unpack
+
+
+def segment_signature(
+    seq: int, ack: int, flags: int, payload_len: int, ip_id: int, window: int, options: bytes
+) -> int:
+    """A 64-bit identity of a segment's header fields: equal segments give equal signatures (the
+    same value ``Columns.signature`` gives for a whole block); see flow.connection's duplicates."""
+    k = _FIELD_WEIGHTS
+    h = (
+        seq * k[0]
+        + ack * k[1]
+        + flags * k[2]
+        + payload_len * k[3]
+        + ip_id * k[4]
+        + window * k[5]
+        + len(options) * k[6]
+    )
+    if options:
+        w = _OPTION_WEIGHTS
+        a, b, c, d, e = _OPTION_WORDS(options[:_OPTIONS].ljust(_OPTIONS, b"\0"))
+        h += a * w[0] + b * w[1] + c * w[2] + d * w[3] + e * w[4]
+    return h & M64
+
+
+def _windows(arr: U8, starts: I64, width: int) -> U8:
+    """The ``width`` bytes of ``arr`` from each start, as rows (zeros past the end of ``arr``)."""
+    n = len(arr)
+    if n >= width:
+        view = np.lib.stride_tricks.as_strided(arr, (n - width + 1, width), (1, 1), writeable=False)
+        if not len(starts) or int(starts.max()) <= n - width:
+            return view[starts]
+    # Rows that run past the end: from a zero-padded copy of the tail.
+    base = max(0, n - width)
+    tail = np.zeros(n - base + width, np.uint8)
+    tail[: n - base] = arr[base:]
+    padded = np.lib.stride_tricks.as_strided(tail, (n - base + 1, width), (1, 1), writeable=False)
+    out: U8 = padded[np.clip(starts, base, n) - base]
+    if n >= width:
+        inside = starts <= n - width
+        out[inside] = view[starts[inside]]
+    return out
+
+
+def _be16(m: U8, col: int) -> I64:
+    return (m[:, col].astype(np.int64) << 8) | m[:, col + 1]
+
+
+def _be32x(m: U8, col: int, count: int) -> I64:
+    """``count`` big-endian 32-bit fields from column ``col`` on, as an (n, count) array."""
+    words = np.ascontiguousarray(m[:, col : col + 4 * count]).view(">u4")
+    return words.astype(np.int64)
+
+
+def _be64x(m: U8, col: int, count: int) -> U64:
+    words = np.ascontiguousarray(m[:, col : col + 8 * count]).view(">u8")
+    return words.astype(np.uint64)
+
+
+_WORD_MASKS = np.array(
+    [
+        [(1 << 64) - 1 if 8 * (w + 1) <= n else (1 << (8 * max(0, n - 8 * w))) - 1 for w in range(5)]
+        for n in range(0, 41, 4)
+    ],
+    np.uint64,
+)
+"""Per option length (in 4-byte steps): for each little-endian 8-byte word, the mask of its option bytes."""
+_K = np.array(_FIELD_WEIGHTS, np.uint64)
+_W = np.array(_OPTION_WEIGHTS, np.uint64)
+
+
+class Columns:
+    """The common frames of one block, decoded: one array per field, one entry per record."""
+
+    __slots__ = (
+        "a_hi",
+        "a_lo",
+        "ack",
+        "addr_len",
+        "b_hi",
+        "b_lo",
+        "buf",
+        "common",
+        "dport",
+        "dst_at",
+        "family",
+        "flags",
+        "ip_id",
+        "opt_at",
+        "opt_len",
+        "pay_at",
+        "pay_len",
+        "peek",
+        "seen_len",
+        "seq",
+        "signature",
+        "sport",
+        "src_at",
+        "src_first",
+        "ttl",
+        "window",
+    )
+
+    def __init__(
+        self,
+        buf: bytes,
+        starts: Sequence[int] | I64,
+        caplens: Sequence[int] | I64,
+        linktypes: Sequence[int] | int,
+    ) -> None:
+        self.buf = buf
+        n = len(starts)
+        arr = np.frombuffer(buf, np.uint8)
+        start = np.asarray(starts, np.int64)
+        caplen = np.asarray(caplens, np.int64)
+        if isinstance(linktypes, int) or len(set(linktypes)) == 1:
+            kind = linktypes if isinstance(linktypes, int) else linktypes[0]
+            ip_at, type_at = _LINKS.get(kind, (0, 0))
+            known: Bools | bool = kind in _LINKS
+            l3: I64 | int = ip_at
+            type_pos = start + type_at
+        else:
+            lt = np.asarray(linktypes)
+            known = np.zeros(n, np.bool_)
+            l3 = np.zeros(n, np.int64)
+            type_pos = start.copy()
+            for kind, (ip_at, field_at) in _LINKS.items():
+                here = lt == kind
+                l3[here] = ip_at
+                type_pos[here] += field_at
+                known |= here
+        last = max(len(arr) - 1, 0)
+        if len(arr):
+            ethertype = (arr[np.minimum(type_pos, last)].astype(np.int64) << 8) | arr[
+                np.minimum(type_pos + 1, last)
+            ]
+        else:
+            ethertype = np.zeros(n, np.int64)
+        ip = _windows(arr, start + l3, 40)
+        length4 = _be16(ip, 2)
+        v4 = (
+            (ethertype == ETH_IPV4)
+            & (caplen >= l3 + 40)
+            & (ip[:, 0] == 0x45)
+            & (ip[:, 9] == PROTO_TCP)
+            & ((_be16(ip, 6) & IPV4_OFFSET_MASK) == 0)
+            & (length4 != 0)
+            & known
+        )
+        any6 = bool((ethertype == ETH_IPV6).any())
+        if any6:
+            length6 = _be16(ip, 4)
+            v6 = (
+                (ethertype == ETH_IPV6)
+                & (caplen >= l3 + 60)
+                & ((ip[:, 0] >> 4) == 6)
+                & (ip[:, 6] == PROTO_TCP)
+                & (length6 != 0)
+                & known
+            )
+            l4 = l3 + np.where(v6, 40, 20)
+            wire = np.where(v6, length6, length4 - 20)
+        else:
+            v6 = np.zeros(n, np.bool_)
+            l4 = l3 + np.full(n, 20, np.int64)
+            wire = length4 - 20
+        tcp = _windows(arr, start + l4, 20 + _OPTIONS)
+        header = (tcp[:, 12] >> 4).astype(np.int64) << 2
+        end = np.minimum(l4 + wire, caplen)
+        payload = l4 + header
+        self.common: Bools = (v4 | v6) & (header >= 20) & (header <= wire) & (payload <= end)
+        self.family = np.where(v6, 6, 4) if any6 else np.full(n, 4, np.int64)
+        self.addr_len = np.where(v6, 16, 4) if any6 else np.full(n, 4, np.int64)
+        self.src_at = start + l3 + (np.where(v6, 8, 12) if any6 else 12)
+        self.dst_at = self.src_at + self.addr_len
+        self.sport = _be16(tcp, 0)
+        self.dport = _be16(tcp, 2)
+        seq_ack = _be32x(tcp, 4, 2)
+        self.seq = seq_ack[:, 0]
+        self.ack = seq_ack[:, 1]
+        self.flags = tcp[:, 13].astype(np.int64)
+        self.window = _be16(tcp, 14)
+        if any6:
+            self.ttl = np.where(v6, ip[:, 7], ip[:, 8]).astype(np.int64)
+            self.ip_id = np.where(v6, 0, _be16(ip, 4))
+        else:
+            self.ttl = ip[:, 8].astype(np.int64)
+            self.ip_id = _be16(ip, 4)
+        self.pay_at = start + payload
+        self.pay_len = wire - header
+        self.seen_len = np.maximum(end - payload, 0)
+        self.opt_at = start + l4 + 20
+        self.opt_len = np.clip(header - 20, 0, _OPTIONS)
+        self.peek: U8 = _windows(arr, self.pay_at, PEEK)
+        """The payload's first PEEK bytes (those past ``seen_len`` are not the payload's)."""
+        # Endpoints as (hi, lo) big-endian words: IPv4 in lo, so words compare as the bytes do.
+        addr4 = _be32x(ip, 12, 2).astype(np.uint64)
+        if any6:
+            ip6 = _windows(arr, start + l3 + 8, 32)
+            addr6 = _be64x(ip6, 0, 4)
+            zero = np.zeros(n, np.uint64)
+            self.a_hi = np.where(v6, addr6[:, 0], zero)
+            self.a_lo = np.where(v6, addr6[:, 1], addr4[:, 0])
+            self.b_hi = np.where(v6, addr6[:, 2], zero)
+            self.b_lo = np.where(v6, addr6[:, 3], addr4[:, 1])
+        else:
+            self.a_hi = self.b_hi = np.zeros(n, np.uint64)
+            self.a_lo = addr4[:, 0]
+            self.b_lo = addr4[:, 1]
+        # The signature of segment_signature(), for every record at once.
+        words = np.ascontiguousarray(tcp[:, 20:]).view("<u8") & _WORD_MASKS[self.opt_len >> 2]
+        k, w = _K, _W
+        self.signature: U64 = (
+            self.seq.astype(np.uint64) * k[0]
+            + self.ack.astype(np.uint64) * k[1]
+            + self.flags.astype(np.uint64) * k[2]
+            + self.pay_len.astype(np.uint64) * k[3]
+            + self.ip_id.astype(np.uint64) * k[4]
+            + self.window.astype(np.uint64) * k[5]
+            + self.opt_len.astype(np.uint64) * k[6]
+            + words[:, 0] * w[0]
+            + words[:, 1] * w[1]
+            + words[:, 2] * w[2]
+            + words[:, 3] * w[3]
+            + words[:, 4] * w[4]
+        )
+        # Which end comes first in the connection key (flow.key.canonical): the source, or the destination.
+        a_hi, b_hi, a_lo, b_lo = self.a_hi, self.b_hi, self.a_lo, self.b_lo
+        self.src_first: Bools = (a_hi < b_hi) | (
+            (a_hi == b_hi) & ((a_lo < b_lo) | ((a_lo == b_lo) & (self.sport <= self.dport)))
+        )
+
+    def src(self, i: int) -> bytes:
+        """Record ``i``'s packed source address."""
+        at = int(self.src_at[i])
+        return self.buf[at : at + int(self.addr_len[i])]
+
+    def dst(self, i: int) -> bytes:
+        """Record ``i``'s packed destination address."""
+        at = int(self.dst_at[i])
+        return self.buf[at : at + int(self.addr_len[i])]
+
+    def segment_fields(self, i: int, src: bytes, dst: bytes) -> SegmentFields:
+        """The tuple tcp_fields gives for common record ``i`` (its addresses already cut)."""
+        pay = int(self.pay_at[i])
+        opt = int(self.opt_at[i])
+        return (
+            int(self.family[i]),
+            src,
+            dst,
+            int(self.sport[i]),
+            int(self.dport[i]),
+            int(self.seq[i]),
+            int(self.ack[i]),
+            int(self.flags[i]),
+            int(self.window[i]),
+            self.buf[pay : pay + int(self.seen_len[i])],
+            int(self.pay_len[i]),
+            int(self.ip_id[i]),
+            int(self.ttl[i]),
+            self.buf[opt : opt + int(self.opt_len[i])],
+        )
