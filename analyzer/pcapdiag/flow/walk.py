@@ -3,10 +3,12 @@
 The engine decodes a whole block into columns (decode.columns) and groups the packets by
 connection. For a connection the table already holds, established in both directions, the packets
 that cannot change anything but the connection itself (no SYN, FIN or RST) are walked here, in
-order, straight from the columns: the common segment (an in-order ACK, with or without payload)
-inline, exactly as Connection.receive_common would take it, and any other through
-Connection.receive. The walk stops at the first packet that may reach beyond the connection (a
-SYN, FIN or RST): that one, and those after it, go through the connection table one at a time.
+order, straight from the columns. The common segment (an in-order ACK, with or without payload) is
+taken inline with the connection's state in local variables, exactly as Connection.receive_common
+would take it: its payload goes to the observer only when the observer asked for it (which reads a
+steady TLS stream by its record headers alone). Any other segment goes through Connection.receive.
+The walk stops at the first packet that may reach beyond the connection (a SYN, FIN or RST): that
+one, and those after it, go through the connection table one at a time.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from pcapdiag.flow.stream import HALF32, MASK32
 
 _M64 = (1 << 64) - 1
 _CLOSING = SYN | FIN | RST
+_RECENT = 2 * RECENT_SIGNATURES
+_WRAP = 1 << 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,48 +66,103 @@ def walk(conn: Connection, packets: list[int], lists: BlockLists, client_first: 
     ``client_first`` says whether the connection's client is the first end of its key (a packet
     whose source comes first in the key, ``src_first``, is then sent by the client).
     """
-    flags_ = lists.flags
-    src_first = lists.src_first
+    flags_, src_first, window_, seq_, ack_ = lists.flags, lists.src_first, lists.window, lists.seq, lists.ack
+    pay_len_, seen_len_, ts_, frame_, sig_ = (
+        lists.pay_len,
+        lists.seen_len,
+        lists.ts,
+        lists.frame,
+        lists.signature,
+    )
     sides = conn.sides
     recent = conn._recent
     log = conn.log
+    logged = len(log)
+    observer = conn.observer
     duplicates = 0
     taken = 0
+    # The state of both sides, in locals while the walk goes on (written back before anything else
+    # reads it: the general path, and the end of the walk).
+    c, s = sides
+    cs, ss = c.stream, s.stream
+    base = [cs.base, ss.base]
+    nxt = [cs.next_off, ss.next_off]
+    opaque = [c.opaque_until, s.opaque_until]
+    acked = [c.acked_off, s.acked_off]
+    count = [c.packets, s.packets]
+    last = [c.last_ts, s.last_ts]
+    sent = [c.bytes, s.bytes]
+    last_data = [c.last_data_ts, s.last_data_ts]
+    held = [bool(cs.pending), bool(ss.pending)]
+    data_seen = [bool(c.first_data_frame), bool(s.first_data_frame)]
+    acks_seen = ["A" in conn._letters, "a" in conn._letters]
+    isn = [c.isn, s.isn]
+    packets_ = conn.packets
+    last_ts = conn.last_ts
+    last_frame = conn.last_frame
+
+    def save() -> None:
+        for d, side in ((0, c), (1, s)):
+            side.stream.next_off = nxt[d]
+            side.opaque_until = opaque[d]
+            side.acked_off = acked[d]
+            side.packets = count[d]
+            side.last_ts = last[d]
+            side.bytes = sent[d]
+            side.last_data_ts = last_data[d]
+        conn.packets = packets_
+        conn.last_ts = last_ts
+        conn.last_frame = last_frame
+
     for i in packets:
         flags = flags_[i]
         if flags & _CLOSING:
             break
         taken += 1
-        direction = TO_SERVER if src_first[i] == client_first else TO_CLIENT
-        me = sides[direction]
-        peer = sides[1 - direction]
-        stream = me.stream
-        base = stream.base
-        peer_base = peer.stream.base
-        seq = lists.seq[i]
-        payload_len = lists.pay_len[i]
-        nxt = stream.next_off
-        ts_ns = lists.ts[i]
-        frame = lists.frame[i]
-        sig = (lists.signature[i] + direction * DIRECTION_WEIGHT) & _M64
+        d = TO_SERVER if src_first[i] == client_first else TO_CLIENT
+        p = 1 - d
+        seq = seq_[i]
+        payload_len = pay_len_[i]
+        my_base = base[d]
+        peer_base = base[p]
+        ts_ns = ts_[i]
+        frame = frame_[i]
+        sig = (sig_[i] + d * DIRECTION_WEIGHT) & _M64
+        my_next = nxt[d]
         if (
             not flags & ACK
-            or not lists.window[i]
-            or base is None
+            or not window_[i]
+            or my_base is None
             or peer_base is None
-            or not me.packets
+            or not count[d]
             or (
                 payload_len
-                and (
-                    (seq - base) & MASK32 != nxt & MASK32
-                    or lists.seen_len[i] != payload_len
-                    or stream.pending
-                )
+                and ((seq - my_base) & MASK32 != my_next & MASK32 or seen_len_[i] != payload_len or held[d])
             )
         ):
             # Not the common segment: the general path, with a segment built from the columns.
-            if not conn.receive(frame, ts_ns, _segment(lists, i, conn, direction), direction, sig):
+            save()
+            if not conn.receive(frame, ts_ns, _segment(lists, i, conn, d), d, sig):
                 duplicates += 1
+            for dd, side in ((0, c), (1, s)):
+                base[dd] = side.stream.base
+                nxt[dd] = side.stream.next_off
+                opaque[dd] = side.opaque_until
+                acked[dd] = side.acked_off
+                count[dd] = side.packets
+                last[dd] = side.last_ts
+                sent[dd] = side.bytes
+                last_data[dd] = side.last_data_ts
+                held[dd] = bool(side.stream.pending)
+                data_seen[dd] = bool(side.first_data_frame)
+                isn[dd] = side.isn
+            acks_seen[0] = "A" in conn._letters
+            acks_seen[1] = "a" in conn._letters
+            packets_ = conn.packets
+            last_ts = conn.last_ts
+            last_frame = conn.last_frame
+            logged = len(log)
+            observer = conn.observer
             continue
         if sig in recent:
             dup = False
@@ -117,49 +176,56 @@ def walk(conn: Connection, packets: list[int], lists: BlockLists, client_first: 
                 continue
         recent.append(sig)
         recent.append(ts_ns)
-        if len(recent) > 2 * RECENT_SIGNATURES:
+        if len(recent) > _RECENT:
             del recent[:2]
-        conn.packets += 1
-        conn.last_ts = ts_ns
-        conn.last_frame = frame
-        me.packets += 1
-        me.last_ts = ts_ns
-        ack = lists.ack[i]
-        pnext = peer.stream.next_off
+        packets_ += 1
+        last_ts = ts_ns
+        last_frame = frame
+        count[d] += 1
+        last[d] = ts_ns
+        ack = ack_[i]
+        pnext = nxt[p]
         rel = (ack - peer_base - pnext) & MASK32
-        ack_off = pnext + rel - (1 << 32) if rel >= HALF32 else pnext + rel
-        if ack_off > me.acked_off:
-            me.acked_off = ack_off
+        ack_off = pnext + rel - _WRAP if rel >= HALF32 else pnext + rel
+        if ack_off > acked[d]:
+            acked[d] = ack_off
         if payload_len:
-            end = nxt + payload_len
-            stream.next_off = end
-            me.bytes += payload_len
-            if end >= me.opaque_until:
+            end = my_next + payload_len
+            nxt[d] = end
+            sent[d] += payload_len
+            if end >= opaque[d]:
+                if observer is None:
+                    observer = conn._observer()
                 at = lists.pay_at[i]
-                me.opaque_until = conn._observer().feed(
-                    direction, lists.buf[at : at + payload_len], nxt, frame, ts_ns, me.acked_off
+                opaque[d] = observer.feed(
+                    d, lists.buf[at : at + payload_len], my_next, frame, ts_ns, acked[d]
                 )
-            if not me.first_data_frame:
-                me.first_data_frame, me.first_data_ts = frame, ts_ns
-                conn._letter("d", direction is TO_SERVER)
-            me.last_data_ts = ts_ns
-        elif ("A" if direction is TO_SERVER else "a") not in conn._letters:
-            conn._letter("a", direction is TO_SERVER)
-        if len(log) < MAX_LOGGED_PACKETS:
-            isn = me.isn
-            pisn = peer.isn
+            if not data_seen[d]:
+                side = sides[d]
+                side.first_data_frame, side.first_data_ts = frame, ts_ns
+                conn._letter("d", d is TO_SERVER)
+                data_seen[d] = True
+            last_data[d] = ts_ns
+        elif not acks_seen[d]:
+            conn._letter("a", d is TO_SERVER)  # the first ACK of this side
+            acks_seen[d] = True
+        if logged < MAX_LOGGED_PACKETS:
+            my_isn = isn[d]
+            peer_isn = isn[p]
             log.append(
                 new_record(
                     frame,
                     ts_ns,
-                    direction,
+                    d,
                     flags,
-                    (seq - isn) & MASK32 if isn is not None else nxt,
-                    (ack - (pisn if pisn is not None else peer_base)) & MASK32,
+                    (seq - my_isn) & MASK32 if my_isn is not None else my_next,
+                    (ack - (peer_isn if peer_isn is not None else peer_base)) & MASK32,
                     payload_len,
                     "",
                 )
             )
+            logged += 1
+    save()
     return taken, duplicates
 
 

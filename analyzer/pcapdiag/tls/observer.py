@@ -44,6 +44,7 @@ from pcapdiag.tls.constants import (
     FINISHED_BODY_SIZES,
     HANDSHAKE,
     HANDSHAKE_NAMES,
+    MAX_RECORD_BODY,
     SERVER_HELLO,
     alert_name,
     is_tls13,
@@ -348,6 +349,10 @@ class AppObserver:
         ack_offset: int,
     ) -> int:
         """New in-order bytes of one direction; how far on its bytes do not matter (StreamObserver)."""
+        if self._steady(direction):
+            got = self._feed_steady(direction, data, offset, frame, ts_ns, ack_offset)
+            if got >= 0:
+                return got
         if self.mode is Mode.UNKNOWN:
             if self.snap is not None and self.snap.blind:
                 return 0  # the first payload bytes were hidden: neither TLS nor plain can be told
@@ -437,6 +442,75 @@ class AppObserver:
             self._unread(direction, frame, ts_ns)
         if self.unsynced[direction]:
             return OPAQUE
+        return reader.opaque_until
+
+    def _steady(self, d: Direction) -> bool:
+        """Whether the connection is past everything but request/answer bookkeeping in this direction:
+        TLS established with a known version, whole packets, no ticket run open (so its application-
+        data records can be taken by _feed_steady)."""
+        if (
+            self.mode is not Mode.TLS
+            or self.snap is not None
+            or self._version_pending
+            or self.unsynced[d]
+            or self.not_tls[d] is not None
+            or self.version is None
+        ):
+            return False
+        if is_tls13(self.version):
+            return bool(self.client_finished_frame) and (d is Direction.TO_SERVER or not self._run_open)
+        return True
+
+    def _feed_steady(
+        self, d: Direction, data: bytes, offset: int, frame: int, ts_ns: int, ack_offset: int
+    ) -> int:
+        """feed() of a steady direction (_steady) whose bytes hold only whole or partial application-
+        data records too long to be alerts: their bookkeeping, with feed()'s result; -1, having
+        changed nothing, when the bytes hold anything else (feed() takes them then)."""
+        reader = self._readers[d]
+        if not reader.plain_body():
+            return -1
+        left = reader.body_left(offset)
+        if left and reader.length <= ENCRYPTED_ALERT_MAX_BODY:
+            return -1
+        n = len(data)
+        pos = min(left, n)
+        left -= pos
+        done: list[tuple[int, int]] = [] if left or not pos else [(reader.header_start, reader.length)]
+        start = length = version = 0
+        while pos < n:
+            if n - pos < 5:
+                return -1  # a header cut between segments: feed() assembles it
+            ctype, major, minor = data[pos], data[pos + 1], data[pos + 2]
+            length = (data[pos + 3] << 8) | data[pos + 4]
+            if (
+                ctype != APPLICATION_DATA
+                or major != 3
+                or minor > 4
+                or length > MAX_RECORD_BODY
+                or length <= ENCRYPTED_ALERT_MAX_BODY
+            ):
+                return -1
+            start = offset + pos
+            version = (major << 8) | minor
+            pos += 5 + length
+            if pos <= n:
+                done.append((start, length))
+            else:
+                left = pos - n
+        if left and pos > n:
+            reader.enter(start, APPLICATION_DATA, version, length)
+        reader.consumed(offset + n, left)
+        for start, length in done:
+            if self._app_notes[d] < 3:
+                self._app_notes[d] += 1
+                self._note(frame, ts_ns, d, f"TLS ApplicationData ({length} bytes)")
+            end = start + 5 + length
+            if d is Direction.TO_SERVER:
+                self.client_data_records += 1
+                self._client_message(frame, ts_ns, start, end, None)
+            else:
+                self._server_message(frame, ts_ns, start, ack_offset, None, None)
         return reader.opaque_until
 
     def gap(self, direction: Direction) -> None:

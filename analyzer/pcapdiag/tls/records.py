@@ -237,6 +237,41 @@ class RecordReader:
             self.lost = True
         return out
 
+    def plain_body(self) -> bool:
+        """Whether the reader is where a fed segment may be read by record lengths alone: between
+        records, or inside an application-data body, with nothing held, hidden or lost."""
+        return (
+            not self._head
+            and not self.lost
+            and not self._unseen
+            and (not self._left or self._ctype == APPLICATION_DATA)
+        )
+
+    def body_left(self, offset: int) -> int:
+        """Body bytes of the current record still to come, for bytes fed from ``offset`` on (bytes the
+        connection passed over, up to ``offset``, belong to it: see opaque_until)."""
+        left = self._left
+        if left and offset > self._next:
+            left -= offset - self._next
+        return left
+
+    @property
+    def length(self) -> int:
+        """Body length of the record being read (or of the last one read)."""
+        return self._length
+
+    def enter(self, start: int, ctype: int, version: int, length: int) -> None:
+        """A record whose header is at ``start`` began, and its body is not all there yet."""
+        self._start = start
+        self._ctype = ctype
+        self._version = version
+        self._length = length
+
+    def consumed(self, end: int, left: int) -> None:
+        """Bytes up to stream offset ``end`` were read by lengths; ``left`` body bytes are still to come."""
+        self._next = end
+        self._left = left
+
     @property
     def end(self) -> int:
         """Stream offset just past the last byte fed or skipped."""
