@@ -310,6 +310,12 @@ def headline(r: Report) -> str:
     counts = ", ".join(f"{label.value} {n}" for label, n in label_counts(r) if label.failing)
     caps = f"{len(r.captures)} capture{'s' * (len(r.captures) != 1)}"
     if not total:
+        left = r.filtered
+        if left is not None and (left.packets or left.connections):
+            by = left.by or "the filters"
+            return f"No TCP connection matched {by} in {caps} ({left.connections} left out)."
+        if r.captures and not any(c.tcp_packets for c in r.captures):
+            return f"No TCP packet in {caps}."
         return f"No TCP connection found in {caps}."
     conns = f"connection{'s' * (total != 1)}"
     cut = (
