@@ -1,4 +1,4 @@
-"""Headless Chromium driven over the DevTools protocol on a pipe, and a PNG reader to judge its screenshots."""
+"""Headless Chromium driven over the DevTools protocol on a pipe, and a PNG reader to judge screenshots."""
 
 from __future__ import annotations
 
@@ -214,5 +214,3 @@ def assert_not_blank(png: bytes) -> None:
     dark = sum(g < 128 for g in grey) / len(grey)
     colours = {row[i : i + 3] for row in rows for i in range(0, width * bpp, bpp)}
     assert variance > 100 and dark > 0.005 and len(colours) > 32, (variance, dark, len(colours))
-
-

@@ -290,13 +290,13 @@ class _Run:
             kind = f"link type {linktype} ({linktype_name(linktype)})"
             console.error(f"{arg.path}: {kind} is not decoded: {frames} skipped")
             self.bad_input = True
-        if report.packets and not report.tcp_packets:
+        if report.packets and not report.tcp_packets and not report.undecoded_link_types and not report.error:
             kinds = ", ".join(f"{reason} {n}" for reason, n in report.skipped.items())
             console.error(
                 f"{arg.path}: no TCP packet among its {report.packets} packet{'s' * (report.packets != 1)}"
                 + (f" ({kinds})" if kinds else "")
             )
-        elif not report.packets and not report.error:
+        elif not report.packets and not report.error and not report.stopped:
             console.error(f"{arg.path}: no packet")
         if report.error:
             console.error(f"{arg.path}: {report.error}")

@@ -48,7 +48,7 @@ class Group:
     """Start of its first connection."""
     last_ns: int = 0
     representative: FlowReport | None = None
-    """The group's first connection (by capture, then start), kept whole; None past MAX_DETAILED groups."""
+    """The group's first connection (by start time), kept whole; None past MAX_DETAILED groups."""
     lines: list[Line] = field(default_factory=list)
     """The other connections (up to MAX_LINES), in no order: ``listed()`` sorts them."""
     unlisted: int = 0
@@ -77,14 +77,12 @@ class Grouping:
     max_detailed: int = MAX_DETAILED
     max_lines: int = MAX_LINES
     _groups: dict[tuple[str, Label], Group] = field(default_factory=dict)
-    _captures: dict[str, int] = field(default_factory=dict)
     detailed: int = 0
 
     def add(self, f: FlowReport) -> None:
         """Keep what the report needs of ``f``."""
         if not (self.all_labels or f.label.failing):
             return
-        rank = self._captures.setdefault(f.capture, len(self._captures))
         server = str(f.server)
         key = (server, f.label)
         group = self._groups.get(key)
@@ -98,7 +96,7 @@ class Grouping:
             group.representative = f
             self.detailed += 1
             return
-        if rep is not None and (rank, f.start_ns, f.id) < (self._captures[rep.capture], rep.start_ns, rep.id):
+        if rep is not None and (f.start_ns, f.id, f.capture) < (rep.start_ns, rep.id, rep.capture):
             group.representative, f = f, rep
         if len(group.lines) < self.max_lines:
             group.lines.append(Line.of(f))

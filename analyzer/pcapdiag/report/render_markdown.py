@@ -244,7 +244,7 @@ def _servers(r: Report, anchors: dict[tuple[str, Label], str]) -> list[str]:
     rows = []
     for s in failing + healthy[:MAX_HEALTHY_ROWS]:
         labels = ", ".join(
-            f"[`{k}` {n}](#{anchors[(s.endpoint, Label(k))]})"
+            f"`{k}` {n} ({anchors[(s.endpoint, Label(k))]})"
             if (s.endpoint, Label(k)) in anchors
             else f"`{k}` {n}"
             for k, n in s.failing_labels
@@ -278,8 +278,6 @@ def _group(g: Group, drawn: int, captures: list[str], redacted: bool) -> list[st
     first, last = rfc3339(g.first_ns) or "-", rfc3339(g.last_ns) or "-"
     window = first if first == last else f"{first} to {last}"
     out = [
-        f'<a id="{g.anchor}"></a>',
-        "",
         f"### {g.anchor}. `{g.label.value}` at {md(g.server)}{name}: "
         f"{plural(g.count, 'connection')}, {md(window)}",
         "",
