@@ -897,12 +897,18 @@ class BusyServer:
 BUSY_SERVERS = (
     BusyServer(v4(198, 19, 0, 10), 443, "policy.gatekeeper-system.svc", 0.30, "refused", ((100.0, 110.0),)),
     BusyServer(v4(198, 19, 0, 11), 8443, "mutate.istio-system.svc", 0.22, "syn-timeout", ((200.0, 215.0),)),
-    BusyServer(v4(198, 19, 0, 12), 9443, "validate.cert-manager.svc", 0.15, "tls-handshake-timeout", ((0.0, 30.0),)),
-    BusyServer(v4(198, 19, 0, 13), 443, "pods.kyverno.svc", 0.12, "awaiting-headers", ((240.0, 300.0),), 282.0),
+    BusyServer(
+        v4(198, 19, 0, 12), 9443, "validate.cert-manager.svc", 0.15, "tls-handshake-timeout", ((0.0, 30.0),)
+    ),
+    BusyServer(
+        v4(198, 19, 0, 13), 443, "pods.kyverno.svc", 0.12, "awaiting-headers", ((240.0, 300.0),), 282.0
+    ),
     BusyServer(v6(1, 0, 0, 0, 0, 0x14), 443, "mutate.linkerd.svc", 0.03, "cert-rejected"),
-    BusyServer(v4(198, 19, 0, 15), 443, "webhook.vault.svc", 0.10, "server-closed", ((150.0, 152.0), (260.0, 262.0))),
+    BusyServer(
+        v4(198, 19, 0, 15), 443, "webhook.vault.svc", 0.10, "server-closed", ((150.0, 152.0), (260.0, 262.0))
+    ),
     BusyServer(v4(198, 19, 0, 16), 443, "quota.platform.svc", 0.08),
-)  # fmt: skip
+)
 """The busy capture's servers: a failure of each kind, intermittent, at the start, at the end, always."""
 
 
