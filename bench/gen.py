@@ -789,13 +789,15 @@ def mix_source(link: Link, rng: random.Random, packets: int, duration: float) ->
 
 
 def _one_call(conn: Conn, t: int, path: Route, tls: Ciphertext, sni: str) -> None:
-    """One webhook call on its own connection: handshake, request, response, close by the client."""
+    """One webhook call on its own connection: handshake, request, response, close by the client.
+
+    Requests stay under one record (1186 bytes): a request's last record must not be alert-sized."""
     rng = conn.rng
     t = tcp_open(conn, t, path)
     t = tls13_handshake(conn, t, path, tls, sni, rng.randrange(700, 1400))
     t += rng.randrange(20 * US, 200 * US)
     t = exchange(
-        conn, t, path, tls, rng.randrange(700, 1400), rng.randrange(150, 700), rng.randrange(MS, 4 * MS)
+        conn, t, path, tls, rng.randrange(300, 1100), rng.randrange(150, 700), rng.randrange(MS, 4 * MS)
     )
     tls_close(conn, t + rng.randrange(MS, 20 * MS), path, tls)
 
@@ -826,7 +828,7 @@ def _silent_request(conn: Conn, t: int, path: Route, tls: Ciphertext, sni: str) 
     t = tcp_open(conn, t, path)
     t = tls13_handshake(conn, t, path, tls, sni, rng.randrange(700, 1400))
     t += rng.randrange(20 * US, 200 * US)
-    t = send_data(conn, t, True, tls.message(conn.c, rng.randrange(700, 1400)), path)
+    t = send_data(conn, t, True, tls.message(conn.c, rng.randrange(300, 1100)), path)
     tls_close(conn, t + 10 * NS, path, tls, peer_fin=False)
 
 
@@ -857,7 +859,7 @@ def _server_close(conn: Conn, t: int, path: Route, tls: Ciphertext, sni: str) ->
     t = tcp_open(conn, t, path)
     t = tls13_handshake(conn, t, path, tls, sni, rng.randrange(700, 1400))
     t += rng.randrange(20 * US, 200 * US)
-    t = send_data(conn, t, True, tls.message(conn.c, rng.randrange(700, 1400)), path)
+    t = send_data(conn, t, True, tls.message(conn.c, rng.randrange(300, 1100)), path)
     t += path.rtt + rng.randrange(MS, 3 * MS)
     conn.send(t, False, ACK | FIN)
     t += path.ack_delay(rng)

@@ -186,7 +186,7 @@ def _flow(n: int, f: FlowReport, redacted: bool) -> list[str]:
         seconds(f.duration_s),
         f"{f.retransmissions} retransmission{'s' * (f.retransmissions != 1)}",
         f"started {rfc3339(f.start_ns) or '?'}",
-        f"capture {f.capture}",
+        f"connection {f.id} of {f.capture}",
     ]
     if f.client_inferred:
         facts.append("client side inferred (no SYN seen)")
