@@ -43,6 +43,8 @@ class Group:
     server: str
     """'198.19.0.10:443'."""
     label: Label
+    where: str | None = None
+    """Where its connections failed (several captures of the same traffic); a group each."""
     count: int = 0
     first_ns: int = 0
     """Start of its first connection."""
@@ -70,13 +72,14 @@ class Group:
 
 @dataclass(slots=True)
 class Grouping:
-    """Every connection a report lists, grouped by server and label as they stream past (failing
-    ones only, unless ``all_labels``); bounded by MAX_DETAILED representatives and MAX_LINES lines."""
+    """Every connection a report lists, grouped by server and label (and, several captures of the
+    same traffic, by where it failed) as they stream past (failing ones only, unless ``all_labels``);
+    bounded by MAX_DETAILED representatives and MAX_LINES lines."""
 
     all_labels: bool = False
     max_detailed: int = MAX_DETAILED
     max_lines: int = MAX_LINES
-    _groups: dict[tuple[str, Label], Group] = field(default_factory=dict)
+    _groups: dict[tuple[str, Label, str | None], Group] = field(default_factory=dict)
     detailed: int = 0
 
     def add(self, f: FlowReport) -> None:
@@ -84,10 +87,11 @@ class Grouping:
         if not (self.all_labels or f.label.failing):
             return
         server = str(f.server)
-        key = (server, f.label)
+        key = (server, f.label, f.where)
         group = self._groups.get(key)
         if group is None:
-            group = self._groups[key] = Group(server, f.label, first_ns=f.start_ns, last_ns=f.start_ns)
+            group = Group(server, f.label, f.where, first_ns=f.start_ns, last_ns=f.start_ns)
+            self._groups[key] = group
         group.count += 1
         group.first_ns = min(group.first_ns, f.start_ns)
         group.last_ns = max(group.last_ns, f.start_ns)
@@ -119,6 +123,7 @@ class Grouping:
                 rank.get(g.server, len(rank)),
                 g.server if g.server not in rank else "",
                 labels[g.label],
+                g.where or "",
             ),
         )
         for n, g in enumerate(groups, 1):

@@ -385,6 +385,7 @@ class GroupView:
     label: str
     server: str
     name: str | None
+    where: str | None
     count: str
     window: str
     flow: FlowView | None
@@ -410,6 +411,7 @@ def group_view(g: Group, drawn: int, captures: list[str], redacted: bool) -> Gro
         label=g.label.value,
         server=g.server,
         name=g.name,
+        where=g.where,
         count=plural(g.count, "connection"),
         window=first if first == last else f"{first} to {last}",
         flow=flow_view(drawn, g.representative, redacted) if g.representative is not None else None,
@@ -474,7 +476,10 @@ def timeline_css() -> Markup:
 
 def anchors(groups: list[Group]) -> dict[tuple[str, Label], str]:
     """(server, label) -> the group's anchor, for the timeline's links."""
-    return {(g.server, g.label): g.anchor for g in groups}
+    out: dict[tuple[str, Label], str] = {}
+    for g in groups:
+        out.setdefault((g.server, g.label), g.anchor)  # several captures: its first group by where
+    return out
 
 
 def document(r: Report, groups: list[Group], tally: TimelineTally) -> str:

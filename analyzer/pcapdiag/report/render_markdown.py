@@ -278,7 +278,9 @@ def _group(g: Group, drawn: int, captures: list[str], redacted: bool) -> list[st
     first, last = rfc3339(g.first_ns) or "-", rfc3339(g.last_ns) or "-"
     window = first if first == last else f"{first} to {last}"
     out = [
-        f"### {g.anchor}. `{g.label.value}` at {md(g.server)}{name}: "
+        f"### {g.anchor}. `{g.label.value}` at {md(g.server)}{name}"
+        + (f" (where: `{g.where}`)" if g.where else "")
+        + ": "
         f"{plural(g.count, 'connection')}, {md(window)}",
         "",
     ]
@@ -334,7 +336,9 @@ def document(r: Report, groups: list[Group]) -> str:
         out += [md(note, line_start=True), ""]
     if r.redacted:
         out += ["Redacted: addresses and names are pseudonyms, consistent within this report.", ""]
-    anchors = {(g.server, g.label): g.anchor for g in groups}
+    anchors: dict[tuple[str, Label], str] = {}
+    for g in groups:
+        anchors.setdefault((g.server, g.label), g.anchor)
     if r.servers:
         out += ["## Servers", "", *_servers(r, anchors), ""]
     captures = [c.path for c in r.captures]

@@ -212,7 +212,9 @@ def group_lines(g: Group, captures: list[str], paint: Painter | None = None) -> 
         rfc3339(g.first_ns) if g.first_ns == g.last_ns else f"{rfc3339(g.first_ns)} to {rfc3339(g.last_ns)}"
     )
     out = [
-        f"[{g.anchor}] {label_text(g.label, 0, paint)} at {g.server}{name}: "
+        f"[{g.anchor}] {label_text(g.label, 0, paint)} at {g.server}{name}"
+        + (f" (where: {g.where})" if g.where else "")
+        + ": "
         f"{plural(g.count, 'connection')}, {span}"
     ]
     if g.representative is not None:

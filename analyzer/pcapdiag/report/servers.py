@@ -94,11 +94,11 @@ class _Server:
     def summary(self) -> ServerSummary:
         order = {label.value: i for i, label in enumerate(Label)}
         by_label = dict(sorted(self.labels.items(), key=lambda x: order[x[0]]))
-        errors = self.errors.most_common()
+        errors = sorted(self.errors.items(), key=lambda x: (-x[1], x[0]))  # ties: by text, not arrival
         assert self.first_ns is not None and self.last_ns is not None
         return ServerSummary(
             server=self.server,
-            name=self.names.most_common(1)[0][0] if self.names else None,
+            name=min(self.names.items(), key=lambda x: (-x[1], x[0]))[0] if self.names else None,
             calls=self.calls,
             by_label=by_label,
             failing=sum(n for name, n in by_label.items() if Label(name).failing),
