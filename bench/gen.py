@@ -27,7 +27,7 @@ MSS4 = 1448
 """TCP payload per full segment over IPv4 with the timestamp option (MTU 1500)."""
 MSS6 = 1428
 LINKTYPES = {"ethernet": 1, "sll2": 276}
-KINDS = ("long", "synflood", "mix")
+KINDS = ("long", "synflood", "mix", "busy")
 GENERATOR_VERSION = 2
 """Bumped whenever the bytes a given command line writes change (bench/memory.py regenerates)."""
 
@@ -785,6 +785,191 @@ def mix_source(link: Link, rng: random.Random, packets: int, duration: float) ->
         yield t, scenario.name, conn.flush()
 
 
+# -- busy: a control-plane node's webhook calls, failures of each kind at known times ---------
+
+
+def _one_call(conn: Conn, t: int, path: Route, tls: Ciphertext, sni: str) -> None:
+    """One webhook call on its own connection: handshake, request, response, close by the client.
+
+    Requests stay under one record (1186 bytes): a request's last record must not be alert-sized."""
+    rng = conn.rng
+    t = tcp_open(conn, t, path)
+    t = tls13_handshake(conn, t, path, tls, sni, rng.randrange(700, 1400))
+    t += rng.randrange(20 * US, 200 * US)
+    t = exchange(
+        conn, t, path, tls, rng.randrange(300, 1100), rng.randrange(150, 700), rng.randrange(MS, 4 * MS)
+    )
+    tls_close(conn, t + rng.randrange(MS, 20 * MS), path, tls)
+
+
+def _dropped_dial(conn: Conn, t: int, path: Route, tls: Ciphertext, sni: str) -> None:
+    """SYNs at 0, 1, 3 and 7 s, never answered: the 10 s webhook timeout ends the dial."""
+    seq = conn.c.isn
+    conn.send(t, True, SYN)
+    for backoff in (1, 3, 7):
+        conn.send(t + backoff * NS + conn.rng.randrange(0, MS), True, SYN, seq=seq)
+
+
+def _silent_handshake(conn: Conn, t: int, path: Route, tls: Ciphertext, sni: str) -> None:
+    """TCP up, a ClientHello ACKed and never answered; the client closes at the 10 s timeout."""
+    rng = conn.rng
+    t = tcp_open(conn, t, path)
+    t += rng.randrange(60 * US, 200 * US)
+    conn.send(t, True, ACK | PSH, client_hello(sni, rng))
+    conn.send(t + path.rtt, False, ACK)
+    t += 10 * NS
+    conn.send(t, True, ACK | FIN)
+    conn.send(t + path.rtt, False, ACK)
+
+
+def _silent_request(conn: Conn, t: int, path: Route, tls: Ciphertext, sni: str) -> None:
+    """Handshake done, the request sent and ACKed, no response; the client gives up at 10 s."""
+    rng = conn.rng
+    t = tcp_open(conn, t, path)
+    t = tls13_handshake(conn, t, path, tls, sni, rng.randrange(700, 1400))
+    t += rng.randrange(20 * US, 200 * US)
+    t = send_data(conn, t, True, tls.message(conn.c, rng.randrange(300, 1100)), path)
+    tls_close(conn, t + 10 * NS, path, tls, peer_fin=False)
+
+
+def _bad_certificate(conn: Conn, t: int, path: Route, tls: Ciphertext, sni: str) -> None:
+    """TLS 1.3: the server's flight, then the client's one alert-sized encrypted record and FIN (Go
+    rejecting the certificate) instead of its Finished and the request."""
+    rng = conn.rng
+    t = tcp_open(conn, t, path)
+    t += rng.randrange(60 * US, 200 * US)
+    conn.send(t, True, ACK | PSH, client_hello(sni, rng))
+    t += path.rtt + rng.randrange(100 * US, 400 * US)
+    flight = (
+        server_hello(rng, rng.randbytes(32)) + CCS
+        + tls.record(38) + tls.record(rng.randrange(700, 1400)) + tls.record(96) + tls.record(FINISHED_BODY)
+    )  # fmt: skip
+    t = send_data(conn, t, False, flight, path, ack_last=False)
+    t += rng.randrange(200 * US, 1 * MS)
+    conn.send(t, True, ACK | PSH, CCS + tls.record(19))
+    conn.send(t + 20 * US, True, ACK | FIN)
+    t += 20 * US + path.rtt
+    conn.send(t, False, ACK | FIN)
+    conn.send(t + path.ack_delay(rng), True, ACK)
+
+
+def _server_close(conn: Conn, t: int, path: Route, tls: Ciphertext, sni: str) -> None:
+    """Handshake done, the request sent; the server closes (FIN) without an answer."""
+    rng = conn.rng
+    t = tcp_open(conn, t, path)
+    t = tls13_handshake(conn, t, path, tls, sni, rng.randrange(700, 1400))
+    t += rng.randrange(20 * US, 200 * US)
+    t = send_data(conn, t, True, tls.message(conn.c, rng.randrange(300, 1100)), path)
+    t += path.rtt + rng.randrange(MS, 3 * MS)
+    conn.send(t, False, ACK | FIN)
+    t += path.ack_delay(rng)
+    conn.send(t, True, ACK | FIN)
+    conn.send(t + path.rtt, False, ACK)
+
+
+BUSY_BUILDS: dict[str, Callable[[Conn, int, Route, Ciphertext, str], None]] = {
+    "ok": _one_call,
+    "refused": _refused,
+    "syn-timeout": _dropped_dial,
+    "tls-handshake-timeout": _silent_handshake,
+    "awaiting-headers": _silent_request,
+    "cert-rejected": _bad_certificate,
+    "server-closed": _server_close,
+}
+"""The label pcapdiag should give each kind of busy call, and how the call is built."""
+
+
+@dataclass(frozen=True, slots=True)
+class BusyServer:
+    """One webhook server of the busy capture and when its calls fail (seconds since the start)."""
+
+    ip: bytes
+    port: int
+    sni: str
+    share: float
+    """Its part of the calls."""
+    label: str = "ok"
+    """What its failing calls get."""
+    windows: tuple[tuple[float, float], ...] = ()
+    """Times at which every call fails; () with a failing label: every call fails."""
+    last_call_s: float | None = None
+    """No call starts after this (a call that would still be undecided when the capture ends)."""
+
+
+BUSY_SERVERS = (
+    BusyServer(v4(198, 19, 0, 10), 443, "policy.gatekeeper-system.svc", 0.30, "refused", ((100.0, 110.0),)),
+    BusyServer(v4(198, 19, 0, 11), 8443, "mutate.istio-system.svc", 0.22, "syn-timeout", ((200.0, 215.0),)),
+    BusyServer(
+        v4(198, 19, 0, 12), 9443, "validate.cert-manager.svc", 0.15, "tls-handshake-timeout", ((0.0, 30.0),)
+    ),
+    BusyServer(
+        v4(198, 19, 0, 13), 443, "pods.kyverno.svc", 0.12, "awaiting-headers", ((240.0, 300.0),), 282.0
+    ),
+    BusyServer(v6(1, 0, 0, 0, 0, 0x14), 443, "mutate.linkerd.svc", 0.03, "cert-rejected"),
+    BusyServer(
+        v4(198, 19, 0, 15), 443, "webhook.vault.svc", 0.10, "server-closed", ((150.0, 152.0), (260.0, 262.0))
+    ),
+    BusyServer(v4(198, 19, 0, 16), 443, "quota.platform.svc", 0.08),
+)
+"""The busy capture's servers: a failure of each kind, intermittent, at the start, at the end, always."""
+
+
+def busy_plan(rng: random.Random, calls: int, duration: float) -> list[tuple[int, int, str]]:
+    """(start ns, server index, expected label) of every call, in start order: ``calls`` calls spread
+    over ``duration`` seconds, each server's share at random times."""
+    plan: list[tuple[int, int, str]] = []
+    for i, server in enumerate(BUSY_SERVERS):
+        last = min(server.last_call_s or duration, duration - 15.0)
+        for _ in range(max(1, round(calls * server.share))):
+            at = rng.uniform(0.0, last)
+            failing = server.label != "ok" and (
+                not server.windows or any(a <= at < b for a, b in server.windows)
+            )
+            plan.append((START_NS + int(at * NS), i, server.label if failing else "ok"))
+    plan.sort()
+    return plan
+
+
+def busy_source(link: Link, rng: random.Random, plan: list[tuple[int, int, str]]) -> Source:
+    """The calls of ``plan`` from two API-server addresses (IPv4 and IPv6), a connection each."""
+    tls = Ciphertext(rng)
+    ports = Ports(rng)
+    client4, client6 = v4(198, 18, 0, 2), v6(0, 0, 0, 0, 0, 2)
+    for t, i, label in plan:
+        server = BUSY_SERVERS[i]
+        client = client6 if len(server.ip) == 16 else client4
+        path = Route(rtt=int((0.3 + 0.2 * i) * MS), gap=30 * US)
+        conn = Conn(link, (client, ports.take(client)), (server.ip, server.port), rng)
+        BUSY_BUILDS[label](conn, t, path, tls, server.sni)
+        yield t, label, conn.flush()
+
+
+def busy_expected(plan: list[tuple[int, int, str]]) -> list[dict[str, object]]:
+    """Per server what pcapdiag's roll-up should say: calls, labels, the first and last failure."""
+    import ipaddress
+
+    out = []
+    for i, server in enumerate(BUSY_SERVERS):
+        mine = [(t, label) for t, j, label in plan if j == i]
+        failures = [t for t, label in mine if label != "ok"]
+        ip = str(ipaddress.ip_address(server.ip))
+        out.append(
+            {
+                "server": f"[{ip}]:{server.port}" if ":" in ip else f"{ip}:{server.port}",
+                "ip": ip,
+                "port": server.port,
+                "sni": server.sni,
+                "calls": len(mine),
+                "by_label": dict(Counter(label for _, label in mine)),
+                "failure_label": server.label,
+                "first_failure_ns": min(failures) if failures else None,
+                "last_failure_ns": max(failures) if failures else None,
+                "windows": [list(w) for w in server.windows],
+            }
+        )
+    return out
+
+
 # -- command line ---------------------------------------------------------------------------------
 
 
@@ -809,6 +994,9 @@ def generate(
         source = synflood_source(link, rng, packets, rate or 50_000.0)
     elif kind == "mix":
         source = mix_source(link, rng, packets, duration)
+    elif kind == "busy":
+        plan = busy_plan(rng, connections, duration)
+        source = busy_source(link, rng, plan)
     else:
         raise ValueError(f"unknown kind {kind!r}")
     began = time.monotonic()
@@ -830,6 +1018,7 @@ def generate(
         "completed": dict(sorted(res.completed.items())),
         "cut_off": dict(sorted(res.cut.items())),
         "expected_labels": {s.name: s.expect for s in MIX} if kind == "mix" else None,
+        "servers": busy_expected(plan) if kind == "busy" else None,
         "generate_seconds": round(time.monotonic() - began, 1),
     }
     Path(str(out) + ".meta.json").write_text(json.dumps(meta, indent=2) + "\n")
@@ -847,7 +1036,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--rate", type=float, help="packets/s of capture time (long: 40000; synflood: 50000)")
     ap.add_argument("--duration", type=float, default=300.0, help="mix: seconds of capture (about)")
-    ap.add_argument("--connections", type=int, default=20, help="long: number of connections")
+    ap.add_argument("--connections", type=int, default=20, help="long, busy: number of connections")
     args = ap.parse_args(argv)
     meta = generate(
         args.kind, args.output, args.packets, args.fmt, args.linktype, args.seed, args.rate, args.duration,

@@ -111,7 +111,7 @@ def leaks(output: str, addrs: set[str], hidden: set[str]) -> list[str]:
 def run(*args: str) -> str:
     result = CliRunner().invoke(main, list(args), catch_exceptions=False)
     assert result.exit_code in (0, 1), result.output
-    return result.output
+    return result.stdout
 
 
 def _params() -> list[Any]:

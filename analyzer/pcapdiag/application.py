@@ -7,6 +7,7 @@ with which exit status the run ends. It never prints, opens a file by itself or 
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections import Counter
 from collections.abc import Callable
@@ -15,10 +16,14 @@ from typing import IO, Protocol
 
 from pcapdiag.capture import Capture, linktype_name
 from pcapdiag.drive import Limits
+from pcapdiag.filtering import merge as merge_filtered
 from pcapdiag.k8s import Inventory
 from pcapdiag.pipeline import Options, assemble, pair
 from pcapdiag.report import CaptureReport, ClockOffset, FlowReport, Report
+from pcapdiag.report.model import FilteredOut
 from pcapdiag.report.redact import Pseudonyms
+from pcapdiag.report.render_text import Painter, filter_note
+from pcapdiag.report.servers import ServerTally
 from pcapdiag.report.stream import make_renderer
 from pcapdiag.runner import (
     FileResult,
@@ -66,9 +71,13 @@ class AnalyzeRequest:
     engine: str = "native"
     jobs: int = 1
     redact: bool = False
-    all_flows: bool = False
+    show: str = "failing"
+    """--show: list the failing connections only (the others are counted), or every connection."""
     inventory: Inventory | None = None
-    color: bool = False
+    paint: Painter | None = None
+    """Colours labels for a terminal (the CLI's, when writing to one without NO_COLOR)."""
+    filters: str = ""
+    """The filters as the user gave them ('--port 9999'), to say what they left out."""
     keep_flows: bool = False
     """Keep every connection in the outcome's report (an API caller's), besides writing it."""
 
@@ -161,11 +170,12 @@ class _Run:
         self.paired = len(request.captures) > 1
         streaming = any(not is_regular_file(c.path) for c in request.captures)
         self.renderer = (
-            make_renderer(request.fmt, color=request.color, all_flows=request.all_flows, live=streaming)
+            make_renderer(request.fmt, paint=request.paint, show=request.show, live=streaming)
             if request.fmt
             else None
         )
         self.kept: list[FlowReport] = []
+        self.servers = ServerTally()
         self.unreadable: list[tuple[str, str]] = []
         self.live = False
         """The capture being read is a live stream: each verdict is flushed as it comes."""
@@ -185,6 +195,7 @@ class _Run:
 
     def emit(self, flow: FlowReport) -> None:
         shown = self.pseudonyms.apply(flow) if self.pseudonyms else flow
+        self.servers.add(shown)
         if self.request.keep_flows:
             self.kept.append(shown)
         if self.renderer is not None:
@@ -279,11 +290,27 @@ class _Run:
             kind = f"link type {linktype} ({linktype_name(linktype)})"
             console.error(f"{arg.path}: {kind} is not decoded: {frames} skipped")
             self.bad_input = True
+        if report.packets and not report.tcp_packets and not report.undecoded_link_types and not report.error:
+            kinds = ", ".join(f"{reason} {n}" for reason, n in report.skipped.items())
+            console.error(
+                f"{arg.path}: no TCP packet among its {report.packets} packet{'s' * (report.packets != 1)}"
+                + (f" ({kinds})" if kinds else "")
+            )
+        elif not report.packets and not report.error and not report.stopped:
+            console.error(f"{arg.path}: no packet")
         if report.error:
             console.error(f"{arg.path}: {report.error}")
             self.bad_input = True
         elif report.truncated_at is not None:
             console.error(f"{arg.path}: last record cut off at byte offset {report.truncated_at} (ignored)")
+
+    def _filtered(self) -> FilteredOut | None:
+        """What the filters left out of every capture, or None when none was given."""
+        parts = [r.filtered for r in self.reports if r.filtered is not None]
+        merged = merge_filtered(parts)
+        if merged is None and (self.request.options.ports or self.request.options.servers):
+            merged = FilteredOut(packets=0, connections=0)
+        return dataclasses.replace(merged, by=self.request.filters) if merged is not None else None
 
     def finish(self) -> Outcome:
         """Pair several captures, write the report's end, and say how the run ended."""
@@ -321,8 +348,15 @@ class _Run:
             by_where=by_where,
             kubernetes_findings=findings,
             cut_undecided=self.cut,
+            servers=self.servers.summaries(),
+            filtered=self.pseudonyms.apply(self._filtered()) if self.pseudonyms else self._filtered(),
         )
-        if self.renderer is not None:
+        note = filter_note(result)
+        if note is not None:
+            self.console.error(note)
+        if self.renderer is not None and (reports or request.fmt in ("json", "jsonl")):
+            # Nothing could be read: the lines on stderr say why, and a report of nothing would
+            # only look like an all-clear (JSON keeps its document: a program reads it).
             self.console.write(self.renderer.end(result))
         if self.bad_input:
             status = ExitStatus.ERROR

@@ -9,23 +9,27 @@ import stat
 import sys
 import time
 from types import FrameType
-from typing import IO, NoReturn
+from typing import IO, TYPE_CHECKING, NoReturn
 
 import click
 
 from pcapdiag import __version__
 from pcapdiag.application import AnalyzeRequest, CaptureArg, ExitStatus, analyze_request, unique_names
 from pcapdiag.capture import CaptureError, open_capture
-from pcapdiag.classify import LABELS
+from pcapdiag.classify import LABELS, Label
 from pcapdiag.drive import Limits
 from pcapdiag.extraction import Selection
 from pcapdiag.flow import DEFAULT_MAX_FLOWS
 from pcapdiag.k8s import Inventory, K8sDataError
 from pcapdiag.pipeline import Options, ServerFilter
 from pcapdiag.report import FlowReport
+from pcapdiag.report.groups import SHOW
 from pcapdiag.report.redact import Pseudonyms
 from pcapdiag.report.stream import STREAMS
 from pcapdiag.runner import ENGINES, Task, analyse_stream, open_path
+
+if TYPE_CHECKING:
+    from click._termui_impl import ProgressBar
 
 NO_FAST_PATH = "PCAPDIAG_NO_FAST_PATH"
 """Set (to anything but empty) in the environment, it sends every packet down the general path:
@@ -138,32 +142,53 @@ def _use_color(stream: IO[str]) -> bool:
     return not os.environ.get("NO_COLOR") and stream.isatty()
 
 
+def _paint(text: str, label: Label) -> str:
+    """A label's text coloured by what it means (click.style): failing red, ok green, undecided yellow."""
+    if label.failing:
+        return click.style(text, fg="red", bold=True)
+    return click.style(text, fg="green" if label is Label.OK else "yellow")
+
+
 class _Progress:
-    """A progress line on stderr (bytes read of total) for a large file read on a terminal."""
+    """click's progress bar on stderr for a large file read on a terminal: the share read, MiB of
+    MiB, the rate and the time left."""
 
     MIN_BYTES = 16 * 1024 * 1024
 
     def __init__(self, path: str, total: int | None) -> None:
         self.path = path
-        self.total = total
+        self.total = total or 0
         self.on = bool(total and total >= self.MIN_BYTES and sys.stderr.isatty())
-        self._last = 0.0
+        self._began = time.monotonic()
+        self._done = 0
+        self._bar: ProgressBar[int] | None = None
+        if self.on:
+            self._bar = click.progressbar(
+                length=self.total,
+                label=path,
+                file=sys.stderr,
+                show_eta=True,
+                show_percent=True,
+                width=24,
+                item_show_func=self._rate,
+                update_min_steps=1,
+            )
+            self._bar.render_progress()
+
+    def _rate(self, _: int | None) -> str:
+        elapsed = max(time.monotonic() - self._began, 1e-6)
+        return f"{self._done >> 20} of {self.total >> 20} MiB, {self._done / elapsed / (1 << 20):.1f} MiB/s"
 
     def update(self, done: int) -> None:
-        now = time.monotonic()
-        if not self.on or now - self._last < 0.2:
+        if self._bar is None or done <= self._done:
             return
-        self._last = now
-        assert self.total
-        frac = min(done / self.total, 1.0)
-        bar = "#" * int(frac * 30)
-        sys.stderr.write(f"\r{self.path}: [{bar:<30}] {frac:4.0%} {done >> 20} of {self.total >> 20} MiB")
-        sys.stderr.flush()
+        step, self._done = done - self._done, done
+        self._bar.update(step, done)
 
     def close(self) -> None:
-        if self.on:
-            sys.stderr.write("\r\x1b[K")
-            sys.stderr.flush()
+        if self._bar is not None:
+            self._bar.render_finish()
+            self._bar = None
 
 
 def _size(stream: IO[bytes]) -> int | None:
@@ -227,7 +252,7 @@ def main() -> None:
     default="text",
     show_default=True,
     help="text for a terminal; markdown or html (-o report.html) for a ticket; json (one document) or "
-    "jsonl (one line per connection, as decided).",
+    "jsonl (one line per connection, as decided); svg: the timeline alone (-o timeline.svg).",
 )
 @click.option("-o", "--output", type=_FILE, help="Write the report here.")
 @click.option(
@@ -269,7 +294,15 @@ def main() -> None:
     "configurations) output: name every address, tie connections to their webhook (repeatable).",
 )
 @click.option("--redact", is_flag=True, help="Replace addresses and names by consistent pseudonyms.")
-@click.option("--all", "all_flows", is_flag=True, help="markdown/html: draw healthy connections too.")
+@click.option(
+    "--show",
+    type=click.Choice(SHOW),
+    default="failing",
+    show_default=True,
+    help="text, markdown, html: failing lists the failing connections grouped by server and label and "
+    "counts the others; all lists every connection (json and jsonl always hold every connection).",
+)
+@click.option("--all", "all_flows", is_flag=True, hidden=True, help="The same as --show all.")
 @click.option(
     "--engine",
     type=click.Choice(ENGINES),
@@ -298,6 +331,7 @@ def analyze(
     timeout_s: float,
     max_flows: int,
     redact: bool,
+    show: str,
     all_flows: bool,
     count: int | None,
     duration: float | None,
@@ -337,9 +371,10 @@ def analyze(
         engine=engine,
         jobs=jobs,
         redact=redact,
-        all_flows=all_flows,
+        show="all" if all_flows else show,
         inventory=inventory,
-        color=_use_color(console.out.stream),
+        paint=_paint if _use_color(console.out.stream) else None,
+        filters=" ".join([*(f"--port {p}" for p in ports), *(f"--server {s}" for s in servers)]),
     )
     outcome = analyze_request(request, console)
     console.out.close()

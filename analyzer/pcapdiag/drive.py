@@ -242,4 +242,5 @@ def capture_report(
         capture_point=stats.capture_point,
         engine=engine.engine,
         snaplen=capture.snaplen,
+        filtered=stats.filtered,
     )

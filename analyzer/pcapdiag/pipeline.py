@@ -30,6 +30,7 @@ from pcapdiag.decode.columns import Columns
 from pcapdiag.decode.fast import tcp_fields
 from pcapdiag.decode.packet import FIN, RST, IcmpError, Skipped, TcpSegment
 from pcapdiag.decode.tcp import new_segment
+from pcapdiag.filtering import FilterTally
 from pcapdiag.flow import DEFAULT_MAX_FLOWS, Connection, FlowTable, Tracked, format_ip
 from pcapdiag.flow.groups import KeyColumns
 from pcapdiag.flow.key import Endpoint, FlowKey, canonical
@@ -38,7 +39,9 @@ from pcapdiag.k8s import Finding, Inventory, IpKind, WebhookMatch
 from pcapdiag.prose import HostPort
 from pcapdiag.report import CaptureReport, ClockOffset, FlowReport, Report
 from pcapdiag.report.build import build_flow, kube_context
+from pcapdiag.report.model import FilteredOut, ServerSummary
 from pcapdiag.report.paired import clock_offsets, paired_flows
+from pcapdiag.report.servers import servers_of
 from pcapdiag.tls import AppObserver
 
 NS = 1_000_000_000
@@ -159,6 +162,8 @@ class CaptureStats:
     """Connections not tracked because the table was full (--max-flows)."""
     duplicates: int
     """Packets captured twice (dropped)."""
+    filtered: FilteredOut | None = None
+    """What --port/--server left out (None when no filter was given)."""
 
 
 @dataclass(slots=True)
@@ -198,6 +203,8 @@ class Engine:
     vantage: Counter[str] = field(default_factory=Counter)
     """Connections whose TTLs and handshake timing say the capture was taken at the client / server."""
     cut: int = 0
+    filtered: FilterTally = field(default_factory=FilterTally)
+    """What --port/--server left out, counted where they reject a segment or a connection."""
     table: FlowTable = field(init=False)
     _out: list[Decided] = field(default_factory=list)
     _next_sweep: int = 0
@@ -269,6 +276,7 @@ class Engine:
             cut=self.cut,
             untracked=self.table.untracked_flows,
             duplicates=self.table.duplicates,
+            filtered=self.filtered.result() if self.options.ports or self.options.servers else None,
         )
 
     def _take(self) -> list[Decided]:
@@ -561,7 +569,11 @@ class Engine:
             self.tcp_packets += self._decoded(frame, ts, linktype, d, sweep=sweep)
             return
         if not wanted[i]:
-            return  # a common segment the filters leave out
+            if cols.common[i]:  # a common segment the filters leave out: counted as the per-packet path does
+                src, dst = cols.src(i), cols.dst(i)
+                sport, dport = lists.sport[i], lists.dport[i]
+                self.filtered.segment(src, sport, dst, dport, lists.flags[i], lists.seq[i])
+            return
         f = cols.segment_fields(i, cols.src(i), cols.dst(i))
         if self.table.feed_common(frame, ts, f, lists.signature[i]):
             self.tcp_packets += 1
@@ -594,6 +606,7 @@ class Engine:
         table = self.table
         if type(d) is TcpSegment:
             if filtering and not opts.wants_segment(d.src, d.sport, d.dst, d.dport):
+                self.filtered.segment(d.src, d.sport, d.dst, d.dport, d.flags, d.seq)
                 return 0
             conn = table.feed(number, ts, d)
             if conn is not None and d.flags & (FIN | RST) and conn.closed:
@@ -716,6 +729,7 @@ class Engine:
         self._recheck.pop(conn.id, None)
         self.table.translated.pop(conn.id, None)
         if not self.options.wants_connection(conn):
+            self.filtered.connection(conn.server)
             return
         side = connection_vantage(conn)
         if side is not None:
@@ -832,9 +846,11 @@ def assemble(
     by_where: Counter[str] | None = None,
     kubernetes_findings: tuple[Finding, ...] | None = None,
     cut_undecided: int = 0,
+    servers: tuple[ServerSummary, ...] | None = None,
+    filtered: FilteredOut | None = None,
 ) -> Report:
-    """One report from the analyses of one or more captures (counts from ``by_label`` when the
-    flows themselves were streamed out and not kept)."""
+    """One report from the analyses of one or more captures (counts from ``by_label``, and the
+    roll-up from ``servers``, when the flows themselves were streamed out and not kept)."""
     counts = by_label if by_label is not None else Counter(f.label.value for f in flows)
     return Report(
         captures=tuple(captures),
@@ -848,4 +864,6 @@ def assemble(
         by_where=dict(sorted((by_where or Counter()).items())),
         kubernetes_findings=kubernetes_findings,
         cut_undecided=cut_undecided,
+        servers=servers if servers is not None else servers_of(flows),
+        filtered=filtered,
     )

@@ -1,9 +1,9 @@
-"""Shared by the Markdown and HTML reports: ladder layout, Wireshark filter, safe text, connections kept."""
+"""Shared by the Markdown and HTML reports: ladder layout, Wireshark filter, safe text, headline and notes."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from pcapdiag.classify import Label
 from pcapdiag.report.model import CaptureReport, FlowReport, Report
@@ -11,8 +11,6 @@ from pcapdiag.report.model import CaptureReport, FlowReport, Report
 SILENCE_S = 0.2
 """A gap between two packets at least this long is drawn as a broken axis labelled with its length
 (Linux's minimum retransmission timeout: no TCP timer fires sooner, so anything longer is waiting)."""
-MAX_ROWS = 1000
-"""Compact table rows a document report keeps for each kind of connection; later ones are counted."""
 
 CLIENT, SERVER, NETWORK = "client", "server", "network"
 _ENDS = {
@@ -218,82 +216,6 @@ def hidden_note(f: FlowReport, lad: Ladder) -> str | None:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
-    """A connection in a compact table: everything but its evidence and next steps."""
-
-    id: int
-    capture: str
-    start_ns: int
-    client: str
-    server: str
-    sni: str | None
-    label: Label
-    kubernetes_error: str | None
-    packets: int
-    duration_s: float
-    history: str
-
-    @classmethod
-    def of(cls, f: FlowReport) -> Row:
-        """The compact row of ``f``."""
-        return cls(
-            id=f.id,
-            capture=f.capture,
-            start_ns=f.start_ns,
-            client=endpoint(f.client.ip, f.client.port),
-            server=endpoint(f.server.ip, f.server.port),
-            sni=str(f.sni) if f.sni is not None else None,
-            label=f.label,
-            kubernetes_error=f.kubernetes_error,
-            packets=f.packets,
-            duration_s=f.duration_s,
-            history=f.history,
-        )
-
-
-@dataclass(slots=True)
-class Kept:
-    """The connections a document report keeps while they stream past, bounded: failing ones in full
-    (and, with ``all_flows``, the others too) up to ``max_detailed`` each, compact rows of the rest."""
-
-    all_flows: bool
-    max_detailed: int
-    detailed: list[FlowReport] = field(default_factory=list)
-    detailed_others: list[FlowReport] = field(default_factory=list)
-    failing_rows: list[Row] = field(default_factory=list)
-    """Failing connections past ``max_detailed``: a row each."""
-    other_rows: list[Row] = field(default_factory=list)
-    """Connections that did not fail: a row each."""
-    rows_dropped: int = 0
-    """Rows not kept (past MAX_ROWS): they are in the label counts only."""
-
-    def add(self, f: FlowReport) -> None:
-        """Keep what the report needs of ``f``."""
-        if f.label.failing:
-            if len(self.detailed) < self.max_detailed:
-                self.detailed.append(f)
-            elif len(self.failing_rows) < MAX_ROWS:
-                self.failing_rows.append(Row.of(f))
-            else:
-                self.rows_dropped += 1
-            return
-        if self.all_flows and len(self.detailed_others) < self.max_detailed:
-            self.detailed_others.append(f)
-        if len(self.other_rows) < MAX_ROWS:
-            self.other_rows.append(Row.of(f))
-        else:
-            self.rows_dropped += 1
-
-
-def in_order(flows: list[FlowReport]) -> list[FlowReport]:
-    """Connections by capture (in the order captures were read) and start time."""
-    first_seen: dict[str, int] = {}
-    for f in flows:
-        first_seen.setdefault(f.capture, len(first_seen))
-    return sorted(flows, key=lambda f: (first_seen[f.capture], f.start_ns, f.id))
-
-
 def label_counts(r: Report) -> list[tuple[Label, int]]:
     """Connections per label, in the vocabulary's order, labels with none left out."""
     order = {label.value: i for i, label in enumerate(Label)}
@@ -310,6 +232,12 @@ def headline(r: Report) -> str:
     counts = ", ".join(f"{label.value} {n}" for label, n in label_counts(r) if label.failing)
     caps = f"{len(r.captures)} capture{'s' * (len(r.captures) != 1)}"
     if not total:
+        left = r.filtered
+        if left is not None and (left.packets or left.connections):
+            by = left.by or "the filters"
+            return f"No TCP connection matched {by} in {caps} ({left.connections} left out)."
+        if r.captures and not any(c.tcp_packets for c in r.captures):
+            return f"No TCP packet in {caps}."
         return f"No TCP connection found in {caps}."
     conns = f"connection{'s' * (total != 1)}"
     cut = (
@@ -353,8 +281,8 @@ def side_notes(f: FlowReport) -> list[str]:
         if side.seen and side.client and side.server:
             label = side.label.value if side.label else "-"
             out.append(
-                f"{side.name} ({side.role} side): {side.packets} packets, {label}, "
-                f"{side.client.ip}:{side.client.port} -> {side.server.ip}:{side.server.port}"
+                f"{side.name} ({side.role} side): {side.packets} packet{'s' * (side.packets != 1)}, {label}, "
+                f"{side.client} -> {side.server}"
             )
         else:
             out.append(f"{side.name} ({side.role} side): no packet of this connection")

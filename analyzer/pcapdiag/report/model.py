@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 
 from pcapdiag.capture.fastinit import slot_setters
@@ -248,6 +249,8 @@ class CaptureReport:
     snaplen: int | None = None
     """The snapshot length the capture was taken with, when it is short enough to cut packets
     (tcpdump -s 96); None for whole packets."""
+    filtered: FilteredOut | None = None
+    """What --port/--server left out of this capture (None when no filter was given)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,6 +265,82 @@ class ClockOffset:
     connections: int
     one_way_delay_s: float | None = None
     spread_s: float = 0.0
+
+
+class Pattern(enum.Enum):
+    """How a server's failures lie among its calls."""
+
+    NONE = "no-failure"  # no call failed
+    ALL = "all-failing"  # no call succeeded: every decided call failed
+    AT_START = "at-start"  # failures, then only successes: the calls failed until some time, then recovered
+    AT_END = "at-end"  # successes, then only failures: the calls failed from some time on
+    INTERMITTENT = "intermittent"  # failures between successes
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSummary:
+    """Every connection to one server address and port, rolled up."""
+
+    server: Address
+    name: str | None
+    """The name the calls used: the --k8s webhook (or service), else the most common SNI."""
+    calls: int
+    """Connections to this server."""
+    by_label: dict[str, int]
+    """Connections per label, in the vocabulary's order."""
+    failing: int
+    ok: int
+    first_ns: int
+    """Start of the first call."""
+    last_ns: int
+    """Start of the last call."""
+    first_failure_ns: int | None
+    last_failure_ns: int | None
+    first_ok_ns: int | None
+    last_ok_ns: int | None
+    error: str | None
+    """The error the API server saw most often for this server's failures."""
+    other_errors: int = 0
+    """How many other distinct errors its failures gave."""
+
+    @property
+    def endpoint(self) -> str:
+        """'198.19.0.10:443', '[2001:db8::2]:443'."""
+        return str(self.server)
+
+    @property
+    def pattern(self) -> Pattern:
+        """How the failures lie among the calls (see Pattern)."""
+        if not self.failing or self.first_failure_ns is None or self.last_failure_ns is None:
+            return Pattern.NONE
+        if self.first_ok_ns is None or self.last_ok_ns is None:
+            return Pattern.ALL
+        if self.last_failure_ns < self.first_ok_ns:
+            return Pattern.AT_START
+        if self.first_failure_ns > self.last_ok_ns:
+            return Pattern.AT_END
+        return Pattern.INTERMITTENT
+
+    @property
+    def failing_labels(self) -> list[tuple[str, int]]:
+        """(label, connections) of the failing labels, in the vocabulary's order."""
+        return [(name, n) for name, n in self.by_label.items() if Label(name).failing]
+
+
+@dataclass(frozen=True, slots=True)
+class FilteredOut:
+    """What --port and --server left out of a capture: TCP packets, and the connections they opened."""
+
+    packets: int
+    """TCP segments the filters skipped."""
+    connections: int
+    """Connections among them (counted by their opening SYN; a retransmitted SYN counts once)."""
+    servers: tuple[tuple[Address, int], ...] = ()
+    """The servers those connections called, with their counts, most first (at most MAX_FILTERED_SERVERS)."""
+    server_count: int = 0
+    """How many distinct servers they called."""
+    by: str = ""
+    """The filters that left them out, as given ('--port 9999 --server 198.19.0.2')."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,6 +363,10 @@ class Report:
     """From --k8s: every cross-check of every webhook (None without --k8s)."""
     cut_undecided: int = 0
     """Connections left undecided because the snaplen cut the bytes that would decide them."""
+    servers: tuple[ServerSummary, ...] = ()
+    """Every connection rolled up per server, failing servers first."""
+    filtered: FilteredOut | None = None
+    """What --port/--server left out of all captures (None when no filter was given)."""
 
     @property
     def snaplen(self) -> int | None:

@@ -12,16 +12,21 @@ from pcapdiag.report.model import (
     SCHEMA_VERSION,
     Address,
     CaptureReport,
+    FilteredOut,
     FlowReport,
     KubeContext,
     Report,
+    ServerSummary,
     SideReport,
 )
+from pcapdiag.report.servers import reading
 from pcapdiag.report.timefmt import rfc3339
 
 _encode_line = json.JSONEncoder(check_circular=False).encode
 """json.dumps() without its check for cycles: a flow's dict is a tree built afresh for each flow,
 and the check costs a fifth of the encoding (the text is the same)."""
+TOP_FILTERED = 5
+"""Servers summary.filtered_out names (those the filters left most connections out of)."""
 _encode_compact = json.JSONEncoder(check_circular=False, separators=(",", ":")).encode
 
 
@@ -209,6 +214,7 @@ def report_dict(r: Report) -> dict[str, Any]:
             "timeout_s": r.timeout_s,
             "by_where": dict(r.by_where),
             "undecided_cut_by_snaplen": r.cut_undecided,
+            "filtered_out": filtered_dict(r.filtered),
         },
         "captures": [capture_dict(c) for c in r.captures],
         "clock_offsets": [
@@ -225,6 +231,39 @@ def report_dict(r: Report) -> dict[str, Any]:
         "kubernetes": None
         if r.kubernetes_findings is None
         else {"findings": [finding_dict(x) for x in r.kubernetes_findings]},
+        "servers": [server_dict(x) for x in r.servers],
+    }
+
+
+def server_dict(s: ServerSummary) -> dict[str, Any]:
+    """One server's roll-up: its calls, failures by label, when they happened and their pattern."""
+    return {
+        "server": {"ip": s.server.ip, "port": s.server.port},
+        "name": s.name,
+        "calls": s.calls,
+        "failing": s.failing,
+        "by_label": dict(s.by_label),
+        "first_call": rfc3339(s.first_ns),
+        "last_call": rfc3339(s.last_ns),
+        "first_failure": rfc3339(s.first_failure_ns),
+        "last_failure": rfc3339(s.last_failure_ns),
+        "error": s.error,
+        "other_errors": s.other_errors,
+        "pattern": s.pattern.value,
+        "reading": reading(s),
+    }
+
+
+def filtered_dict(f: FilteredOut | None) -> dict[str, Any] | None:
+    """What --port/--server left out (None when no filter was given)."""
+    if f is None:
+        return None
+    return {
+        "filters": f.by,
+        "tcp_packets": f.packets,
+        "connections": f.connections,
+        "servers": f.server_count,
+        "top_servers": [{"ip": a.ip, "port": a.port, "connections": n} for a, n in f.servers[:TOP_FILTERED]],
     }
 
 

@@ -7,18 +7,15 @@ import shlex
 
 from pcapdiag.capture import linktype_name
 from pcapdiag.classify import LABELS, Label
+from pcapdiag.report.groups import Group
 from pcapdiag.report.ladder import (
     CLIENT,
     NETWORK,
     UNSAFE_COMMANDS,
-    Kept,
     Ladder,
-    Row,
     capture_notes,
     capture_span,
-    headline,
     hidden_note,
-    in_order,
     kube_notes,
     label_counts,
     ladder,
@@ -30,8 +27,9 @@ from pcapdiag.report.ladder import (
     wireshark_filter,
 )
 from pcapdiag.report.model import FlowReport, Report
-from pcapdiag.report.render_text import cut_line
+from pcapdiag.report.render_text import MAX_HEALTHY_ROWS, answer_lines, cut_line, filter_note, plural
 from pcapdiag.report.renderer import DocumentStream
+from pcapdiag.report.servers import reading
 from pcapdiag.report.timefmt import rfc3339
 
 SPAN = 58
@@ -162,7 +160,7 @@ def text_ladder(lad: Ladder) -> list[str]:
 
 def _flow(n: int, f: FlowReport, redacted: bool) -> list[str]:
     lad = ladder(f)
-    title = f"### {n}. `{f.label.value}` {md(lad.client)} → {md(lad.server)}"
+    title = f"#### {n}. `{f.label.value}` {md(lad.client)} → {md(lad.server)}"
     if f.sni:
         title += f" (SNI {md(str(f.sni))})"
     out = [title, "", f"**Verdict:** {md(f.explanation)}", ""]
@@ -184,11 +182,11 @@ def _flow(n: int, f: FlowReport, redacted: bool) -> list[str]:
     facts = [
         f.tls_version or "no TLS version seen",
         f"history {f.history or '-'}",
-        f"{f.packets} packet{'s' * (f.packets != 1)}",
+        plural(f.packets, "packet"),
         seconds(f.duration_s),
         f"{f.retransmissions} retransmission{'s' * (f.retransmissions != 1)}",
         f"started {rfc3339(f.start_ns) or '?'}",
-        f"capture {f.capture}",
+        f"connection {f.id} of {f.capture}",
     ]
     if f.client_inferred:
         facts.append("client side inferred (no SYN seen)")
@@ -239,72 +237,134 @@ def _flow(n: int, f: FlowReport, redacted: bool) -> list[str]:
     return [*out, ""]
 
 
-def _rows(rows: list[Row], with_error: bool) -> list[str]:
-    head = ["#", "start (UTC)", "client → server", "SNI", "label", "packets", "duration"]
-    if with_error:
-        head.append("error")
-    body = []
-    for row in sorted(rows, key=lambda x: (x.capture, x.start_ns, x.id)):
-        cells = [
-            str(row.id),
-            _cell(rfc3339(row.start_ns)),
-            f"{md(row.client)} → {md(row.server)}",
-            _cell(row.sni),
-            f"`{row.label.value}`",
-            str(row.packets),
-            seconds(row.duration_s),
+def _servers(r: Report, anchors: dict[tuple[str, Label], str]) -> list[str]:
+    """The per-server table: the failing servers, then up to MAX_HEALTHY_ROWS others."""
+    failing = [s for s in r.servers if s.failing]
+    healthy = [s for s in r.servers if not s.failing]
+    rows = []
+    for s in failing + healthy[:MAX_HEALTHY_ROWS]:
+        labels = ", ".join(
+            f"`{k}` {n} ({anchors[(s.endpoint, Label(k))]})"
+            if (s.endpoint, Label(k)) in anchors
+            else f"`{k}` {n}"
+            for k, n in s.failing_labels
+        )
+        error = (s.error or "-") + (
+            f" (and {plural(s.other_errors, 'other error')})" if s.other_errors else ""
+        )
+        rows.append(
+            [
+                md(s.endpoint) + (f" {md(s.name)}" if s.name else ""),
+                str(s.calls),
+                str(s.failing),
+                labels or "-",
+                _cell(rfc3339(s.first_failure_ns)),
+                _cell(rfc3339(s.last_failure_ns)),
+                md(error),
+                md(reading(s)),
+            ]
+        )
+    head = ["server", "calls", "failed", "failures by label", "first failure (UTC)", "last failure (UTC)"]
+    out = _table([*head, "error the API server saw", "pattern"], rows, frozenset({1, 2}))
+    rest = healthy[MAX_HEALTHY_ROWS:]
+    if rest:
+        calls = sum(s.calls for s in rest)
+        out += ["", f"{plural(len(rest), 'more server')} without a failure ({plural(calls, 'call')})."]
+    return out
+
+
+def _group(g: Group, drawn: int, captures: list[str], redacted: bool) -> list[str]:
+    name = f" {md(g.name)}" if g.name else ""
+    first, last = rfc3339(g.first_ns) or "-", rfc3339(g.last_ns) or "-"
+    window = first if first == last else f"{first} to {last}"
+    out = [
+        f"### {g.anchor}. `{g.label.value}` at {md(g.server)}{name}"
+        + (f" (where: `{g.where}`)" if g.where else "")
+        + ": "
+        f"{plural(g.count, 'connection')}, {md(window)}",
+        "",
+    ]
+    if g.representative is not None:
+        out += _flow(drawn, g.representative, redacted)
+    lines = g.listed(captures)
+    if lines:
+        others = len(lines) + g.unlisted
+        what = (
+            f"The other {plural(others, 'connection')}" if g.representative is not None else "Its connections"
+        )
+        out += [f"**{what} of this group** (frames as Wireshark numbers them):", ""]
+        several = len(captures) > 1
+        head = ["frames", "start (UTC)", "duration", "client", "packets", "connection"] + (
+            ["capture"] * several
+        )
+        rows = []
+        for x in lines:
+            frames = (
+                str(x.first_frame) if x.first_frame == x.last_frame else f"{x.first_frame}-{x.last_frame}"
+            )
+            row = [
+                frames,
+                _cell(rfc3339(x.start_ns)),
+                seconds(x.duration_s),
+                md(x.client),
+                str(x.packets),
+                str(x.id),
+            ]
+            rows.append(row + ([md(x.capture)] if several else []))
+        out += [*_table(head, rows, frozenset({2, 4, 5})), ""]
+    if g.unlisted:
+        out += [
+            f"{g.unlisted} more connections of this group are not listed; --format json has every one.",
+            "",
         ]
-        if with_error:
-            cells.append(_cell(row.kubernetes_error))
-        body.append(cells)
-    return _table(head, body, frozenset({0, 5, 6}))
+    return out
 
 
-def document(r: Report, kept: Kept) -> str:
-    """The whole Markdown document from the captures and summary in ``r`` and the kept connections."""
+def document(r: Report, groups: list[Group]) -> str:
+    """The whole Markdown document from the captures, summary and roll-up in ``r`` and the kept groups."""
     warning = cut_line(r)
+    answer = answer_lines(r)
     out = ([f"**{md(warning)}**", ""] if warning else []) + [
         "# pcapdiag report",
         "",
-        f"**{md(headline(r))}**",
+        f"**{md(answer[0])}**",
         "",
     ]
+    out += [md(line, line_start=True) for line in answer[1:]] + ([""] if answer[1:] else [])
+    note = filter_note(r)
+    if note:
+        out += [md(note, line_start=True), ""]
     if r.redacted:
         out += ["Redacted: addresses and names are pseudonyms, consistent within this report.", ""]
+    anchors: dict[tuple[str, Label], str] = {}
+    for g in groups:
+        anchors.setdefault((g.server, g.label), g.anchor)
+    if r.servers:
+        out += ["## Servers", "", *_servers(r, anchors), ""]
+    captures = [c.path for c in r.captures]
+    drawn = 0
+    for failing, heading in (
+        (True, "## Failing connections by server and label"),
+        (False, "## Connections that did not fail, by server and label"),
+    ):
+        part = [g for g in groups if g.label.failing == failing]
+        if not part:
+            continue
+        out += [heading, ""]
+        for g in part:
+            drawn += g.representative is not None
+            out += _group(g, drawn, captures, r.redacted)
     out += ["## What was analysed", "", *_captures(r), "", "## Summary by label", "", *_summary(r), ""]
-    failures = in_order(kept.detailed)
-    if failures:
-        out += ["## Failing connections", ""]
-        for n, f in enumerate(failures, 1):
-            out += _flow(n, f, r.redacted)
-    if kept.failing_rows:
-        out += [
-            f"## {len(kept.failing_rows)} more failing connections (not drawn: the report details the first "
-            f"{len(kept.detailed)})",
-            "",
-            *_rows(kept.failing_rows, with_error=True),
-            "",
-        ]
-    others = in_order(kept.detailed_others)
-    if others:
-        out += ["## Connections that did not fail", ""]
-        for n, f in enumerate(others, len(failures) + 1):
-            out += _flow(n, f, r.redacted)
-    if kept.other_rows:
-        n_other = sum(n for label, n in label_counts(r) if not label.failing)
-        out += [f"## Healthy and undecided connections ({n_other})", "", *_rows(kept.other_rows, False), ""]
-    if kept.rows_dropped:
-        out += [f"{kept.rows_dropped} further connections are counted in the summary only.", ""]
     return "\n".join(out).rstrip("\n") + "\n"
 
 
 class MarkdownStream(DocumentStream):
     """The --format markdown report: nothing while connections stream, the whole document at the end."""
 
-    def document(self, r: Report, kept: Kept) -> str:
-        return document(r, kept)
+    def document(self, r: Report, groups: list[Group]) -> str:
+        return document(r, groups)
 
 
-def render_markdown(r: Report, all_flows: bool = False) -> str:
+def render_markdown(r: Report, show: str = "failing") -> str:
     """A report whose connections are all in ``r.flows`` as one Markdown document."""
-    return MarkdownStream(all_flows).render(r)
+    return MarkdownStream(show).render(r)

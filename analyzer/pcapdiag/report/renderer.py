@@ -1,12 +1,9 @@
-"""The interface every streaming renderer implements, and the bound on detailed failures."""
+"""The interface every streaming renderer implements, and the document renderers' common part."""
 
 from __future__ import annotations
 
-from pcapdiag.report.ladder import Kept
+from pcapdiag.report.groups import Group, Grouping
 from pcapdiag.report.model import FlowReport, Report
-
-MAX_DETAILED_FAILURES = 200
-"""Failing connections whose evidence a report shows in full; later ones are counted."""
 
 
 class StreamRenderer:
@@ -20,30 +17,29 @@ class StreamRenderer:
         """Text that closes the output (``r.flows`` may be empty: they were streamed)."""
         raise NotImplementedError
 
+    def render(self, r: Report) -> str:
+        """The whole output of a report whose connections are all in ``r.flows``."""
+        return "".join(self.flow(f) for f in r.flows) + self.end(r)
+
 
 class DocumentStream(StreamRenderer):
     """A whole-document report (HTML, Markdown): nothing while connections stream, all at the end.
 
-    It keeps what the document shows (the failing connections up to MAX_DETAILED_FAILURES, compact
-    rows of the others, bounded) and hands it to ``document``.
+    It keeps what the document shows, bounded: the failing connections (every connection with
+    --show all) grouped by server and label, a representative of each group whole, the others a
+    line each (see groups.Grouping), and hands the groups to ``document``.
     """
 
-    def __init__(self, all_flows: bool = False) -> None:
-        self._kept = Kept(all_flows=all_flows, max_detailed=MAX_DETAILED_FAILURES)
+    def __init__(self, show: str = "failing") -> None:
+        self._groups = Grouping(all_labels=show == "all")
 
     def flow(self, f: FlowReport) -> str:
-        self._kept.add(f)
+        self._groups.add(f)
         return ""
 
     def end(self, r: Report) -> str:
-        return self.document(r, self._kept)
+        return self.document(r, self._groups.ordered(r.servers))
 
-    def document(self, r: Report, kept: Kept) -> str:
+    def document(self, r: Report, groups: list[Group]) -> str:
         """The whole document."""
         raise NotImplementedError
-
-    def render(self, r: Report) -> str:
-        """The document of a report whose connections are all in ``r.flows``."""
-        for f in r.flows:
-            self.flow(f)
-        return self.end(r)

@@ -10,57 +10,57 @@ from __future__ import annotations
 import json
 import textwrap
 
+from pcapdiag.report.groups import Grouping
 from pcapdiag.report.model import FlowReport, Report
-from pcapdiag.report.render_html import HtmlStream
+from pcapdiag.report.render_html import HtmlStream, SvgStream
 from pcapdiag.report.render_json import render_json_flow, render_jsonl_flow, report_dict
 from pcapdiag.report.render_markdown import MarkdownStream
-from pcapdiag.report.render_text import capture_lines, cut_line, flow_detail, flow_line, render_summary
-from pcapdiag.report.renderer import MAX_DETAILED_FAILURES, StreamRenderer
+from pcapdiag.report.render_text import (
+    Painter,
+    answer_lines,
+    capture_lines,
+    cut_line,
+    flow_line,
+    groups_section,
+    render_summary,
+    server_table,
+)
+from pcapdiag.report.renderer import StreamRenderer
 
 
 class TextStream(StreamRenderer):
-    """A line per connection as decided (or, reading a file, all at the end, after what the report
-    must say first); evidence for failures and the summary at the end."""
+    """Text: reading a live stream, a line per connection as decided (failing ones, or every one with
+    --show all); at the end the answer, a row per server and the connections grouped by server and
+    label. Read from files, only the end is written, so the report opens with the answer."""
 
-    def __init__(self, color: bool = False, hold: bool = False) -> None:
-        self.color = color
-        """Colour labels with ANSI codes (the CLI sets it for a terminal without NO_COLOR)."""
+    def __init__(self, paint: Painter | None = None, hold: bool = False, show: str = "failing") -> None:
+        self.paint = paint
+        """Colours labels for a terminal (the CLI gives one for a terminal without NO_COLOR)."""
         self.hold = hold
-        """Keep the connection lines until the end (a file: the report can then open with a warning
-        that only the end knows, such as connections a cut capture left undecided)."""
-        self._lines: list[str] = []
-        self._failures: list[FlowReport] = []
-        self._more_failures = 0
+        """Write nothing until the end (files)."""
+        self.show = show
+        self._groups = Grouping(all_labels=show == "all")
 
     def flow(self, f: FlowReport) -> str:
-        if f.label.failing:
-            if len(self._failures) < MAX_DETAILED_FAILURES:
-                self._failures.append(f)
-            else:
-                self._more_failures += 1
-        line = flow_line(f, self.color) + "\n"
-        if self.hold:
-            self._lines.append(line)
+        self._groups.add(f)
+        if self.hold or not (f.label.failing or self.show == "all"):
             return ""
-        return line
+        return flow_line(f, self.paint) + "\n"
 
     def end(self, r: Report) -> str:
         warning = cut_line(r)
-        head = "".join(([warning + "\n\n"] if warning else []) + self._lines)
-        self._lines = []
-        out = [""]
-        for f in self._failures:
-            out.extend(flow_detail(f, self.color))
+        out = [warning, ""] if warning else []
+        if not self.hold:
             out.append("")
-        if self._more_failures:
-            out.append(
-                f"... and {self._more_failures} more failing connections "
-                "(their lines are above; --format json has the evidence of every one)"
-            )
-            out.append("")
-        out.extend(capture_lines(r))
+        out += answer_lines(r)
+        out += capture_lines(r)
+        out.append("")
+        table = server_table(r, self.paint)
+        if table:
+            out += [*table, ""]
+        out += groups_section(r, self._groups.ordered(r.servers), self.paint)
         out.extend(render_summary(r))
-        return head + "\n".join(out) + "\n"
+        return "\n".join(out) + "\n"
 
 
 class JsonStream(StreamRenderer):
@@ -109,19 +109,21 @@ STREAMS: dict[str, type[StreamRenderer]] = {
     "jsonl": JsonLinesStream,
     "markdown": MarkdownStream,
     "html": HtmlStream,
+    "svg": SvgStream,
 }
 """--format choices, each a renderer that writes connections as they are decided."""
 
 
 def make_renderer(
-    fmt: str, *, color: bool = False, all_flows: bool = False, live: bool = True
+    fmt: str, *, paint: Painter | None = None, show: str = "failing", live: bool = True
 ) -> StreamRenderer:
-    """The renderer for a --format choice: colour applies to text, --all to the documents; text read
-    from files (not ``live``) is written at the end, so that it can open with what only the end knows."""
+    """The renderer for a --format choice: the painter applies to text, --show to text and the
+    documents; text read from files (not ``live``) is written at the end, so that it opens with the
+    answer."""
     if fmt == "text":
-        return TextStream(color=color, hold=not live)
+        return TextStream(paint=paint, hold=not live, show=show)
     if fmt == "html":
-        return HtmlStream(all_flows=all_flows)
+        return HtmlStream(show=show)
     if fmt == "markdown":
-        return MarkdownStream(all_flows=all_flows)
+        return MarkdownStream(show=show)
     return STREAMS[fmt]()

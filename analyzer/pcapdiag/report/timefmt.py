@@ -29,3 +29,11 @@ def _second(secs: int) -> str | None:
     except OverflowError:
         return None
     return f"{base:%Y-%m-%dT%H:%M:%S}"
+
+
+def clock(ts_ns: int | None) -> str:
+    """'21:00:00.123' (UTC, milliseconds): a time of day where the date is said once; '-' for None."""
+    if ts_ns is None:
+        return "-"
+    text = rfc3339(ts_ns)
+    return "-" if text is None else text[11:23]
