@@ -122,7 +122,7 @@ def _sent(view: View) -> str:
     c = view.client
     if c.data_bytes:
         return f"{c.data_bytes} bytes"
-    return f"{c.syns} SYN{'s' * (c.syns != 1)}" if c.syn else f"{c.packets} packets"
+    return f"{c.syns} SYN{'s' * (c.syns != 1)}" if c.syn else f"{c.packets} packet{'s' * (c.packets != 1)}"
 
 
 def _senders(view: View) -> Text:
