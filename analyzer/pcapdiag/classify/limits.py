@@ -45,7 +45,8 @@ def capture_limits(
     if kernel_drops:
         out.append(
             text(
-                f"the capture reports {kernel_drops} packet{'s' * (kernel_drops != 1)} dropped by the kernel: "
+                f"the capture reports {kernel_drops} packet{'s' * (kernel_drops != 1)} "
+                "dropped by the kernel: "
                 "packets of this connection "
                 "may be missing"
             )
