@@ -193,6 +193,10 @@ class Engine:
     capture and a report and an extract of the same capture give an address the same one."""
     snaplen: int | None = None
     """The capture's snapshot length when it cuts packets (known when the capture is opened)."""
+    sink: Callable[[Decided], None] | None = None
+    """When set, every decided connection is handed to it the moment it is decided, and feed(),
+    advance() and close() return none: a sweep that decides a second's worth of a SYN flood (50,000
+    connections) then holds one report at a time, not all of them."""
     packets: int = 0
     tcp_packets: int = 0
     malformed: int = 0
@@ -208,9 +212,6 @@ class Engine:
     table: FlowTable = field(init=False)
     _out: list[Decided] = field(default_factory=list)
     _next_sweep: int = 0
-    _recheck: dict[int, tuple[int, int | None]] = field(default_factory=dict)
-    """Open connections classify() left undecided: id -> (their packet count then, the capture time
-    to look again, or None for only when a packet comes)."""
     _seen: set[bytes] = field(default_factory=set)
     _kernel_drops: int | None = None
     """The capture's drop count, once its statistics are read (at its end)."""
@@ -382,27 +383,7 @@ class Engine:
             nxt = int(cand_ts[j]) + SWEEP_NS
             pos = j + 1
         keys = KeyColumns(cols)
-        lists = BlockLists(
-            buf=buf,
-            frame=list(range(first, first + n)),
-            ts=ts,
-            flags=cols.flags.tolist(),
-            seq=cols.seq.tolist(),
-            ack=cols.ack.tolist(),
-            window=cols.window.tolist(),
-            pay_at=cols.pay_at.tolist(),
-            pay_len=cols.pay_len.tolist(),
-            seen_len=cols.seen_len.tolist(),
-            signature=cols.signature.tolist(),
-            src_first=cols.src_first.tolist(),
-            family=cols.family.tolist(),
-            sport=cols.sport.tolist(),
-            dport=cols.dport.tolist(),
-            ip_id=cols.ip_id.tolist(),
-            ttl=cols.ttl.tolist(),
-            opt_at=cols.opt_at.tolist(),
-            opt_len=cols.opt_len.tolist(),
-        )
+        lists = BlockLists(cols, first, ts)
         begin = 0
         ends = points if points and points[-1] == n - 1 else [*points, n - 1]
         for end in ends:
@@ -561,7 +542,7 @@ class Engine:
     ) -> None:
         """Record ``i`` of a block through the table, as the per-packet path takes it; the sweep due
         after it too when ``sweep`` (the per-packet path has it in the same place)."""
-        frame = lists.frame[i]
+        frame = lists.first + i
         ts = lists.ts[i]
         linktype = single if single is not None else linktypes[i]  # type: ignore[index]
         d = others.get(i)
@@ -571,11 +552,11 @@ class Engine:
         if not wanted[i]:
             if cols.common[i]:  # a common segment the filters leave out: counted as the per-packet path does
                 src, dst = cols.src(i), cols.dst(i)
-                sport, dport = lists.sport[i], lists.dport[i]
-                self.filtered.segment(src, sport, dst, dport, lists.flags[i], lists.seq[i])
+                sport, dport = int(cols.sport[i]), int(cols.dport[i])
+                self.filtered.segment(src, sport, dst, dport, int(cols.flags[i]), int(cols.seq[i]))
             return
         f = cols.segment_fields(i, cols.src(i), cols.dst(i))
-        if self.table.feed_common(frame, ts, f, lists.signature[i]):
+        if self.table.feed_common(frame, ts, f, int(cols.signature[i])):
             self.tcp_packets += 1
             if sweep:
                 self.sweep(ts)
@@ -649,7 +630,6 @@ class Engine:
         self._next_sweep = now_ns + SWEEP_NS
         live = self._context(now_ns, final=False)
         done = self._context(now_ns, final=True)
-        recheck = self._recheck
         table = self.table
         # A client whose own timer equals --timeout closes right at it: half a second more keeps its
         # FIN in the connection (it is the evidence of which timer fired).
@@ -659,12 +639,11 @@ class Engine:
                 # Closed, or silent past any timer: no packet of it can change the story now.
                 self._decide(entry, done, now_ns)
                 continue
-            known = recheck.get(entry.id)
-            if known is not None and known[0] == entry.packets:
-                if known[1] is None:
+            if entry.checked_packets == entry.packets:
+                if entry.recheck_at is None:
                     table.touch(entry)
                     continue
-                if now_ns < known[1]:
+                if now_ns < entry.recheck_at:
                     continue
             conn = table.connection(entry)  # a HalfOpen's, built now: one at a time
             facts = self._facts(conn)
@@ -677,7 +656,7 @@ class Engine:
                 table.evict(entry, finished=False)
                 self._emit(conn, facts, got, ctx, webhook)
             else:
-                recheck[entry.id] = (entry.packets, got.recheck_at)
+                entry.checked_packets, entry.recheck_at = entry.packets, got.recheck_at
                 if got.recheck_at is None:
                     table.touch(entry)
         if table.finished:
@@ -726,7 +705,6 @@ class Engine:
         webhook: WebhookMatch | None,
     ) -> None:
         """Report a decided connection (unless the filters leave it out)."""
-        self._recheck.pop(conn.id, None)
         self.table.translated.pop(conn.id, None)
         if not self.options.wants_connection(conn):
             self.filtered.connection(conn.server)
@@ -749,7 +727,11 @@ class Engine:
         )
         self.cut += diagnosis.cut
         view = view_of(self.index, facts, diagnosis.label) if keep else None
-        self._out.append(Decided(flow, view))
+        decided = Decided(flow, view)
+        if self.sink is not None:
+            self.sink(decided)
+        else:
+            self._out.append(decided)
 
     def _finish(self, conns: list[Tracked], now_ns: int | None = None) -> None:
         # At the end (no ``now_ns``) the capture ran to its recorded stop time when later than its

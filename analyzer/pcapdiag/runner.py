@@ -129,16 +129,6 @@ def analyse_source(
 ) -> FileResult:
     """Drive one opened capture through an engine: its flows streamed to ``on_flow``, or (several
     captures) kept with their views in the result."""
-    engine = Engine(
-        task.path,
-        task.options,
-        index=task.index,
-        k8s=task.k8s,
-        engine=task.engine,
-        keep_views=task.paired,
-        on_address=on_address,
-        snaplen=source.container.snaplen,
-    )
     flows: list[FlowReport] = []
     views: list[View] = []
     by_label: Counter[str] = Counter()
@@ -153,6 +143,17 @@ def analyse_source(
             elif on_flow is not None:
                 on_flow(d.flow)
 
+    engine = Engine(
+        task.path,
+        task.options,
+        index=task.index,
+        k8s=task.k8s,
+        engine=task.engine,
+        keep_views=task.paired,
+        on_address=on_address,
+        snaplen=source.container.snaplen,
+        sink=lambda decided: emit([decided]),
+    )
     report, stats = drive(source, engine, emit, task.limits, stopped, after_block)
     return FileResult(
         path=task.path,

@@ -228,6 +228,7 @@ class Connection:
     __slots__ = (
         "_letters",
         "_recent",
+        "checked_packets",
         "client",
         "client_inferred",
         "duplicates",
@@ -243,6 +244,7 @@ class Connection:
         "observer",
         "observer_factory",
         "packets",
+        "recheck_at",
         "server",
         "sides",
         "snapped",
@@ -283,6 +285,10 @@ class Connection:
         self._recent: list[int] = []
         """Recent segments, both directions: hash, capture time, hash, capture time, ..."""
         self._letters = ""
+        self.checked_packets = -1
+        """The packet count when a sweep last found the connection undecided (-1: never): until a
+        packet comes, it is looked at again only at ``recheck_at`` (None: only when a packet comes)."""
+        self.recheck_at: int | None = None
 
     # -- feeding -------------------------------------------------------------------------
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import struct
 from collections import deque
 from collections.abc import Callable
 
 from pcapdiag.decode.columns import M64
 from pcapdiag.decode.fast import SegmentFields
 from pcapdiag.decode.packet import ACK, FIN, RST, SYN, IcmpError, TcpSegment
+from pcapdiag.decode.tcp import new_segment
 from pcapdiag.flow.connection import DIRECTION_WEIGHT, DUPLICATE, REJECTED, Connection, StreamObserver
 from pcapdiag.flow.key import TO_CLIENT, TO_SERVER, Endpoint, FlowKey, canonical, server_by_ports
 
@@ -36,20 +38,88 @@ Translation = tuple[int, Endpoint, Endpoint, bool]
 connection is the original view: its SYN was captured first, as it arrived before translation)."""
 
 
+_HALF_OPEN = struct.Struct("<qqqIIIHHHHBBB")
+"""A lone SYN's numbers, packed (HalfOpen): capture time, frame, connection id, seq, ack, payload
+length, window, ports, IP ID, flags, TTL and family."""
+
+
 class HalfOpen:
     """A connection that has sent one SYN and nothing else, held as that SYN: the Connection is
     built from it (the same one receive() would have built) when something needs it, and it
-    answers what the table and the sweep ask of an open connection without being built."""
+    answers what the table and the sweep ask of an open connection without being built.
 
-    __slots__ = ("frame", "id", "seg", "ts_ns")
+    A SYN flood fills the table with these, so they are small: the SYN's numbers packed into one
+    bytes object beside its addresses (shared with the table's key) and its options.
+    """
+
+    __slots__ = ("_numbers", "checked_packets", "dst", "extra", "id", "recheck_at", "src")
     closed = False
     packets = 1
 
     def __init__(self, conn_id: int, frame: int, ts_ns: int, seg: TcpSegment) -> None:
         self.id = conn_id
-        self.frame = frame
-        self.ts_ns = ts_ns
-        self.seg = seg
+        self._numbers = _HALF_OPEN.pack(
+            ts_ns,
+            frame,
+            conn_id,
+            seg.seq,
+            seg.ack,
+            seg.payload_len,
+            seg.window,
+            seg.sport,
+            seg.dport,
+            seg.ip_id,
+            seg.flags,
+            seg.ttl,
+            seg.family,
+        )
+        self.src = seg.src
+        self.dst = seg.dst
+        self.extra = (seg.options, seg.payload) if seg.payload else seg.options
+        """The SYN's options, or (options, payload) when it carried data (TCP Fast Open)."""
+        self.checked_packets = -1
+        """See Connection.checked_packets."""
+        self.recheck_at: int | None = None
+
+    @property
+    def seg(self) -> TcpSegment:
+        """The SYN, as decode() gave it."""
+        _, _, _, seq, ack, plen, window, sport, dport, ip_id, flags, ttl, family = _HALF_OPEN.unpack(
+            self._numbers
+        )
+        extra = self.extra
+        options, payload = extra if isinstance(extra, tuple) else (extra, b"")
+        return new_segment(
+            family,
+            self.src,
+            self.dst,
+            sport,
+            dport,
+            seq,
+            ack,
+            flags,
+            window,
+            payload,
+            plen,
+            ip_id,
+            ttl,
+            options,
+        )
+
+    @property
+    def ts_ns(self) -> int:
+        """When its one packet was captured."""
+        return int(_HALF_OPEN.unpack_from(self._numbers)[0])
+
+    @property
+    def frame(self) -> int:
+        """The frame of its SYN."""
+        return int(_HALF_OPEN.unpack_from(self._numbers)[1])
+
+    @property
+    def isn(self) -> int:
+        """The SYN's sequence number."""
+        return int(_HALF_OPEN.unpack_from(self._numbers)[3])
 
     @property
     def last_ts(self) -> int:
@@ -62,11 +132,11 @@ class HalfOpen:
 
     @property
     def client(self) -> Endpoint:
-        return self.seg.src, self.seg.sport
+        return self.src, int(_HALF_OPEN.unpack_from(self._numbers)[7])
 
     @property
     def server(self) -> Endpoint:
-        return self.seg.dst, self.seg.dport
+        return self.dst, int(_HALF_OPEN.unpack_from(self._numbers)[8])
 
 
 Tracked = Connection | HalfOpen
@@ -310,7 +380,7 @@ class FlowTable:
             del self.open[key]
             if finished:
                 self.finished.append(conn)
-            isn = conn.seg.seq if isinstance(conn, HalfOpen) else conn.client_side.isn
+            isn = conn.isn if isinstance(conn, HalfOpen) else conn.client_side.isn
             if key not in self._tombstones:
                 self._tombstone_order.append(key)
             self._tombstones[key] = (conn.last_ts, isn, conn.closed)
@@ -348,6 +418,7 @@ class FlowTable:
         if not isinstance(conn, HalfOpen):
             return conn
         seg = conn.seg
+        frame, ts_ns = conn.frame, conn.ts_ns
         built = Connection(
             conn.id,
             (seg.src, seg.sport),
@@ -356,7 +427,7 @@ class FlowTable:
             midstream=False,
             observer_factory=self.observer_factory,
         )
-        built.receive(conn.frame, conn.ts_ns, seg, TO_SERVER)
+        built.receive(frame, ts_ns, seg, TO_SERVER)
         return built
 
     def _connection(self, key: FlowKey, entry: HalfOpen) -> Connection:

@@ -13,8 +13,9 @@ one, and those after it, go through the connection table one at a time.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from functools import cached_property
 
+from pcapdiag.decode.columns import Columns
 from pcapdiag.decode.packet import ACK, FIN, RST, SYN, TcpSegment
 from pcapdiag.decode.tcp import new_segment
 from pcapdiag.flow.connection import (
@@ -34,29 +35,56 @@ _RECENT = 2 * RECENT_SIGNATURES
 _WRAP = 1 << 32
 
 
-@dataclass(frozen=True, slots=True)
 class BlockLists:
-    """A decoded block's columns as Python lists (one conversion per block, not per packet)."""
+    """A decoded block's columns as Python lists, each converted when first asked for (once per
+    block, not per packet; a block whose packets are never walked converts none)."""
 
-    buf: bytes
-    frame: list[int]
-    ts: list[int]
-    flags: list[int]
-    seq: list[int]
-    ack: list[int]
-    window: list[int]
-    pay_at: list[int]
-    pay_len: list[int]
-    seen_len: list[int]
-    signature: list[int]
-    src_first: list[bool]
-    family: list[int]
-    sport: list[int]
-    dport: list[int]
-    ip_id: list[int]
-    ttl: list[int]
-    opt_at: list[int]
-    opt_len: list[int]
+    def __init__(self, cols: Columns, first: int, ts: list[int]) -> None:
+        self.cols = cols
+        self.buf = cols.buf
+        self.first = first
+        """Frame number of the block's first record."""
+        self.ts = ts
+
+    @cached_property
+    def frame(self) -> list[int]:
+        return list(range(self.first, self.first + len(self.ts)))
+
+    @cached_property
+    def flags(self) -> list[int]:
+        return self.cols.flags.tolist()  # type: ignore[no-any-return]
+
+    @cached_property
+    def seq(self) -> list[int]:
+        return self.cols.seq.tolist()  # type: ignore[no-any-return]
+
+    @cached_property
+    def ack(self) -> list[int]:
+        return self.cols.ack.tolist()  # type: ignore[no-any-return]
+
+    @cached_property
+    def window(self) -> list[int]:
+        return self.cols.window.tolist()  # type: ignore[no-any-return]
+
+    @cached_property
+    def pay_at(self) -> list[int]:
+        return self.cols.pay_at.tolist()  # type: ignore[no-any-return]
+
+    @cached_property
+    def pay_len(self) -> list[int]:
+        return self.cols.pay_len.tolist()  # type: ignore[no-any-return]
+
+    @cached_property
+    def seen_len(self) -> list[int]:
+        return self.cols.seen_len.tolist()  # type: ignore[no-any-return]
+
+    @cached_property
+    def signature(self) -> list[int]:
+        return self.cols.signature.tolist()  # type: ignore[no-any-return]
+
+    @cached_property
+    def src_first(self) -> list[bool]:
+        return self.cols.src_first.tolist()  # type: ignore[no-any-return]
 
 
 def walk(conn: Connection, packets: list[int], lists: BlockLists, client_first: bool) -> tuple[int, int]:
@@ -232,22 +260,4 @@ def walk(conn: Connection, packets: list[int], lists: BlockLists, client_first: 
 def _segment(lists: BlockLists, i: int, conn: Connection, direction: int) -> TcpSegment:
     """The TcpSegment of packet ``i`` (its addresses are the connection's own)."""
     src, dst = (conn.client, conn.server) if direction == TO_SERVER else (conn.server, conn.client)
-    buf = lists.buf
-    at = lists.pay_at[i]
-    opt = lists.opt_at[i]
-    return new_segment(
-        lists.family[i],
-        src[0],
-        dst[0],
-        lists.sport[i],
-        lists.dport[i],
-        lists.seq[i],
-        lists.ack[i],
-        lists.flags[i],
-        lists.window[i],
-        buf[at : at + lists.seen_len[i]],
-        lists.pay_len[i],
-        lists.ip_id[i],
-        lists.ttl[i],
-        buf[opt : opt + lists.opt_len[i]],
-    )
+    return new_segment(*lists.cols.segment_fields(i, src[0], dst[0]))
