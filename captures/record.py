@@ -634,7 +634,7 @@ def bpf(ports: list[int]) -> str:
 
 
 HEALTHY_LABELS = {"ok", "incomplete", "partial"}
-CUT_CONTROLS = {"ok-tls13", "ok-tls12"}  # healthy cases also recorded cut, as controls
+CUT_CONTROLS = {"ok-tls13", "ok-tls12", "h2-ok"}  # healthy cases also recorded cut, as controls
 
 
 def _dev_packets(cap: Capturer, info: dict[str, Any]) -> int:
@@ -658,7 +658,7 @@ def timer_fired(impl: str, error: str | None) -> str | None:
     if not error:
         return None
     if impl == "python":
-        return "overall_deadline" if "timed out" in error else None
+        return "overall_deadline" if "timed out" in error.lower() else None
     if "Client.Timeout exceeded" in error:
         return "client_timeout"
     if "timeout awaiting response headers" in error:
@@ -733,10 +733,13 @@ class CaseRun:
 
     def go_server(self, ip: str, port: int, mode: str = "ok", cert: str = "good",
                   maxtls: str = "1.3", plain: bool = False, client_ca: bool = False,
-                  delay: float | None = None, body_bytes: int | None = None) -> Proc:
+                  delay: float | None = None, body_bytes: int | None = None,
+                  h2: bool = False) -> Proc:
         addr_ok(ip)
         hp = f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
         argv = [str(self.bins["goserver"]), "-listen", hp, "-mode", mode, "-maxtls", maxtls]
+        if h2:
+            argv.append("-h2")
         if delay is not None:
             argv += ["-delay", f"{delay}s"]
         if body_bytes is not None:
@@ -768,12 +771,23 @@ class CaseRun:
         self.servers.append((p, ip, port, "python"))
         return p
 
+    def h2c_server(self, ip: str, port: int, mode: str = "ok") -> Proc:
+        """The h2 package's HTTP/2 in clear text (prior knowledge): peers/h2cpeer.py."""
+        addr_ok(ip)
+        argv = [sys.executable, str(PEERS / "h2cpeer.py"), "server", "--listen", ip,
+                "--port", str(port), "--mode", mode]
+        p = Proc(self.topo.s, argv, f"h2cserver-{ip}-{port}", self.logs)
+        p.wait_line(lambda ln: ln.get("event") == "listening", 10)
+        self.servers.append((p, ip, port, "python"))
+        return p
+
     # ---- clients ----
     def go_client(self, k: int, target: str, tport: int = 443, *, timeout: float = CLIENT_TIMEOUT,
                   maxtls: str = "1.3", n: int = 1, gate: bool = False, hold: bool = False,
                   plain: bool = False, host: str = SVC_HOST, path: str = "/validate",
                   url_port: int | None = None, client_timeout: float = GO_CLIENT_TIMEOUT,
-                  response_header_timeout: float = 0.0, insecure: bool = False) -> Conn:
+                  response_header_timeout: float = 0.0, insecure: bool = False,
+                  h2: bool = False, method: str = "POST", url_host: str | None = None) -> Conn:
         addr_ok(target)
         laddr = CLIENT6 if ":" in target else CLIENT4
         lport = self.port(k)
@@ -786,6 +800,12 @@ class CaseRun:
                 "-response-header-timeout", f"{response_header_timeout}s"]
         if insecure:
             argv.append("-insecure")
+        if h2:
+            argv.append("-h2")
+        if method != "POST":
+            argv += ["-method", method]
+        if url_host is not None:
+            argv += ["-url-host", url_host]
         if gate:
             argv.append("-gate")
         if hold:
@@ -815,6 +835,23 @@ class CaseRun:
             argv.append("--hold")
         p = Proc(self.topo.c, argv, f"pyclient-{lport}", self.logs, stdin=hold)
         # one socket timeout set to what is left of one deadline before every step
+        timers = {"context_timeout_s": None, "client_timeout_s": None,
+                  "response_header_timeout_s": None, "tls_handshake_timeout_s": None,
+                  "dial_timeout_s": None, "overall_deadline_s": float(timeout)}
+        c = Conn(p, "python", laddr, lport, target, tport, timers)
+        self.clients.append(c)
+        return c
+
+    def h2c_client(self, k: int, target: str, tport: int, *,
+                   timeout: float = CLIENT_TIMEOUT) -> Conn:
+        """POST over h2c from the h2 package (peers/h2cpeer.py): one overall deadline."""
+        addr_ok(target)
+        laddr = CLIENT6 if ":" in target else CLIENT4
+        lport = self.port(k)
+        argv = [sys.executable, str(PEERS / "h2cpeer.py"), "client", "--target", target,
+                "--port", str(tport), "--laddr", laddr, "--lport", str(lport),
+                "--timeout", str(timeout)]
+        p = Proc(self.topo.c, argv, f"h2cclient-{lport}", self.logs)
         timers = {"context_timeout_s": None, "client_timeout_s": None,
                   "response_header_timeout_s": None, "tls_handshake_timeout_s": None,
                   "dial_timeout_s": None, "overall_deadline_s": float(timeout)}
@@ -2061,6 +2098,93 @@ def case_insecure_cert(r: CaseRun) -> None:
            server_certificate=r.certs["facts"]["legacy"])
 
 
+H2_WHAT = "HTTP/2 (ALPN h2, Go's net/http server)"
+METRICS_HOST = "metrics-server.kube-system.svc"
+METRICS_PORT = 4443
+AGGREGATOR_TIMEOUT = 5.0  # the availability controller's discovery client: http.Client{Timeout: 5 s}
+
+
+def case_h2_ok(r: CaseRun) -> None:
+    r.go_server(S0, 443, "ok", h2=True)
+    r.go_server(S1, 443, "ok", maxtls="1.2", h2=True)
+    r.go_server(S2, 443, "unavailable", h2=True)
+    r.start_captures([443])
+    c1 = r.go_client(1, S0, h2=True)
+    c2 = r.go_client(2, S1, h2=True)
+    c3 = r.go_client(3, S2, h2=True)
+    r.wait_clients([c1, c2, c3], WAIT)
+    r.stop_captures()
+    r.conn(c1, "ok", BOTH, "HTTP/2 over TLS 1.3 (ALPN h2 offered with http/1.1, chosen inside the "
+           "encrypted EncryptedExtensions): POST answered 200", "go",
+           where="none", where_why="healthy: the server answered the POST")
+    r.conn(c2, "ok", BOTH, "HTTP/2 over TLS 1.2 (the ServerHello's ALPN says h2 in clear): POST "
+           "answered 200", "go",
+           where="none", where_why="healthy: the server answered the POST")
+    r.conn(c3, "ok", BOTH, "HTTP/2 over TLS 1.3: the server reads the POST and answers 503 at once "
+           "(an aggregated API server that is not ready); the status is encrypted, the wire shows "
+           "an answer", "go",
+           where="none", where_why="the server answered (with 503): at the wire the call was "
+                                   "answered; only the client knows the status")
+
+
+def case_h2_awaiting_headers(r: CaseRun) -> None:
+    r.go_server(S0, 443, "sleep", h2=True)
+    r.start_captures([443])
+    c1 = r.go_client(1, S0, h2=True)
+    r.wait_clients([c1], WAIT)
+    r.stop_captures()
+    r.conn(c1, "awaiting-headers", BOTH, "HTTP/2 over TLS 1.3: the Go server sends its SETTINGS, "
+           "acknowledges the client's, reads the POST (WINDOW_UPDATE frames as the body arrives) "
+           "and its handler sleeps 30 s; the Go client gives up at 10 s", "go",
+           where="server",
+           where_why="the server read the request and stalls instead of answering")
+
+
+def case_h2_server_closed(r: CaseRun) -> None:
+    r.go_server(S0, 443, "goaway", h2=True)
+    r.start_captures([443])
+    c1 = r.go_client(1, S0, h2=True)
+    r.wait_clients([c1], WAIT)
+    r.stop_captures()
+    r.conn(c1, "server-closed", BOTH, "HTTP/2 over TLS 1.3: the Go server reads the POST, starts a "
+           "graceful shutdown (GOAWAY) and closes the connection 0.2 s later without answering",
+           "go", where="server",
+           where_why="the server read the request, sent GOAWAY and closed without answering")
+
+
+def case_h2c(r: CaseRun) -> None:
+    r.h2c_server(S0, 80, "ok")
+    r.h2c_server(S1, 80, "stall")
+    r.start_captures([80])
+    c1 = r.h2c_client(1, S0, 80)
+    c2 = r.h2c_client(2, S1, 80)
+    r.wait_clients([c1, c2], WAIT)
+    r.stop_captures()
+    r.conn(c1, "ok", BOTH, "h2c (HTTP/2 in clear text, prior knowledge, the h2 package at both "
+           "ends): POST answered 200", "python-h2c",
+           where="none", where_why="healthy: the server answered the POST")
+    r.conn(c2, "awaiting-headers", BOTH, "h2c: the server sends its SETTINGS, acknowledges the "
+           "client's, reads the POST and never answers; the client gives up at 10 s (FIN)",
+           "python-h2c", where="server",
+           where_why="the server read the request and stalls instead of answering")
+
+
+def case_aggregated_api(r: CaseRun) -> None:
+    r.go_server(S1, METRICS_PORT, "sleep", h2=True)
+    r.start_captures([METRICS_PORT])
+    c1 = r.go_client(1, S1, METRICS_PORT, h2=True, method="GET", host=METRICS_HOST,
+                     url_host=S1, path="/apis/metrics.k8s.io/v1beta1", timeout=30.0,
+                     client_timeout=AGGREGATOR_TIMEOUT, insecure=True)
+    r.wait_clients([c1], WAIT)
+    r.stop_captures()
+    r.conn(c1, "awaiting-headers", BOTH, "the aggregator's availability check, as kube-aggregator "
+           f"makes it: GET https://{S1}:{METRICS_PORT}/apis/metrics.k8s.io/v1beta1 over HTTP/2 "
+           "(TLS 1.3, no certificate check, http.Client.Timeout 5 s) to a backend (the "
+           "APIService's endpoint) that reads it and never answers; the client gives up at 5 s",
+           "go", where="server",
+           where_why="the backend read the request and stalls instead of answering")
+
+
 CASES: list[CaseSpec] = [
     CaseSpec(1, "ok-tls13", "Go client POSTs to a Go TLS 1.3 webhook, answered 200",
              case_ok_tls13, cut=True),
@@ -2137,6 +2261,18 @@ CASES: list[CaseSpec] = [
     CaseSpec(31, "insecure-cert", "TLS 1.2 server with an expired, CN-only, wrong-name "
              "certificate; the client skips verification: three POSTs on one connection, all "
              "200", case_insecure_cert),
+    CaseSpec(32, "h2-ok", "HTTP/2 (ALPN h2) Go client and server: POSTs answered 200 over TLS 1.3 "
+             "and TLS 1.2, and one answered 503 at once", case_h2_ok, cut=True),
+    CaseSpec(33, "h2-awaiting-headers", "HTTP/2 over TLS 1.3: the server sends only control "
+             "frames (SETTINGS, SETTINGS ACK, WINDOW_UPDATE) and never answers; the client gives "
+             "up at 10 s", case_h2_awaiting_headers, cut=True),
+    CaseSpec(34, "h2-server-closed", "HTTP/2 over TLS 1.3: the server reads the POST, sends GOAWAY "
+             "and closes without answering", case_h2_server_closed, cut=True),
+    CaseSpec(35, "h2c", "HTTP/2 in clear text (h2c, prior knowledge; the h2 package at both ends): "
+             "one POST answered 200, one never answered", case_h2c, cut=True),
+    CaseSpec(36, "aggregated-api", "the aggregator's discovery GET of /apis/metrics.k8s.io/v1beta1 "
+             "over HTTP/2 to a backend that never answers; the 5 s http.Client.Timeout fires",
+             case_aggregated_api, cut=True),
 ]
 
 
