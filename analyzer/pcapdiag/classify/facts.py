@@ -335,7 +335,7 @@ def _h2(tracker: H2Tracker | None) -> H2Facts | None:
 
 def _h2_doubt(tracker: H2Tracker | None) -> str | None:
     """Why HTTP/2's reading of an offered h2 is not used, when that could matter."""
-    if tracker is None or not tracker.readings and not tracker.unreadable:
+    if tracker is None or (not tracker.readings and not tracker.unreadable):
         return None
     if tracker.unreadable:
         return (
