@@ -2308,7 +2308,9 @@ scenario did (never by running pcapdiag). They are test fixtures for pcapdiag.
 ## Re-recording
 
 As root on Linux with `ip`, `nft`, `iptables`, `tcpdump`, `dumpcap`, Go (std lib
-only; `apt-get install golang-go`) and Python 3.11 with `cryptography`:
+only; `apt-get install golang-go`) and Python 3.11 with `cryptography` and, for
+the h2c case, the `h2` package (`pip install -e '.[record]'`; run record.py with
+that Python):
 
 ```sh
 sudo python3 captures/record.py                      # all cases{took}
@@ -2366,6 +2368,13 @@ describe this topology as a cluster would: Service `pcd-system/webhook` (198.18.
 `node-b` (198.19.0.1), the API server pod `kube-system/kube-apiserver-node-a` on the host network of
 `node-a` (198.18.0.2), and ValidatingWebhookConfiguration `pcd-webhook` whose webhook
 `validate.pcd.example.com` calls the service on 443 at `/validate` (timeoutSeconds 10, failurePolicy Fail).
+`k8s/aggregation.json` (`kubectl get apiservices,customresourcedefinitions -o json` plus the
+metrics-server Service, EndpointSlice and Pod) describes the `aggregated-api` case: APIService
+`v1beta1.metrics.k8s.io` served by `kube-system/metrics-server` (198.18.100.2, port 443 -> targetPort
+`https`) backed by pod `kube-system/metrics-server-6f8d9c7b5-k2m4n` (198.19.0.3, containerPort 4443),
+`insecureSkipTLSVerify`, Available False (FailedDiscoveryCheck) with the message the aggregator writes for
+the recorded failure; and CRD `widgets.pcd.example.com` whose conversion webhook calls
+`pcd-system/webhook` at `/convert`.
 They are written by hand in kubectl's shape (not read from a live cluster).
 
 ## Peers
@@ -2381,16 +2390,29 @@ They are written by hand in kubectl's shape (not read from a live cluster).
   unset), `-timeout D` the per-call context; `-insecure` sets
   `InsecureSkipVerify` (and reports the unverified certificate's CN, DNS names
   and notAfter with each answered request). It prints its timers first
-  (`{{"event": "config", ...}}`).
+  (`{{"event": "config", ...}}`). `-h2` offers ALPN `h2, http/1.1` with
+  `ForceAttemptHTTP2` (what the authentication, authorization and audit webhook
+  clients and the aggregator do); `-method GET -url-host IP` makes the
+  aggregator's discovery check (`GET https://IP:PORT/apis/GROUP/VERSION`, SNI
+  still `-host`, no ?timeout=).
 * `python` client (`peers/pyclient.py`): the same call over Python `ssl` (OpenSSL),
   one 10 s deadline over connect + handshake + response.
 * `go` server (`peers/goserver`): net/http + crypto/tls webhook server (modes
   ok, sleep, firstonly, close-fin, close-rst, panic, probe; `-plain` for HTTP;
   `late`: reads the request and answers 200 after `-delay` (default 11 s)
   whether or not the client is still there; `big`: answers 200 with an
-  AdmissionReview of about `-body-bytes` (default 50,000) bytes, a JSON patch).
+  AdmissionReview of about `-body-bytes` (default 50,000) bytes, a JSON patch;
+  `unavailable`: reads the request, answers 503 at once; `goaway`: reads the
+  request, starts a graceful shutdown (HTTP/2: GOAWAY) and closes every
+  connection 0.2 s later). `-h2` offers ALPN `h2, http/1.1` and serves HTTP/2
+  with net/http's own h2 server.
 * `python` server (`peers/pyserver.py`): OpenSSL server (ok, stall), or raw TCP
   (`silent`: accepts and never reads; `close-after-hello`).
+* `python-h2c` client and server (`peers/h2cpeer.py`, the `h2` package): HTTP/2
+  in clear text with prior knowledge (Go 1.19 speaks h2c neither way). The
+  server sends its SETTINGS, answers every request with 200 (`ok`) or reads it
+  and never answers (`stall`); the client POSTs once with one 10 s deadline,
+  then sends GOAWAY and closes.
 
 ## Capture files
 
@@ -2414,7 +2436,7 @@ The multi-IDB files exist for `ok-tls13`, `ipv6` and `icmp-port-unreachable`
 ### Cut captures (snapshot length 96 and 128)
 
 Every case with a connection labelled other than ok/incomplete/partial, and the
-healthy controls `ok-tls13` and `ok-tls12`, is also recorded with a snapshot
+healthy controls `ok-tls13`, `ok-tls12` and `h2-ok`, is also recorded with a snapshot
 length of 96 and of 128 bytes, in every encoding the case uses, at both
 points: `<point>-eth-s96.pcap`, `<point>-eth-nsec-s96.pcap`,
 `<point>-any-s96.pcap`, `<point>-s96.pcapng`, `<point>-multi-s96.pcapng`, and
@@ -2520,6 +2542,24 @@ label: `incomplete` connections (a stalled server, capture stopped at 2 s) are
 `server`, `partial` ones (answered before the capture began) are `none`.
 
 ## What the recordings showed (Go 1.19, OpenSSL 3.0, Linux 6.18)
+
+* HTTP/2 over TLS 1.3 between Go peers: the client's first record after its
+  Finished is 81 bytes (24-byte preface + SETTINGS with 3 parameters + a
+  WINDOW_UPDATE, 64 bytes of plaintext), the server's 50 (SETTINGS with 4
+  parameters, 33); either can come first. Then the server's WINDOW_UPDATE (30)
+  and SETTINGS ACK (26), or both in one record (39); the request is a HEADERS
+  record (126) and, for the POST, a DATA record (401); the server's WINDOW_UPDATE
+  after the body (30); the answer a HEADERS record (69 for a 200, 86 for the
+  503) then DATA. Every record is its own segment. A Go client whose context
+  ends sends RST_STREAM(CANCEL) (30 bytes) and, 0.1 s later, a bare FIN. A Go
+  server's graceful shutdown sends GOAWAY (34 bytes: 17 of plaintext, no debug
+  data); closing the connection then sends close_notify and FIN; the Go client
+  reports `http2: server sent GOAWAY and closed the connection; LastStreamID=1,
+  ErrCode=NO_ERROR, debug=""`. Under TLS 1.2 (AES-GCM) every record is 7 bytes
+  longer (24 bytes of overhead instead of 17) and the ServerHello's ALPN says h2.
+* h2c with the h2 package: the client's preface and SETTINGS (7 parameters) in
+  one segment, HEADERS and DATA in one each; the server's SETTINGS ACK, HEADERS
+  and DATA in one segment.
 
 * Go client rejecting a TLS 1.3 certificate: one 30-byte segment (CCS 6 bytes +
   a 24-byte encrypted alert record) right after the server flight, then FIN;

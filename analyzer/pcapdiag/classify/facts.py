@@ -337,13 +337,13 @@ def _h2_doubt(tracker: H2Tracker | None) -> str | None:
     """Why HTTP/2's reading of an offered h2 is not used, when that could matter."""
     if tracker is None or (not tracker.readings and not tracker.unreadable):
         return None
-    if tracker.unreadable:
+    if tracker.unreadable and tracker.confirmed:
         return (
             "the connection speaks HTTP/2 over a cipher suite whose record overhead is not fixed (CBC "
             "padding and MAC), so record sizes cannot tell its control frames from answers: read as "
             "HTTP/1.1 (any server record after the request counts as an answer)"
         )
-    if not tracker.offer_seen:
+    if not tracker.offer_seen or tracker.unreadable:
         return None
     return (
         "the client offered HTTP/2 (ALPN h2) but the server's choice is not in the capture (TLS 1.3 "
