@@ -1052,8 +1052,10 @@ class AppObserver:
     # -- HTTP/2 (tls.h2): where the h2 reading starts, stops, and reads alerts ---------------------
 
     def _h2_offer(self, hello: ClientHello) -> None:
-        """The client offered h2 (or the snaplen hid what it offered): read the exchanges as HTTP/2 too."""
-        if self.h2 is None and ("h2" in hello.alpn or (hello.partial and not hello.alpn)):
+        """The client offered h2 (or the snaplen hid what it offered, or it was zeroed: a legacy
+        version of 0 is no real ClientHello's): read the exchanges as HTTP/2 too."""
+        unknown = (hello.partial or not hello.legacy_version) and not hello.alpn
+        if self.h2 is None and ("h2" in hello.alpn or unknown):
             self.h2 = H2Tracker(offered_only=hello.alpn == ("h2",), offer_seen=bool(hello.alpn))
 
     def _h2_choice(self, sh: ServerHello) -> None:
