@@ -342,3 +342,26 @@ def test_frame_reader_goes_on_through_hidden_bytes() -> None:
     assert reader.feed(bytes(20), 200) == []  # not a frame header: still lost
     assert [f[0] for f in reader.feed(_frame(7, bytes(8)), 220)] == [7]
     assert not reader.lost
+
+
+def test_a_long_connection_names_the_records_after_its_last_request(tmp_path: pathlib.Path) -> None:
+    """Forty answered calls on one connection (an authentication webhook's keep-alive), then one the
+    server only acknowledges: the explanation names the control frames after that last request."""
+    conv = Conversation()
+    t, over = _open(conv)
+    conv.send(t, False, app_data(ANSWER_HEADERS + over))
+    for i in range(40):
+        at = t + 0.01 * (i + 1)
+        conv.send(at, True, app_data(REQUEST_HEADERS + over))
+        conv.send(at + 0.001, False, app_data(WINDOW_UPDATE + over))
+        conv.send(at + 0.002, False, app_data(ANSWER_HEADERS + over))
+    last = t + 1.0
+    conv.send(last, True, app_data(REQUEST_HEADERS + over))
+    conv.send(last + 0.001, True, app_data(SETTINGS_ACK + over))  # the client's ACK: not an alert
+    conv.send(last + 0.002, False, app_data(2 * WINDOW_UPDATE + over))
+    _give_up(conv, last, over)
+    flow = _run(tmp_path, conv)
+    assert flow.label.value == "awaiting-headers", flow.explanation
+    assert "WINDOW_UPDATE/RST_STREAM + WINDOW_UPDATE/RST_STREAM" in flow.explanation
+    assert flow.timing is not None and flow.timing.gave_up_s is not None
+    assert 10.0 <= flow.timing.gave_up_s[0] - (flow.timing.waiting_since_s or 0) <= 10.2

@@ -374,7 +374,9 @@ def _app(app: AppObserver | None, midstream: bool) -> AppFacts:
             else None
         )
         snap = replace(snap, hidden_answer=hidden, hidden_close=app.hidden_close_since(since))
-    framed = {(r.direction, r.frame) for r in tracker.readings}
+    # Records the HTTP/1.1 reading took as alerts by size but HTTP/2's reading took as frames.
+    exact = set(tracker.alert_frames)
+    framed = {(a.direction, a.frame) for a in app.h2_alerts} - exact
     closing_ts, closing_frame = list(facts.closing_ts), list(facts.closing_frame)
     for d in Direction:
         ts, frame = tracker.closing[d]

@@ -19,6 +19,7 @@ the frame headers themselves, through what a short snaplen hides as long as 4 by
 
 from __future__ import annotations
 
+import collections
 import enum
 import itertools
 from dataclasses import dataclass
@@ -183,8 +184,9 @@ class Reading:
     what: str
 
 
-MAX_READINGS = 64
-"""Readings kept per connection for the explanation and the evidence."""
+MAX_READINGS = 32
+"""Readings kept per connection for the explanation and the evidence: the first ones (the opening)
+and as many of the latest (the last request and what followed it)."""
 
 
 class H2Tracker:
@@ -194,9 +196,12 @@ class H2Tracker:
         "_awaiting_more",
         "_client_first",
         "_client_start",
+        "_first",
+        "_latest",
         "_server_first",
         "_server_reacted",
         "_server_unprompted",
+        "alert_frames",
         "answered",
         "choice_hidden",
         "closing",
@@ -211,7 +216,6 @@ class H2Tracker:
         "pending",
         "pending_end",
         "readers",
-        "readings",
         "requests",
         "source",
         "unreadable",
@@ -240,7 +244,10 @@ class H2Tracker:
         self.answered = 0
         self.last_request: H2Message | None = None
         self.last_answer: H2Message | None = None
-        self.readings: list[Reading] = []
+        self._first: list[Reading] = []
+        self._latest: collections.deque[Reading] = collections.deque(maxlen=MAX_READINGS)
+        self.alert_frames: list[tuple[Direction, int]] = []
+        """(direction, frame) of the records of an encrypted alert's exact size (the first few)."""
         self.goaway: Reading | None = None
         """The last GOAWAY-sized server record after the pending request."""
         self.overlaps: list[int] = []
@@ -280,6 +287,8 @@ class H2Tracker:
         if size == ALERT_SIZE:
             if not self.closing[d][0]:
                 self.closing[d] = (ts_ns, frame)
+            if len(self.alert_frames) < MAX_READINGS:
+                self.alert_frames.append((d, frame))
             return None
         kind, what = self._by_size(d, size, offset, ack)
         self._apply(d, kind, what, size, length, offset, offset + 5 + length, frame, ts_ns, ack)
@@ -413,8 +422,15 @@ class H2Tracker:
         )
 
     def _note(self, reading: Reading) -> None:
-        if len(self.readings) < MAX_READINGS:
-            self.readings.append(reading)
+        if len(self._first) < MAX_READINGS:
+            self._first.append(reading)
+        else:
+            self._latest.append(reading)
+
+    @property
+    def readings(self) -> list[Reading]:
+        """The readings kept: the connection's first MAX_READINGS and its latest MAX_READINGS."""
+        return [*self._first, *self._latest]
 
     # -- reading --------------------------------------------------------------------------------
 

@@ -238,6 +238,7 @@ class AppObserver:
         "closing_ts",
         "done_unproven",
         "h2",
+        "h2_alerts",
         "h2_notes",
         "handshake_done_frame",
         "handshake_done_inferred",
@@ -343,6 +344,9 @@ class AppObserver:
         self._plain_last: tuple[Direction, int, int, bool, bytes] | None = None
         """Plain mode: the last chunk fed (direction, frame, end offset, whether it was an answer
         without a status, its first bytes), to continue it in cut()."""
+        self.h2_alerts: list[AlertSeen] = []
+        """Application-data records the HTTP/1.1 reading took as alerts by size (32 bytes or less):
+        HTTP/2's reading keeps only those of an alert's exact size."""
         self.h2_notes: list[Note] = []
         """Notes of the HTTP/1.1 reading of application data, which HTTP/2's reading replaces."""
         self.h2: H2Tracker | None = None
@@ -702,6 +706,8 @@ class AppObserver:
             )
         if alert_sized:
             self.alerts.append(AlertSeen(d, r.frame, r.ts_ns, None, None))
+            if self.h2 is not None:
+                self.h2_alerts.append(self.alerts[-1])
             if not self.closing_ts[d]:
                 self.closing_ts[d], self.closing_frame[d] = r.ts_ns, r.frame
             self._note_app(r.frame, r.ts_ns, d, f"TLS 1.3 alert-sized encrypted record ({r.length} bytes)")
