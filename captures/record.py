@@ -634,7 +634,7 @@ def bpf(ports: list[int]) -> str:
 
 
 HEALTHY_LABELS = {"ok", "incomplete", "partial"}
-CUT_CONTROLS = {"ok-tls13", "ok-tls12"}  # healthy cases also recorded cut, as controls
+CUT_CONTROLS = {"ok-tls13", "ok-tls12", "h2-ok"}  # healthy cases also recorded cut, as controls
 
 
 def _dev_packets(cap: Capturer, info: dict[str, Any]) -> int:
@@ -658,7 +658,7 @@ def timer_fired(impl: str, error: str | None) -> str | None:
     if not error:
         return None
     if impl == "python":
-        return "overall_deadline" if "timed out" in error else None
+        return "overall_deadline" if "timed out" in error.lower() else None
     if "Client.Timeout exceeded" in error:
         return "client_timeout"
     if "timeout awaiting response headers" in error:
@@ -733,10 +733,13 @@ class CaseRun:
 
     def go_server(self, ip: str, port: int, mode: str = "ok", cert: str = "good",
                   maxtls: str = "1.3", plain: bool = False, client_ca: bool = False,
-                  delay: float | None = None, body_bytes: int | None = None) -> Proc:
+                  delay: float | None = None, body_bytes: int | None = None,
+                  h2: bool = False) -> Proc:
         addr_ok(ip)
         hp = f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
         argv = [str(self.bins["goserver"]), "-listen", hp, "-mode", mode, "-maxtls", maxtls]
+        if h2:
+            argv.append("-h2")
         if delay is not None:
             argv += ["-delay", f"{delay}s"]
         if body_bytes is not None:
@@ -768,12 +771,23 @@ class CaseRun:
         self.servers.append((p, ip, port, "python"))
         return p
 
+    def h2c_server(self, ip: str, port: int, mode: str = "ok") -> Proc:
+        """The h2 package's HTTP/2 in clear text (prior knowledge): peers/h2cpeer.py."""
+        addr_ok(ip)
+        argv = [sys.executable, str(PEERS / "h2cpeer.py"), "server", "--listen", ip,
+                "--port", str(port), "--mode", mode]
+        p = Proc(self.topo.s, argv, f"h2cserver-{ip}-{port}", self.logs)
+        p.wait_line(lambda ln: ln.get("event") == "listening", 10)
+        self.servers.append((p, ip, port, "python"))
+        return p
+
     # ---- clients ----
     def go_client(self, k: int, target: str, tport: int = 443, *, timeout: float = CLIENT_TIMEOUT,
                   maxtls: str = "1.3", n: int = 1, gate: bool = False, hold: bool = False,
                   plain: bool = False, host: str = SVC_HOST, path: str = "/validate",
                   url_port: int | None = None, client_timeout: float = GO_CLIENT_TIMEOUT,
-                  response_header_timeout: float = 0.0, insecure: bool = False) -> Conn:
+                  response_header_timeout: float = 0.0, insecure: bool = False,
+                  h2: bool = False, method: str = "POST", url_host: str | None = None) -> Conn:
         addr_ok(target)
         laddr = CLIENT6 if ":" in target else CLIENT4
         lport = self.port(k)
@@ -786,6 +800,12 @@ class CaseRun:
                 "-response-header-timeout", f"{response_header_timeout}s"]
         if insecure:
             argv.append("-insecure")
+        if h2:
+            argv.append("-h2")
+        if method != "POST":
+            argv += ["-method", method]
+        if url_host is not None:
+            argv += ["-url-host", url_host]
         if gate:
             argv.append("-gate")
         if hold:
@@ -815,6 +835,23 @@ class CaseRun:
             argv.append("--hold")
         p = Proc(self.topo.c, argv, f"pyclient-{lport}", self.logs, stdin=hold)
         # one socket timeout set to what is left of one deadline before every step
+        timers = {"context_timeout_s": None, "client_timeout_s": None,
+                  "response_header_timeout_s": None, "tls_handshake_timeout_s": None,
+                  "dial_timeout_s": None, "overall_deadline_s": float(timeout)}
+        c = Conn(p, "python", laddr, lport, target, tport, timers)
+        self.clients.append(c)
+        return c
+
+    def h2c_client(self, k: int, target: str, tport: int, *,
+                   timeout: float = CLIENT_TIMEOUT) -> Conn:
+        """POST over h2c from the h2 package (peers/h2cpeer.py): one overall deadline."""
+        addr_ok(target)
+        laddr = CLIENT6 if ":" in target else CLIENT4
+        lport = self.port(k)
+        argv = [sys.executable, str(PEERS / "h2cpeer.py"), "client", "--target", target,
+                "--port", str(tport), "--laddr", laddr, "--lport", str(lport),
+                "--timeout", str(timeout)]
+        p = Proc(self.topo.c, argv, f"h2cclient-{lport}", self.logs)
         timers = {"context_timeout_s": None, "client_timeout_s": None,
                   "response_header_timeout_s": None, "tls_handshake_timeout_s": None,
                   "dial_timeout_s": None, "overall_deadline_s": float(timeout)}
@@ -2061,6 +2098,93 @@ def case_insecure_cert(r: CaseRun) -> None:
            server_certificate=r.certs["facts"]["legacy"])
 
 
+H2_WHAT = "HTTP/2 (ALPN h2, Go's net/http server)"
+METRICS_HOST = "metrics-server.kube-system.svc"
+METRICS_PORT = 4443
+AGGREGATOR_TIMEOUT = 5.0  # the availability controller's discovery client: http.Client{Timeout: 5 s}
+
+
+def case_h2_ok(r: CaseRun) -> None:
+    r.go_server(S0, 443, "ok", h2=True)
+    r.go_server(S1, 443, "ok", maxtls="1.2", h2=True)
+    r.go_server(S2, 443, "unavailable", h2=True)
+    r.start_captures([443])
+    c1 = r.go_client(1, S0, h2=True)
+    c2 = r.go_client(2, S1, h2=True)
+    c3 = r.go_client(3, S2, h2=True)
+    r.wait_clients([c1, c2, c3], WAIT)
+    r.stop_captures()
+    r.conn(c1, "ok", BOTH, "HTTP/2 over TLS 1.3 (ALPN h2 offered with http/1.1, chosen inside the "
+           "encrypted EncryptedExtensions): POST answered 200", "go",
+           where="none", where_why="healthy: the server answered the POST")
+    r.conn(c2, "ok", BOTH, "HTTP/2 over TLS 1.2 (the ServerHello's ALPN says h2 in clear): POST "
+           "answered 200", "go",
+           where="none", where_why="healthy: the server answered the POST")
+    r.conn(c3, "ok", BOTH, "HTTP/2 over TLS 1.3: the server reads the POST and answers 503 at once "
+           "(an aggregated API server that is not ready); the status is encrypted, the wire shows "
+           "an answer", "go",
+           where="none", where_why="the server answered (with 503): at the wire the call was "
+                                   "answered; only the client knows the status")
+
+
+def case_h2_awaiting_headers(r: CaseRun) -> None:
+    r.go_server(S0, 443, "sleep", h2=True)
+    r.start_captures([443])
+    c1 = r.go_client(1, S0, h2=True)
+    r.wait_clients([c1], WAIT)
+    r.stop_captures()
+    r.conn(c1, "awaiting-headers", BOTH, "HTTP/2 over TLS 1.3: the Go server sends its SETTINGS, "
+           "acknowledges the client's, reads the POST (WINDOW_UPDATE frames as the body arrives) "
+           "and its handler sleeps 30 s; the Go client gives up at 10 s", "go",
+           where="server",
+           where_why="the server read the request and stalls instead of answering")
+
+
+def case_h2_server_closed(r: CaseRun) -> None:
+    r.go_server(S0, 443, "goaway", h2=True)
+    r.start_captures([443])
+    c1 = r.go_client(1, S0, h2=True)
+    r.wait_clients([c1], WAIT)
+    r.stop_captures()
+    r.conn(c1, "server-closed", BOTH, "HTTP/2 over TLS 1.3: the Go server reads the POST, starts a "
+           "graceful shutdown (GOAWAY) and closes the connection 0.2 s later without answering",
+           "go", where="server",
+           where_why="the server read the request, sent GOAWAY and closed without answering")
+
+
+def case_h2c(r: CaseRun) -> None:
+    r.h2c_server(S0, 80, "ok")
+    r.h2c_server(S1, 80, "stall")
+    r.start_captures([80])
+    c1 = r.h2c_client(1, S0, 80)
+    c2 = r.h2c_client(2, S1, 80)
+    r.wait_clients([c1, c2], WAIT)
+    r.stop_captures()
+    r.conn(c1, "ok", BOTH, "h2c (HTTP/2 in clear text, prior knowledge, the h2 package at both "
+           "ends): POST answered 200", "python-h2c",
+           where="none", where_why="healthy: the server answered the POST")
+    r.conn(c2, "awaiting-headers", BOTH, "h2c: the server sends its SETTINGS, acknowledges the "
+           "client's, reads the POST and never answers; the client gives up at 10 s (FIN)",
+           "python-h2c", where="server",
+           where_why="the server read the request and stalls instead of answering")
+
+
+def case_aggregated_api(r: CaseRun) -> None:
+    r.go_server(S1, METRICS_PORT, "sleep", h2=True)
+    r.start_captures([METRICS_PORT])
+    c1 = r.go_client(1, S1, METRICS_PORT, h2=True, method="GET", host=METRICS_HOST,
+                     url_host=S1, path="/apis/metrics.k8s.io/v1beta1", timeout=30.0,
+                     client_timeout=AGGREGATOR_TIMEOUT, insecure=True)
+    r.wait_clients([c1], WAIT)
+    r.stop_captures()
+    r.conn(c1, "awaiting-headers", BOTH, "the aggregator's availability check, as kube-aggregator "
+           f"makes it: GET https://{S1}:{METRICS_PORT}/apis/metrics.k8s.io/v1beta1 over HTTP/2 "
+           "(TLS 1.3, no certificate check, http.Client.Timeout 5 s) to a backend (the "
+           "APIService's endpoint) that reads it and never answers; the client gives up at 5 s",
+           "go", where="server",
+           where_why="the backend read the request and stalls instead of answering")
+
+
 CASES: list[CaseSpec] = [
     CaseSpec(1, "ok-tls13", "Go client POSTs to a Go TLS 1.3 webhook, answered 200",
              case_ok_tls13, cut=True),
@@ -2137,6 +2261,18 @@ CASES: list[CaseSpec] = [
     CaseSpec(31, "insecure-cert", "TLS 1.2 server with an expired, CN-only, wrong-name "
              "certificate; the client skips verification: three POSTs on one connection, all "
              "200", case_insecure_cert),
+    CaseSpec(32, "h2-ok", "HTTP/2 (ALPN h2) Go client and server: POSTs answered 200 over TLS 1.3 "
+             "and TLS 1.2, and one answered 503 at once", case_h2_ok, cut=True),
+    CaseSpec(33, "h2-awaiting-headers", "HTTP/2 over TLS 1.3: the server sends only control "
+             "frames (SETTINGS, SETTINGS ACK, WINDOW_UPDATE) and never answers; the client gives "
+             "up at 10 s", case_h2_awaiting_headers, cut=True),
+    CaseSpec(34, "h2-server-closed", "HTTP/2 over TLS 1.3: the server reads the POST, sends GOAWAY "
+             "and closes without answering", case_h2_server_closed, cut=True),
+    CaseSpec(35, "h2c", "HTTP/2 in clear text (h2c, prior knowledge; the h2 package at both ends): "
+             "one POST answered 200, one never answered", case_h2c, cut=True),
+    CaseSpec(36, "aggregated-api", "the aggregator's discovery GET of /apis/metrics.k8s.io/v1beta1 "
+             "over HTTP/2 to a backend that never answers; the 5 s http.Client.Timeout fires",
+             case_aggregated_api, cut=True),
 ]
 
 
@@ -2172,7 +2308,9 @@ scenario did (never by running pcapdiag). They are test fixtures for pcapdiag.
 ## Re-recording
 
 As root on Linux with `ip`, `nft`, `iptables`, `tcpdump`, `dumpcap`, Go (std lib
-only; `apt-get install golang-go`) and Python 3.11 with `cryptography`:
+only; `apt-get install golang-go`) and Python 3.11 with `cryptography` and, for
+the h2c case, the `h2` package (`pip install -e '.[record]'`; run record.py with
+that Python):
 
 ```sh
 sudo python3 captures/record.py                      # all cases{took}
@@ -2230,6 +2368,13 @@ describe this topology as a cluster would: Service `pcd-system/webhook` (198.18.
 `node-b` (198.19.0.1), the API server pod `kube-system/kube-apiserver-node-a` on the host network of
 `node-a` (198.18.0.2), and ValidatingWebhookConfiguration `pcd-webhook` whose webhook
 `validate.pcd.example.com` calls the service on 443 at `/validate` (timeoutSeconds 10, failurePolicy Fail).
+`k8s/aggregation.json` (`kubectl get apiservices,customresourcedefinitions -o json` plus the
+metrics-server Service, EndpointSlice and Pod) describes the `aggregated-api` case: APIService
+`v1beta1.metrics.k8s.io` served by `kube-system/metrics-server` (198.18.100.2, port 443 -> targetPort
+`https`) backed by pod `kube-system/metrics-server-6f8d9c7b5-k2m4n` (198.19.0.3, containerPort 4443),
+`insecureSkipTLSVerify`, Available False (FailedDiscoveryCheck) with the message the aggregator writes for
+the recorded failure; and CRD `widgets.pcd.example.com` whose conversion webhook calls
+`pcd-system/webhook` at `/convert`.
 They are written by hand in kubectl's shape (not read from a live cluster).
 
 ## Peers
@@ -2245,16 +2390,29 @@ They are written by hand in kubectl's shape (not read from a live cluster).
   unset), `-timeout D` the per-call context; `-insecure` sets
   `InsecureSkipVerify` (and reports the unverified certificate's CN, DNS names
   and notAfter with each answered request). It prints its timers first
-  (`{{"event": "config", ...}}`).
+  (`{{"event": "config", ...}}`). `-h2` offers ALPN `h2, http/1.1` with
+  `ForceAttemptHTTP2` (what the authentication, authorization and audit webhook
+  clients and the aggregator do); `-method GET -url-host IP` makes the
+  aggregator's discovery check (`GET https://IP:PORT/apis/GROUP/VERSION`, SNI
+  still `-host`, no ?timeout=).
 * `python` client (`peers/pyclient.py`): the same call over Python `ssl` (OpenSSL),
   one 10 s deadline over connect + handshake + response.
 * `go` server (`peers/goserver`): net/http + crypto/tls webhook server (modes
   ok, sleep, firstonly, close-fin, close-rst, panic, probe; `-plain` for HTTP;
   `late`: reads the request and answers 200 after `-delay` (default 11 s)
   whether or not the client is still there; `big`: answers 200 with an
-  AdmissionReview of about `-body-bytes` (default 50,000) bytes, a JSON patch).
+  AdmissionReview of about `-body-bytes` (default 50,000) bytes, a JSON patch;
+  `unavailable`: reads the request, answers 503 at once; `goaway`: reads the
+  request, starts a graceful shutdown (HTTP/2: GOAWAY) and closes every
+  connection 0.2 s later). `-h2` offers ALPN `h2, http/1.1` and serves HTTP/2
+  with net/http's own h2 server.
 * `python` server (`peers/pyserver.py`): OpenSSL server (ok, stall), or raw TCP
   (`silent`: accepts and never reads; `close-after-hello`).
+* `python-h2c` client and server (`peers/h2cpeer.py`, the `h2` package): HTTP/2
+  in clear text with prior knowledge (Go 1.19 speaks h2c neither way). The
+  server sends its SETTINGS, answers every request with 200 (`ok`) or reads it
+  and never answers (`stall`); the client POSTs once with one 10 s deadline,
+  then sends GOAWAY and closes.
 
 ## Capture files
 
@@ -2278,7 +2436,7 @@ The multi-IDB files exist for `ok-tls13`, `ipv6` and `icmp-port-unreachable`
 ### Cut captures (snapshot length 96 and 128)
 
 Every case with a connection labelled other than ok/incomplete/partial, and the
-healthy controls `ok-tls13` and `ok-tls12`, is also recorded with a snapshot
+healthy controls `ok-tls13`, `ok-tls12` and `h2-ok`, is also recorded with a snapshot
 length of 96 and of 128 bytes, in every encoding the case uses, at both
 points: `<point>-eth-s96.pcap`, `<point>-eth-nsec-s96.pcap`,
 `<point>-any-s96.pcap`, `<point>-s96.pcapng`, `<point>-multi-s96.pcapng`, and
@@ -2384,6 +2542,24 @@ label: `incomplete` connections (a stalled server, capture stopped at 2 s) are
 `server`, `partial` ones (answered before the capture began) are `none`.
 
 ## What the recordings showed (Go 1.19, OpenSSL 3.0, Linux 6.18)
+
+* HTTP/2 over TLS 1.3 between Go peers: the client's first record after its
+  Finished is 81 bytes (24-byte preface + SETTINGS with 3 parameters + a
+  WINDOW_UPDATE, 64 bytes of plaintext), the server's 50 (SETTINGS with 4
+  parameters, 33); either can come first. Then the server's WINDOW_UPDATE (30)
+  and SETTINGS ACK (26), or both in one record (39); the request is a HEADERS
+  record (126) and, for the POST, a DATA record (401); the server's WINDOW_UPDATE
+  after the body (30); the answer a HEADERS record (69 for a 200, 86 for the
+  503) then DATA. Every record is its own segment. A Go client whose context
+  ends sends RST_STREAM(CANCEL) (30 bytes) and, 0.1 s later, a bare FIN. A Go
+  server's graceful shutdown sends GOAWAY (34 bytes: 17 of plaintext, no debug
+  data); closing the connection then sends close_notify and FIN; the Go client
+  reports `http2: server sent GOAWAY and closed the connection; LastStreamID=1,
+  ErrCode=NO_ERROR, debug=""`. Under TLS 1.2 (AES-GCM) every record is 7 bytes
+  longer (24 bytes of overhead instead of 17) and the ServerHello's ALPN says h2.
+* h2c with the h2 package: the client's preface and SETTINGS (7 parameters) in
+  one segment, HEADERS and DATA in one each; the server's SETTINGS ACK, HEADERS
+  and DATA in one segment.
 
 * Go client rejecting a TLS 1.3 certificate: one 30-byte segment (CCS 6 bytes +
   a 24-byte encrypted alert record) right after the server flight, then FIN;

@@ -153,9 +153,13 @@ def client_hello(
     return record(22, handshake(1, body), version=0x0301)
 
 
-def server_hello(tls13: bool = True) -> bytes:
-    """A ServerHello record choosing TLS 1.3 (supported_versions) or TLS 1.2."""
+def server_hello(tls13: bool = True, alpn: str | None = None) -> bytes:
+    """A ServerHello record choosing TLS 1.3 (supported_versions) or TLS 1.2, and ``alpn`` when given
+    (an ALPN extension naming one protocol)."""
     exts = _ext(43, b"\x03\x04") if tls13 else b""
+    if alpn is not None:
+        name = struct.pack("!B", len(alpn)) + alpn.encode()
+        exts += _ext(16, struct.pack("!H", len(name)) + name)
     body = (
         b"\x03\x03"
         + bytes(range(32))

@@ -20,7 +20,7 @@ from conftest import CAPTURES, analyse
 from pcapdiag.pipeline import Options
 from pcapdiag.report import FlowReport
 
-_POST = re.compile(r'^Post "[^"]*": ')
+_POST = re.compile(r'^(?:Post|Get) "[^"]*": ')
 _LOCAL = re.compile(r"^(dial tcp )\S+->")
 _NOW = re.compile(r": current time .*$")
 
@@ -35,7 +35,7 @@ CONDITION_WORDS = {
 
 
 def normal(error: str) -> str:
-    """A client's error as kube-apiserver would print its inner part: no `Post "url": `, no local
+    """A client's error as kube-apiserver would print its inner part: no `Post "url": ` (or `Get`), no local
     address (our clients bind their port; kube-apiserver's does not), no clock reading."""
     error = _POST.sub("", error)
     error = _LOCAL.sub(r"\1", error)
@@ -83,14 +83,19 @@ def _said(conn: dict[str, Any]) -> str:
     return normal([r["error"] for r in conn["client_result"] if r.get("error")][-1])
 
 
+def _fits(given: str, said: str) -> bool:
+    """Whether an error pcapdiag gives fits what the client said: "..." stands for what the capture
+    cannot show (the names of a certificate TLS 1.3 encrypts, an HTTP/2 GOAWAY's stream id and code)."""
+    pattern = ".*".join(re.escape(part) for part in normal(given).split("..."))
+    return re.fullmatch(pattern, said) is not None
+
+
 def _place(flow: FlowReport, said: str) -> str | None:
     """'headline', 'alternative' (its condition naming what made it), or None."""
-    if flow.kubernetes_error is not None and normal(flow.kubernetes_error) == said:
+    if flow.kubernetes_error is not None and _fits(flow.kubernetes_error, said):
         return "headline"
     for a in flow.alternatives:
-        # "..." stands for what the capture cannot show (the names of a certificate TLS 1.3 encrypts).
-        pattern = ".*".join(re.escape(part) for part in normal(str(a.error)).split("..."))
-        if re.fullmatch(pattern, said):
+        if _fits(str(a.error), said):
             word = "dial" if said.startswith("dial tcp") else CONDITION_WORDS.get(said, "")
             assert word in str(a.when), (said, str(a.when))
             return "alternative"
@@ -144,6 +149,7 @@ def test_headline_share() -> None:
     # What the wire cannot tell apart stays an alternative: the dial's own timeout racing the context
     # inside Go (the same packets either way), which x509 reason TLS 1.3 encrypted, which alert an
     # encrypted alert was, and timers other than kube-apiserver's (a 5 s http.Client.Timeout or
-    # ResponseHeaderTimeout end the same silence as a 5 s context). Measured: 35 of 44 calls, 36 of 42
-    # with timeoutSeconds known; these floors catch a regression.
-    assert share >= 35 / 44 and share_known >= 36 / 42
+    # ResponseHeaderTimeout end the same silence as a 5 s context; the aggregator's discovery GET, whose
+    # 5 s http.Client.Timeout only --k8s's APIService names). Measured: 37 of 47 calls, 38 of 44 with
+    # timeoutSeconds known; these floors catch a regression.
+    assert share >= 37 / 47 and share_known >= 38 / 44

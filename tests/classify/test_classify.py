@@ -15,6 +15,7 @@ from pcapdiag.classify import (
     ConnectionFacts,
     Context,
     Diagnosis,
+    H2Facts,
     IcmpFacts,
     Label,
     Pairing,
@@ -30,6 +31,7 @@ from pcapdiag.flow import Direction
 from pcapdiag.prose import HostPort, Ip
 from pcapdiag.tls import AlertSeen, Message, Mode
 from pcapdiag.tls.constants import ALERT
+from pcapdiag.tls.h2 import Kind, Reading, Source
 
 S = 1_000_000_000
 MS = 1_000_000
@@ -309,6 +311,64 @@ def test_the_server_closing_after_the_request_is_server_closed() -> None:
     s = dataclasses.replace(facts.server_side, fin_frame=9, fin_ts=at(0.5), captured_end=2001)
     d = decide(dataclasses.replace(facts, server_side=s), 0.6)
     assert d.label is Label.SERVER_CLOSED and str(d.error.error) == "EOF"  # type: ignore[union-attr]
+
+
+H2_HOW = "the ServerHello's ALPN extension chose h2 (in clear, TLS 1.2)"
+
+
+def _h2(*readings: Reading, goaway: Reading | None = None, overlaps: tuple[int, ...] = ()) -> H2Facts:
+    return H2Facts(source=Source.ALPN, how=H2_HOW, readings=readings, goaway=goaway, overlaps=overlaps)
+
+
+def test_http2_control_frames_after_the_request_are_named_in_the_explanation() -> None:
+    """HTTP/2's reading of the records says the request is pending; the explanation names the records
+    it took as control frames and says how HTTP/2 was known."""
+    wu = Reading(9, at(0.005), Direction.TO_CLIENT, 13, 37, Kind.CONTROL, "WINDOW_UPDATE/RST_STREAM")
+    app = dataclasses.replace(
+        DONE,
+        pending=REQUEST,
+        pending_end=700,
+        requests=1,
+        last_request=REQUEST,
+        closing_ts=(at(10.004), 0),
+        closing_frame=(20, 0),
+        h2=_h2(wu),
+    )
+    d = decide(_established(app, fin_frame=21, fin_ts=at(10.0041)), 10.2)
+    assert d.label is Label.AWAITING_HEADERS and str(d.error.error) == CONTEXT  # type: ignore[union-attr]
+    assert H2_HOW in str(d.explanation)
+    assert "frame 9 (37 bytes, 13 of plaintext: WINDOW_UPDATE/RST_STREAM)" in str(d.explanation)
+    assert any("Failed to make webhook authenticator request" in str(f) for f in d.findings)
+
+
+def test_http2_goaway_then_fin_is_server_closed_with_gos_goaway_error() -> None:
+    goaway = Reading(10, at(0.3), Direction.TO_CLIENT, 17, 41, Kind.CONTROL, "PING/GOAWAY")
+    app = dataclasses.replace(
+        DONE,
+        pending=REQUEST,
+        pending_end=700,
+        requests=1,
+        last_request=REQUEST,
+        h2=_h2(goaway, goaway=goaway),
+    )
+    facts = _established(app)
+    s = dataclasses.replace(facts.server_side, fin_frame=11, fin_ts=at(0.5), captured_end=2001)
+    d = decide(dataclasses.replace(facts, server_side=s), 0.6)
+    assert d.label is Label.SERVER_CLOSED
+    assert str(d.error.error).startswith("http2: server sent GOAWAY and closed the connection")  # type: ignore[union-attr]
+    assert alternatives(d) == ["unexpected EOF"]
+    assert 10 in d.key_frames
+
+
+def test_http2_overlapping_requests_are_a_capture_limit() -> None:
+    answer = Message(frame=12, ts_ns=at(0.006), start=2000, line=None)
+    app = dataclasses.replace(
+        DONE, requests=2, answered=1, last_request=REQUEST, last_answer=answer, h2=_h2(overlaps=(8,))
+    )
+    d = decide(_established(app), 1)
+    assert d.label is Label.OK
+    assert any("requests overlap" in str(limit) for limit in d.limits)
+    assert "the HTTP status is encrypted" in str(d.explanation)
 
 
 def test_answered_requests_are_ok_and_open_ones_wait_while_the_capture_goes_on() -> None:

@@ -2,7 +2,15 @@
 
 from pcapdiag.classify.decide import Basis, classify
 from pcapdiag.classify.diagnosis import Candidate, Diagnosis, Location, Step, Undecided, Where
-from pcapdiag.classify.facts import AppFacts, ConnectionFacts, IcmpFacts, SideFacts, SnapFacts, facts_of
+from pcapdiag.classify.facts import (
+    AppFacts,
+    ConnectionFacts,
+    H2Facts,
+    IcmpFacts,
+    SideFacts,
+    SnapFacts,
+    facts_of,
+)
 from pcapdiag.classify.labels import LABELS, Label, LabelInfo
 from pcapdiag.classify.limits import capture_limits
 from pcapdiag.classify.rules import Context
@@ -27,6 +35,7 @@ __all__ = [
     "ConnectionFacts",
     "Context",
     "Diagnosis",
+    "H2Facts",
     "IcmpFacts",
     "Label",
     "LabelInfo",

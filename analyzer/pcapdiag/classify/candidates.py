@@ -17,6 +17,7 @@ from __future__ import annotations
 from pcapdiag.classify.diagnosis import Candidate
 from pcapdiag.classify.errors import (
     CLIENT_TIMEOUT,
+    CLIENT_TIMEOUT_OLD,
     CONTEXT_DEADLINE,
     RESPONSE_HEADER_TIMEOUT,
     TLS_HANDSHAKE_TIMEOUT,
@@ -68,9 +69,13 @@ def _why_timer(timer: Timer, timing: Timing | None) -> Text:
 
 
 def rank(
-    facts: ConnectionFacts, verdict: Verdict, timing: Timing | None
+    facts: ConnectionFacts, verdict: Verdict, timing: Timing | None, *, client_timer: bool = False
 ) -> tuple[Candidate | None, tuple[Candidate, ...]]:
-    """The headline error and its alternatives, consistent with the timing."""
+    """The headline error and its alternatives, consistent with the timing.
+
+    ``client_timer``: the call's budget is an http.Client.Timeout, not a request context (the
+    aggregator's availability check, --k8s's APIService); a wait for headers that it ends is worded so.
+    """
     if verdict.error is None:
         return None, ()
     if verdict.label not in TIMER_LABELS or timing is None or timing.phase is None:
@@ -80,7 +85,27 @@ def rank(
         return _dial(facts, timing)
     if phase is Phase.TLS_HANDSHAKE:
         return _handshake(facts, timing)
+    if client_timer and timing.timer in (Timer.WEBHOOK, Timer.CLIENT_TIMEOUT):
+        return _aggregator(timing)
     return _awaiting(facts, timing)
+
+
+def _aggregator(timing: Timing) -> tuple[Candidate, tuple[Candidate, ...]]:
+    """The aggregator's discovery GET ended by its own 5 s http.Client.Timeout."""
+    seconds = f"{timing.budget_s:g} s" if timing.budget_s is not None else "5 s"
+    head = Candidate(
+        text(CLIENT_TIMEOUT),
+        text(
+            f"the aggregator's availability check bounds its discovery GET with http.Client.Timeout "
+            f"({seconds}, kube-aggregator's own setting; no request context), and the client gave up then"
+        ),
+    )
+    return head, (
+        Candidate(
+            text(CLIENT_TIMEOUT_OLD),
+            text("if the API server is built with an older Go, which words the Client.Timeout so"),
+        ),
+    )
 
 
 def _unique(candidates: list[Candidate], headline: Candidate) -> tuple[Candidate, ...]:

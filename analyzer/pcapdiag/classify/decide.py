@@ -17,10 +17,11 @@ from pcapdiag.classify.facts import ConnectionFacts
 from pcapdiag.classify.labels import Label
 from pcapdiag.classify.limits import capture_limits
 from pcapdiag.classify.next_steps import IcmpSender, Target, next_steps
+from pcapdiag.classify.reported import reported
 from pcapdiag.classify.rules import Context, classify_wire
-from pcapdiag.classify.timers import infer_timing
+from pcapdiag.classify.timers import as_client_timeout, infer_timing
 from pcapdiag.classify.where import Pairing, localise
-from pcapdiag.k8s import WebhookMatch
+from pcapdiag.k8s import WebhookKind, WebhookMatch
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +66,10 @@ def classify(
     if budget is None and webhook is not None and webhook.timeouts_s:
         budget = float(min(webhook.timeouts_s))
     timing = infer_timing(facts, label, now_ns=ctx.now_ns, budget_s=budget)
-    error, alternatives = rank(facts, verdict, timing)
+    aggregator = webhook is not None and webhook.webhook.kind is WebhookKind.APISERVICE
+    if aggregator:
+        timing = as_client_timeout(timing, facts.dialled_server)
+    error, alternatives = rank(facts, verdict, timing, client_timer=aggregator)
     location = localise(pairing, label) if pairing is not None else None
     target = Target(
         facts.server.ip,
@@ -86,7 +90,7 @@ def classify(
         key_frames=verdict.key_frames,
         timing=timing,
         limits=capture_limits(facts, ctx.kernel_drops, ctx.snaplen) + (pairing.limits if pairing else ()),
-        findings=verdict.findings,
+        findings=verdict.findings + reported(facts, label, error, webhook),
         steps=next_steps(label, target, webhook),
         certificate=verdict.certificate,
         location=location,

@@ -113,3 +113,8 @@ CLIENT_TIMEOUT_OLD = "net/http: request canceled (Client.Timeout exceeded while 
 TLS_HANDSHAKE_TIMEOUT = "net/http: TLS handshake timeout"
 RESPONSE_HEADER_TIMEOUT = "net/http: timeout awaiting response headers"
 """Transport.ResponseHeaderTimeout expired (kube-apiserver sets none; custom clients may)."""
+H2_GOAWAY = "http2: server sent GOAWAY and closed the connection; LastStreamID=..., ErrCode=..., debug=..."
+"""Go's HTTP/2 transport when the server closes after a GOAWAY with the request open (GoAwayError;
+the stream id, code and debug data are encrypted: '...')."""
+H2_UNEXPECTED_EOF = "unexpected EOF"
+"""Go's HTTP/2 transport when the connection ends with the request open and no GOAWAY came."""

@@ -7,12 +7,13 @@ writing facts down directly, without a capture. ``facts_of`` reads them off a fi
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pcapdiag.decode.packet import ACK, SYN
 from pcapdiag.flow import Connection, Direction, PacketRecord, Side, format_ip
-from pcapdiag.prose import HostPort, Ip
+from pcapdiag.prose import HostPort, Ip, text
 from pcapdiag.tls import AppObserver, Mode
+from pcapdiag.tls.h2 import H2Message, H2Tracker, Kind, Reading, Source
 from pcapdiag.tls.observer import AlertSeen, Message, Note
 
 
@@ -104,6 +105,35 @@ class SnapFacts:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class H2Facts:
+    """HTTP/2 on the connection (tls.h2): how it is known and what its records were taken for.
+
+    When present, AppFacts' requests and answers are HTTP/2's reading of the records."""
+
+    source: Source
+    how: str
+    """Why the connection is taken to speak HTTP/2 (a clause)."""
+    readings: tuple[Reading, ...] = ()
+    """Each record (h2c: frame) after the handshake and what it was taken for."""
+    goaway: Reading | None = None
+    """A GOAWAY-sized server record after the last request."""
+    overlaps: tuple[int, ...] = ()
+    """Frames of requests sent while an earlier one the server had reacted to was unanswered."""
+    cleartext: bool = False
+    """h2c: frames read in clear (their types are known), not guessed from record sizes."""
+
+    def controls_after(self, ts_ns: int) -> tuple[Reading, ...]:
+        """The server's records taken as control frames (or its SETTINGS) at or after ``ts_ns``."""
+        return tuple(
+            r
+            for r in self.readings
+            if r.direction is Direction.TO_CLIENT
+            and r.ts_ns >= ts_ns
+            and r.kind in (Kind.CONTROL, Kind.PREFACE)
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AppFacts:
     """What the TLS (or plain request/response) observer established."""
 
@@ -157,6 +187,10 @@ class AppFacts:
     client_sent_empty_certificate: bool = False
     snap: SnapFacts | None = None
     """What the snaplen hid (None: whole packets)."""
+    h2: H2Facts | None = None
+    """The connection speaks HTTP/2 (None: HTTP/1.1 or not known)."""
+    h2_doubt: str | None = None
+    """Why a connection whose client offered h2 is read as HTTP/1.1 (a clause; None: no doubt)."""
 
 
 _CLIENT = HostPort("198.18.0.2", 40000)
@@ -282,9 +316,100 @@ def _side(side: Side) -> SideFacts:
 _EMPTY_APP = AppFacts()
 
 
+def _message(m: H2Message | None) -> Message | None:
+    return Message(frame=m.frame, ts_ns=m.ts_ns, start=m.start, line=None) if m is not None else None
+
+
+def _h2(tracker: H2Tracker | None) -> H2Facts | None:
+    if tracker is None or not tracker.confirmed or tracker.unreadable or tracker.source is None:
+        return None
+    return H2Facts(
+        source=tracker.source,
+        how=tracker.how or "the client offered h2 alone",
+        readings=tuple(tracker.readings),
+        goaway=tracker.goaway,
+        overlaps=tuple(tracker.overlaps),
+        cleartext=tracker.readers is not None,
+    )
+
+
+def _h2_doubt(tracker: H2Tracker | None) -> str | None:
+    """Why HTTP/2's reading of an offered h2 is not used, when that could matter."""
+    if tracker is None or (not tracker.readings and not tracker.unreadable):
+        return None
+    if tracker.unreadable and tracker.confirmed:
+        return (
+            "the connection speaks HTTP/2 over a cipher suite whose record overhead is not fixed (CBC "
+            "padding and MAC), so record sizes cannot tell its control frames from answers: read as "
+            "HTTP/1.1 (any server record after the request counts as an answer)"
+        )
+    if not tracker.offer_seen or tracker.unreadable:
+        return None
+    return (
+        "the client offered HTTP/2 (ALPN h2) but the server's choice is not in the capture (TLS 1.3 "
+        "encrypts it) and its records do not open as HTTP/2 does (a SETTINGS-sized first record): read "
+        "as HTTP/1.1"
+    )
+
+
 def _app(app: AppObserver | None, midstream: bool) -> AppFacts:
     if app is None:
         return AppFacts(midstream=midstream) if midstream else _EMPTY_APP
+    facts = _app11(app)
+    h2 = _h2(app.h2)
+    if h2 is None:
+        doubt = _h2_doubt(app.h2)
+        return replace(facts, h2_doubt=doubt) if doubt else facts
+    tracker = app.h2
+    assert tracker is not None
+    pending = _message(tracker.pending)
+    snap = facts.snap
+    if snap is not None:
+        since = pending.ts_ns if pending is not None else None
+        lost = h2.cleartext and tracker.readers is not None and tracker.readers[Direction.TO_CLIENT].lost
+        hidden = app.hidden_answer_since(since) or (
+            "the server's frames after the request could not be followed (a frame header was hidden), "
+            "so an answer may be among them"
+            if lost and pending is not None
+            else None
+        )
+        snap = replace(snap, hidden_answer=hidden, hidden_close=app.hidden_close_since(since))
+    # Records the HTTP/1.1 reading took as alerts by size but HTTP/2's reading took as frames.
+    exact = set(tracker.alert_frames)
+    framed = {(a.direction, a.frame) for a in app.h2_alerts} - exact
+    closing_ts, closing_frame = list(facts.closing_ts), list(facts.closing_frame)
+    for d in Direction:
+        ts, frame = tracker.closing[d]
+        if (d, closing_frame[d]) in framed or (ts and (not closing_ts[d] or ts < closing_ts[d])):
+            closing_ts[d], closing_frame[d] = ts, frame
+    server_alert = next(
+        (
+            a
+            for a in app.alerts
+            if a.direction is Direction.TO_CLIENT and (a.direction, a.frame) not in framed
+        ),
+        None,
+    )
+    return replace(
+        facts,
+        h2=h2,
+        closing_ts=(closing_ts[0], closing_ts[1]),
+        closing_frame=(closing_frame[0], closing_frame[1]),
+        server_alert=server_alert,
+        pending=pending,
+        pending_end=tracker.pending_end,
+        requests=tracker.requests,
+        answered=tracker.answered,
+        last_request=_message(tracker.last_request),
+        last_answer=_message(tracker.last_answer),
+        worst_status=None,
+        request_timeout_ns=None,
+        request_text=None,
+        snap=snap,
+    )
+
+
+def _app11(app: AppObserver) -> AppFacts:
     hello = app.client_hello
     request = app.request_line
     return AppFacts(
@@ -343,6 +468,32 @@ def _snap(app: AppObserver) -> SnapFacts | None:
     )
 
 
+def _notes(app: AppObserver | None) -> tuple[Note, ...]:
+    """The observer's notes; on an HTTP/2 connection HTTP/2's readings of the application-data
+    records replace the HTTP/1.1 reading's notes of them."""
+    if app is None:
+        return ()
+    tracker = app.h2
+    if tracker is None or _h2(tracker) is None:
+        return tuple(app.notes)
+    replaced = app.h2_notes
+    kept = [n for n in app.notes if n not in replaced]
+    extra = [
+        Note(
+            frame=r.frame,
+            ts_ns=r.ts_ns,
+            direction=r.direction,
+            summary=text(
+                f"HTTP/2 {r.what}"
+                if tracker.readers is not None
+                else f"TLS ApplicationData ({r.length} bytes, {r.size} of plaintext): HTTP/2 {r.what}"
+            ),
+        )
+        for r in tracker.readings
+    ]
+    return tuple(sorted((*kept, *extra), key=lambda n: (n.frame, n.ts_ns)))
+
+
 def facts_of(conn: Connection, translation: TranslationFacts | None = None) -> ConnectionFacts:
     """The facts of a connection (its observer is ``conn.observer`` when it carried payload);
     ``translation`` is the other view when the capture holds it twice across a NAT."""
@@ -381,6 +532,6 @@ def facts_of(conn: Connection, translation: TranslationFacts | None = None) -> C
         ),
         app=_app(app, conn.midstream),
         log=log,
-        notes=tuple(app.notes) if app is not None else (),
+        notes=_notes(app),
         translation=translation,
     )

@@ -48,7 +48,8 @@ LABELS: dict[Label, LabelInfo] = {
         LabelInfo(
             Label.OK,
             "the server answered the request (TLS: server application data after the client's; "
-            "plain TCP: server payload after client payload)",
+            "HTTP/2: an answer-sized record after the request, not control frames; plain TCP: server "
+            "payload after client payload)",
             "none",
             "SF / S1 with data both ways",
         ),
@@ -106,16 +107,19 @@ LABELS: dict[Label, LabelInfo] = {
         ),
         LabelInfo(
             Label.AWAITING_HEADERS,
-            "handshake done, request sent and ACKed, no server data until the client closed or "
-            "the capture ran past the timeout",
+            "handshake done, request sent and ACKed, no server data (HTTP/2: only control frames, "
+            "SETTINGS, ACKs, WINDOW_UPDATE, PING) until the client closed or the capture ran past the "
+            "timeout",
             "context deadline exceeded / (Client.Timeout exceeded while awaiting headers) / "
             "net/http: timeout awaiting response headers",
             "SF/S1, client data with no server data after it",
         ),
         LabelInfo(
             Label.SERVER_CLOSED,
-            "server closed (FIN or RST) after the request without answering",
-            "EOF / read: connection reset by peer",
+            "server closed (FIN or RST) after the request without answering (HTTP/2: often after a "
+            "GOAWAY-sized record)",
+            "EOF / read: connection reset by peer; HTTP/2: http2: server sent GOAWAY and closed the "
+            "connection; ... / unexpected EOF",
             "SF/RSTR, no server data after the request",
         ),
         LabelInfo(

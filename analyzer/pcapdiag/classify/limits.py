@@ -42,6 +42,19 @@ def capture_limits(
                 "(capture with tcpdump -s 0 for whole packets)"
             )
         )
+    h2 = facts.app.h2
+    if h2 is not None and h2.overlaps:
+        frames = ", ".join(str(f) for f in h2.overlaps)
+        out.append(
+            text(
+                f"requests overlap on this HTTP/2 connection (a request began in frame {frames} while an "
+                "earlier one the server had read was unanswered): concurrent streams cannot be told apart "
+                + ("" if h2.cleartext else "inside TLS ")
+                + "by sizes and order alone, so the verdict is decided from the last request"
+            )
+        )
+    if facts.app.h2_doubt:
+        out.append(text(facts.app.h2_doubt))
     if kernel_drops:
         out.append(
             text(

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from pcapdiag.classify.diagnosis import Step, Where
 from pcapdiag.classify.labels import Label
-from pcapdiag.k8s import Backend, WebhookMatch
+from pcapdiag.k8s import Backend, Webhook, WebhookKind, WebhookMatch
 from pcapdiag.prose import Ip, Name, NameKind, Part, Slot, Text, text
 
 _LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
@@ -134,10 +134,29 @@ def _names(target: Target, k8s: WebhookMatch | None) -> _Names:
         config_kind=w.kind.resource if config else None,
         config=Name(NameKind.CONFIGURATION, config) if config else None,
         webhook=Name(NameKind.WEBHOOK, webhook) if webhook else None,
-        settings=f"timeoutSeconds {int(w.timeout_s)}, failurePolicy {w.failure_policy.value}",
+        settings=_settings(w),
         probe_port=int(probe) if probe is not None else None,
         path=w.path if _PATH.fullmatch(w.path) else "/validate",
     )
+
+
+def _settings(w: Webhook) -> str:
+    """What the object's own yaml shows about the call: an admission webhook's timeoutSeconds and
+    failurePolicy, an APIService's Available condition, a conversion webhook's service and path."""
+    if w.kind is WebhookKind.APISERVICE:
+        cond = w.available
+        said = (
+            f"its Available condition ({cond.status}{', ' + cond.reason if cond.reason else ''}): what the "
+            "aggregator's last availability check got"
+            if cond is not None
+            else "its Available condition: what the aggregator's last availability check got"
+        )
+        return said + "; spec.service, caBundle, insecureSkipTLSVerify"
+    if w.kind is WebhookKind.CONVERSION:
+        return (
+            "spec.conversion.webhook.clientConfig: the service, port and path the API server calls to convert"
+        )
+    return f"timeoutSeconds {int(w.timeout_s)}, failurePolicy {w.failure_policy.value}"
 
 
 def _backend_for(backends: tuple[Backend, ...], server_ip: str) -> Backend | None:
@@ -407,6 +426,10 @@ def _next_steps(label: Label, target: Target, k8s: WebhookMatch | None) -> tuple
             _step(f"curl -sS --dump-header - 127.0.0.1:{health}/healthz", "what the probe gets"),
             _step(logs, "why it answers with an error"),
         ]
+    if k8s is not None and not k8s.webhook.kind.admission and n.config:
+        # an APIService or a CRD: its own object says what the API server calls and, for an APIService,
+        # what the aggregator saw last
+        steps = [_step(webhook_cfg, n.settings or ""), *steps]
     return _unique(_where_steps(target, port, policy, netshoot, client) + steps)
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from pcapdiag.classify import http2
 from pcapdiag.classify.diagnosis import Candidate, Undecided
 from pcapdiag.classify.errors import (
     ECONNRESET,
@@ -284,7 +285,7 @@ def _classify(facts: ConnectionFacts, ctx: Context) -> Verdict | Undecided:
     if not facts.packets and facts.icmp:
         return _syn_stage(facts, ctx)  # only the ICMP error that refused it was captured
     if not c.syn_count and not s.synack_frame:
-        return _midstream(facts, ctx)
+        return h2_said(facts, _midstream(facts, ctx))
     if not s.synack_frame and not s.first_data_frame and not c.first_data_frame and not s.rst_frame:
         # The server never accepted the SYN (whatever bare ACKs it sent): still the dial.
         return _syn_stage(facts, ctx)
@@ -309,8 +310,8 @@ def _classify(facts: ConnectionFacts, ctx: Context) -> Verdict | Undecided:
             (c.syn_frame, s.rst_frame),
         )
     if facts.app.mode is Mode.TLS and not facts.app.midstream:
-        return _tls(facts, ctx)
-    return _exchanges(facts, ctx, tls=facts.app.mode is Mode.TLS)
+        return h2_said(facts, _tls(facts, ctx))
+    return h2_said(facts, _exchanges(facts, ctx, tls=facts.app.mode is Mode.TLS))
 
 
 def _synack_lost(facts: ConnectionFacts, ctx: Context) -> Verdict | Undecided | None:
@@ -768,7 +769,7 @@ def _exchanges(facts: ConnectionFacts, ctx: Context, tls: bool) -> Verdict | Und
                 f"(frame {late[1].frame}): a slow webhook, too late to count as an answer."
             ),
         )
-    what = "TLS request" if tls else "request"
+    what = "HTTP/2 request" if app.h2 is not None else "TLS request" if tls else "request"
     if (
         tls
         and app.client_auth_records
@@ -808,6 +809,8 @@ def _exchanges(facts: ConnectionFacts, ctx: Context, tls: bool) -> Verdict | Und
             and (not client_close or server_close < client_close)
         ):
             reset = server_reset
+            if app.h2 is not None:
+                return h2_closed(facts, pending, server_close, server_close_frame, reset)
             return Verdict(
                 Label.SERVER_CLOSED,
                 read_error(facts.dialled_client, facts.dialled_server, ECONNRESET) if reset else text("EOF"),
@@ -917,6 +920,31 @@ def _exchanges(facts: ConnectionFacts, ctx: Context, tls: bool) -> Verdict | Und
         None,
         text("The connection is up but no request was sent before the capture ended."),
         (c.syn_frame,),
+    )
+
+
+def h2_closed(
+    facts: ConnectionFacts, pending: Message, server_close: int, close_frame: int, reset: bool
+) -> Verdict:
+    """HTTP/2: the server closed with the request open (http2.closed says how Go reports it)."""
+    error, why, frames, alternatives = http2.closed(facts, pending, server_close, close_frame, reset)
+    return Verdict(Label.SERVER_CLOSED, error, why, frames, alternatives=alternatives)
+
+
+def h2_said(facts: ConnectionFacts, verdict: Verdict | Undecided) -> Verdict | Undecided:
+    """An HTTP/2 connection's verdict says how HTTP/2 was recognised and which records were taken
+    as control frames, and why (http2.explain)."""
+    if facts.app.h2 is None or isinstance(verdict, Undecided):
+        return verdict
+    return Verdict(
+        verdict.label,
+        verdict.error,
+        text(verdict.explanation, " ", http2.explain(facts, verdict.label)),
+        verdict.key_frames,
+        verdict.certificate,
+        verdict.alternatives,
+        verdict.findings,
+        verdict.cut,
     )
 
 

@@ -17,6 +17,7 @@ follows shared/design/wire-facts.md: the Linux SYN schedules of §4.3 and the ti
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import itertools
 from collections.abc import Sequence
@@ -630,3 +631,16 @@ def _connected(
     if anchor is not Anchor.REQUEST:
         wire += f" ({_s(close - waiting_since)} after {what})"
     return anchor, (t / NS, t / NS), wire, decision, waiting
+
+
+def as_client_timeout(timing: Timing | None, server: HostPort) -> Timing | None:
+    """The timing of a call whose budget is an http.Client.Timeout, not a request context (the
+    aggregator's availability check): the timer that fired at the budget is that Client.Timeout."""
+    if timing is None or timing.timer is not Timer.WEBHOOK or timing.budget_s is None:
+        return timing
+    said = _budget_text(round(timing.budget_s * NS), timing.budget_source)
+    now = f"the caller's http.Client.Timeout ({timing.budget_s:g} s: the aggregator's availability check)"
+    because = Text(tuple(p.replace(said, now) if isinstance(p, str) else p for p in timing.because.parts))
+    return dataclasses.replace(
+        timing, timer=Timer.CLIENT_TIMEOUT, go_error=go_error(Timer.CLIENT_TIMEOUT, server), because=because
+    )

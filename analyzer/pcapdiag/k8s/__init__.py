@@ -4,6 +4,7 @@ from pcapdiag.k8s.documents import K8sDataError
 from pcapdiag.k8s.inventory import Inventory
 from pcapdiag.k8s.model import (
     Backend,
+    Condition,
     ContainerPort,
     FailurePolicy,
     Finding,
@@ -20,6 +21,7 @@ from pcapdiag.k8s.model import (
 
 __all__ = [
     "Backend",
+    "Condition",
     "ContainerPort",
     "FailurePolicy",
     "Finding",

@@ -10,6 +10,7 @@ from pcapdiag.k8s.model import (
     Platform,
     Severity,
     Webhook,
+    WebhookKind,
     WebhookMatch,
     pod_ref,
     service_ref,
@@ -209,8 +210,33 @@ _FARGATE_10250 = (
 )
 
 
+def apiservice_findings(w: Webhook) -> list[Finding]:
+    """What an APIService's own status and settings show: its Available condition, no certificate check."""
+    out = []
+    cond = w.available
+    if cond is not None and cond.status != "True":
+        said = text(
+            f"Available is {cond.status}"
+            + (f" ({cond.reason})" if cond.reason else "")
+            + (f": {cond.message}" if cond.message else "")
+            + "; requests for its group get 'the server is currently unable to handle the request' (503)"
+        )
+        out.append(Finding(Severity.ERROR if cond.status == "False" else Severity.WARNING, w.title, said))
+    if w.insecure:
+        said = text(
+            "insecureSkipTLSVerify is set: the aggregator does not check the backend's certificate, so no "
+            "certificate problem explains a failure (its availability check never checks it either)"
+        )
+        out.append(Finding(Severity.INFO, w.title, said))
+    return out
+
+
 def webhook_findings(w: Webhook) -> list[Finding]:
     """What one webhook's own settings show: its timeout against the API server's timers, its url."""
+    if w.kind is WebhookKind.APISERVICE:
+        return apiservice_findings(w)
+    if not w.kind.admission:
+        return []
     out = []
     t = w.timeout_s
     if not 1 <= t <= CLIENT_TIMEOUT_S:

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from ipaddress import ip_address
 
+from pcapdiag.k8s.aggregation import parse_apiservice, parse_conversion
 from pcapdiag.k8s.checks import match_findings, sorted_findings, webhook_findings
 from pcapdiag.k8s.documents import walk_documents
 from pcapdiag.k8s.fields import canonical_ip
@@ -83,7 +84,9 @@ class Inventory:
             if e.from_slice or (e.namespace, e.service) not in sliced:  # EndpointSlices win over Endpoints
                 merged.setdefault((e.namespace, e.service), {}).update(dict.fromkeys(e.addresses))
         self._endpoints = {key: tuple(addresses) for key, addresses in merged.items()}
-        unique = {(w.kind.value, w.configuration, w.name): w for w in webhooks}
+        # admission webhooks first: a service that also converts a CRD or serves an APIService is named
+        # by its admission webhook, the commonest caller
+        unique = {(not w.kind.admission, w.kind.value, w.configuration, w.name): w for w in webhooks}
         self._webhooks = tuple(unique[key] for key in sorted(unique))
         self._pods_by_ip: dict[str, list[Pod]] = {}
         self._node_by_ip: dict[str, str] = {}
@@ -105,7 +108,8 @@ class Inventory:
         """Read parsed JSON documents: kubectl ``get ... -o json`` output (Lists or single objects).
 
         Kinds read: Service, Endpoints, EndpointSlice, Pod, Node, ValidatingWebhookConfiguration,
-        MutatingWebhookConfiguration (v1 and v1beta1); other kinds are ignored.
+        MutatingWebhookConfiguration (v1 and v1beta1), APIService and CustomResourceDefinition (its
+        conversion webhook); other kinds are ignored.
         Raises K8sDataError when a document is not Kubernetes JSON at all.
         """
         services: list[Service] = []
@@ -124,6 +128,10 @@ class Inventory:
                 endpoints.append(eps)
             elif item.kind in _WEBHOOK_KINDS:
                 webhooks.extend(parse_webhooks(_WEBHOOK_KINDS[item.kind], item.api_version, item.obj))
+            elif item.kind == "APIService":
+                webhooks.extend(parse_apiservice(item.api_version, item.obj))
+            elif item.kind == "CustomResourceDefinition":
+                webhooks.extend(parse_conversion(item.api_version, item.obj))
         return cls(services=services, pods=pods, nodes=nodes, endpoints=endpoints, webhooks=webhooks)
 
     @property

@@ -9,15 +9,36 @@ from pcapdiag.prose import Name, NameKind, Text, join, text
 
 
 class WebhookKind(enum.Enum):
-    """Which admission webhook configuration a webhook comes from."""
+    """Which object makes the API server call a service: an admission webhook configuration, an
+    APIService (the aggregation layer), or a CRD's conversion webhook."""
 
     VALIDATING = "validating"
     MUTATING = "mutating"
+    APISERVICE = "apiservice"
+    CONVERSION = "conversion"
 
     @property
     def resource(self) -> str:
-        """The kubectl resource name, e.g. 'validatingwebhookconfiguration'."""
+        """The kubectl resource name, e.g. 'validatingwebhookconfiguration', 'apiservice'."""
+        if self is WebhookKind.APISERVICE:
+            return "apiservice"
+        if self is WebhookKind.CONVERSION:
+            return "customresourcedefinition"
         return f"{self.value}webhookconfiguration"
+
+    @property
+    def admission(self) -> bool:
+        """An admission webhook (timeoutSeconds and failurePolicy are its own settings)."""
+        return self in (WebhookKind.VALIDATING, WebhookKind.MUTATING)
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """A status condition as the object reports it (an APIService's Available)."""
+
+    status: str
+    reason: str | None
+    message: str | None
 
 
 class FailurePolicy(enum.Enum):
@@ -139,6 +160,14 @@ class Webhook:
     failure_policy: FailurePolicy
     """failurePolicy, or its default: Fail in v1, Ignore in v1beta1."""
     failure_policy_defaulted: bool
+    ca_bundle: bool = True
+    """The object gives a caBundle to verify the server's certificate with."""
+    insecure: bool = False
+    """APIService insecureSkipTLSVerify: the aggregator does not verify the backend's certificate."""
+    available: Condition | None = None
+    """APIService: its Available condition, as the aggregator last set it."""
+    group_version: str | None = None
+    """APIService: 'group/version' it serves; conversion: the CRD's group."""
 
     @property
     def service(self) -> str | None:
@@ -149,7 +178,14 @@ class Webhook:
 
     @property
     def title(self) -> Text:
-        """'webhook NAME (validatingwebhookconfiguration CONFIG)' for findings."""
+        """'webhook NAME (validatingwebhookconfiguration CONFIG)' for findings; 'apiservice NAME', and
+        'conversion webhook of customresourcedefinition NAME' for the others."""
+        if self.kind is WebhookKind.APISERVICE:
+            return text("apiservice ", Name(NameKind.CONFIGURATION, self.name))
+        if self.kind is WebhookKind.CONVERSION:
+            return text(
+                "conversion webhook of customresourcedefinition ", Name(NameKind.CONFIGURATION, self.name)
+            )
         return text(
             "webhook ",
             Name(NameKind.WEBHOOK, self.name),

@@ -25,7 +25,7 @@ def parse_webhooks(kind: WebhookKind, api_version: str, obj: dict[str, object]) 
         timeout = integer(w, "timeoutSeconds")
         policy = {p.value: p for p in FailurePolicy}.get(text(w, "failurePolicy") or "")
         url = text(w, "clientConfig", "url")
-        host, port, path = _split_url(url) if url else (None, None, None)
+        host, port, path = split_url(url) if url else (None, None, None)
         out.append(
             Webhook(
                 name=name,
@@ -47,7 +47,7 @@ def parse_webhooks(kind: WebhookKind, api_version: str, obj: dict[str, object]) 
     return tuple(out)
 
 
-def _split_url(url: str) -> tuple[str | None, int | None, str | None]:
+def split_url(url: str) -> tuple[str | None, int | None, str | None]:
     """(host, port, path) of a webhook url; the port is None when absent or invalid."""
     try:
         parts = urlsplit(url)

@@ -48,6 +48,9 @@ class ServerHello:
     """True for a HelloRetryRequest."""
     partial: bool = False
     """The snaplen cut the message: fields it hid are 0 (selected_version 0: not seen)."""
+    alpn: str | None = None
+    """The application protocol the server chose (ALPN extension; TLS 1.2 and older show it in
+    clear, TLS 1.3 sends it in the encrypted EncryptedExtensions); None when not seen."""
 
 
 class _Reader:
@@ -135,6 +138,15 @@ def _client_extensions(exts: dict[int, bytes]) -> tuple[str | None, tuple[str, .
     return sni, tuple(alpn), versions
 
 
+def _server_alpn(exts: dict[int, bytes]) -> str | None:
+    """The one protocol a ServerHello's ALPN extension names (RFC 7301 3.1), None if absent."""
+    raw = exts.get(EXT_ALPN)
+    if raw is None:
+        return None
+    lst = _Reader(_Reader(raw).vec16())
+    return lst.vec8().decode("ascii", "replace") if not lst.done() else None
+
+
 def parse_server_hello(body: bytes) -> ServerHello:
     """Parse a ServerHello body (after the 4-byte handshake header)."""
     r = _Reader(body)
@@ -156,6 +168,7 @@ def parse_server_hello(body: bytes) -> ServerHello:
         selected_version=selected,
         cipher_suite=suite,
         retry=random == HRR_RANDOM,
+        alpn=_server_alpn(exts),
     )
 
 
@@ -214,8 +227,16 @@ def parse_server_hello_prefix(body: bytes) -> ServerHello:
     elif legacy and legacy < 0x0303:
         selected = legacy
     retry = len(random) >= HRR_PREFIX_SEEN and HRR_RANDOM.startswith(random)
+    alpn: str | None = None
+    with contextlib.suppress(ValueError):  # seen whole but malformed: nothing from it
+        alpn = _server_alpn(exts)
     return ServerHello(
-        legacy_version=legacy, selected_version=selected, cipher_suite=suite, retry=retry, partial=True
+        legacy_version=legacy,
+        selected_version=selected,
+        cipher_suite=suite,
+        retry=retry,
+        partial=True,
+        alpn=alpn,
     )
 
 

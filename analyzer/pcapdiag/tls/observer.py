@@ -50,6 +50,7 @@ from pcapdiag.tls.constants import (
     is_tls13,
     version_name,
 )
+from pcapdiag.tls.h2 import PREFACE, FrameReader, H2Tracker, record_overhead
 from pcapdiag.tls.hello import (
     ClientHello,
     ServerHello,
@@ -190,6 +191,11 @@ class SnapCut:
         return bool(self.unread_frame[direction]) and self.unread_ts[direction] >= since_ts
 
 
+def _is_preface(data: bytes) -> bool:
+    """Whether a client's first bytes are (the visible start of, at least 4 bytes) the h2c preface."""
+    return len(data) >= 4 and data[: len(PREFACE)] == PREFACE[: len(data)]
+
+
 def _first_line(data: bytes) -> str:
     """A printable description of bytes that are not TLS: the HTTP line, or the first byte."""
     m = _STATUS_LINE.match(data) or _REQUEST_LINE.match(data)
@@ -232,6 +238,9 @@ class AppObserver:
         "closing_frame",
         "closing_ts",
         "done_unproven",
+        "h2",
+        "h2_alerts",
+        "h2_notes",
         "handshake_done_frame",
         "handshake_done_inferred",
         "handshake_done_ts",
@@ -336,6 +345,14 @@ class AppObserver:
         self._plain_last: tuple[Direction, int, int, bool, bytes] | None = None
         """Plain mode: the last chunk fed (direction, frame, end offset, whether it was an answer
         without a status, its first bytes), to continue it in cut()."""
+        self.h2_alerts: list[AlertSeen] = []
+        """Application-data records the HTTP/1.1 reading took as alerts by size (32 bytes or less):
+        HTTP/2's reading keeps only those of an alert's exact size."""
+        self.h2_notes: list[Note] = []
+        """Notes of the HTTP/1.1 reading of application data, which HTTP/2's reading replaces."""
+        self.h2: H2Tracker | None = None
+        """HTTP/2's reading of the exchanges (tls.h2), beside the HTTP/1.1 one: made when the client
+        offers h2 or opens with the h2c preface, dropped when a visible ALPN choice says otherwise."""
 
     # -- StreamObserver --------------------------------------------------------------------
 
@@ -446,10 +463,11 @@ class AppObserver:
 
     def _steady(self, d: Direction) -> bool:
         """Whether the connection is past everything but request/answer bookkeeping in this direction:
-        TLS established with a known version, whole packets, no ticket run open (so its application-
-        data records can be taken by _feed_steady)."""
+        TLS established with a known version, whole packets, no ticket run open, not read as HTTP/2
+        (so its application-data records can be taken by _feed_steady)."""
         if (
             self.mode is not Mode.TLS
+            or self.h2 is not None  # HTTP/2 reads every record (tls.h2)
             or self.snap is not None
             or self._version_pending
             or self.unsynced[d]
@@ -576,14 +594,18 @@ class AppObserver:
 
     def hidden_answer(self) -> str | None:
         """Why the absence of an answer to the pending request cannot be shown, if the snaplen hid it."""
+        return self.hidden_answer_since(self.pending.ts_ns if self.pending is not None else None)
+
+    def hidden_answer_since(self, pending_ts: int | None) -> str | None:
+        """hidden_answer for a request pending since ``pending_ts`` (None: none pending), as HTTP/2's
+        reading has it."""
         snap = self.snap
-        pending = self.pending
-        if snap is None or pending is None:
+        if snap is None or pending_ts is None:
             return None
         if self.done_unproven and not self.answered:
             return self.hidden_finish()
         s = Direction.TO_CLIENT
-        if snap.hides(s, pending.ts_ns):
+        if snap.hides(s, pending_ts):
             return (
                 f"the server's bytes after the request (to frame {snap.unread_frame[s]}) could not be "
                 "read as records, so an answer may be among them"
@@ -593,9 +615,13 @@ class AppObserver:
     def hidden_close(self) -> str | None:
         """Why when the client began to close cannot be shown: a closing alert may be among the
         client's bytes after its pending request that could not be read as records."""
+        return self.hidden_close_since(self.pending.ts_ns if self.pending is not None else None)
+
+    def hidden_close_since(self, pending_ts: int | None) -> str | None:
+        """hidden_close for a request pending since ``pending_ts`` (None: none pending)."""
         snap = self.snap
         c = Direction.TO_SERVER
-        if snap is None or self.pending is None or not snap.hides(c, self.pending.ts_ns):
+        if snap is None or pending_ts is None or not snap.hides(c, pending_ts):
             return None
         return (
             f"the client's bytes after the request (to frame {snap.unread_frame[c]}) could not be read "
@@ -673,7 +699,7 @@ class AppObserver:
         self.pending_end = max(self.pending_end, pending_end) if self.pending else pending_end
         self.pending = pending
         self.snap.unsettled += 1
-        self._note(
+        self._note_app(
             frame,
             ts_ns,
             Direction.TO_CLIENT,
@@ -748,17 +774,24 @@ class AppObserver:
                 self._assume_finished(r, d)
         elif self.snap is not None and not tls13 and not self._ccs[d] and self.version is not None:
             self._infer_ccs(d)
+        if self.h2 is not None:  # -- HTTP/2 (tls.h2): its own reading of every record after the handshake
+            suite = self.server_hello.cipher_suite if self.server_hello else 0
+            self.h2.record(
+                d, r.length, record_overhead(self.version, suite), r.offset, r.frame, r.ts_ns, r.ack_offset
+            )
         if alert_sized:
             self.alerts.append(AlertSeen(d, r.frame, r.ts_ns, None, None))
+            if self.h2 is not None:
+                self.h2_alerts.append(self.alerts[-1])
             if not self.closing_ts[d]:
                 self.closing_ts[d], self.closing_frame[d] = r.ts_ns, r.frame
-            self._note(r.frame, r.ts_ns, d, f"TLS 1.3 alert-sized encrypted record ({r.length} bytes)")
+            self._note_app(r.frame, r.ts_ns, d, f"TLS 1.3 alert-sized encrypted record ({r.length} bytes)")
             return
         if tls13 and d is Direction.TO_CLIENT and self._session_ticket(r):
             return
         if self._app_notes[d] < 3:
             self._app_notes[d] += 1
-            self._note(r.frame, r.ts_ns, d, f"TLS ApplicationData ({r.length} bytes)")
+            self._note_app(r.frame, r.ts_ns, d, f"TLS ApplicationData ({r.length} bytes)")
         end = r.offset + 5 + r.length
         if d is Direction.TO_SERVER:
             self.client_data_records += 1
@@ -986,7 +1019,7 @@ class AppObserver:
         return False
 
     def _note_ticket(self, r: Record) -> None:
-        self._note(
+        self._note_app(
             r.frame,
             r.ts_ns,
             Direction.TO_CLIENT,
@@ -1015,6 +1048,7 @@ class AppObserver:
                     direction=note.direction,
                     summary=text(f"TLS 1.3 encrypted record ({self._run_len} bytes): NewSessionTicket-sized"),
                 )
+                self.h2_notes.append(self.notes[i])
                 self._app_notes[Direction.TO_CLIENT] -= 1
                 break
 
@@ -1035,6 +1069,7 @@ class AppObserver:
                     if self.client_hello is None:
                         self.client_hello = hello
                         self.client_hello_frame, self.client_hello_ts = r.frame, r.ts_ns
+                        self._h2_offer(hello)
                     alpn = ",".join(hello.alpn) or "-"
                     sni = Name(NameKind.DNS, hello.sni) if hello.sni else "-"
                     name = text(name, " (SNI ", sni, f", ALPN {alpn})")
@@ -1045,6 +1080,7 @@ class AppObserver:
                     else:
                         self.server_hello = sh
                         self.server_hello_frame, self.server_hello_ts = r.frame, r.ts_ns
+                        self._h2_choice(sh)
                         name = text(name, f" ({version_name(sh.selected_version)})")
                         if is_tls13(sh.selected_version):
                             self._encrypted[Direction.TO_CLIENT] = True
@@ -1068,6 +1104,7 @@ class AppObserver:
             if self.client_hello is None:
                 self.client_hello = hello
                 self.client_hello_frame, self.client_hello_ts = r.frame, r.ts_ns
+                self._h2_offer(hello)
             sni = Name(NameKind.DNS, hello.sni) if hello.sni else "-"
             return text(name, " (SNI ", sni, ") (cut by the snaplen)")
         elif hs_type == SERVER_HELLO and d is Direction.TO_CLIENT:
@@ -1077,6 +1114,7 @@ class AppObserver:
             else:
                 self.server_hello = sh
                 self.server_hello_frame, self.server_hello_ts = r.frame, r.ts_ns
+                self._h2_choice(sh)
                 self._held_alerts = []
                 if sh.selected_version:
                     self._version_pending = False
@@ -1091,6 +1129,31 @@ class AppObserver:
             self._snap().certificate = True
             self.certificate_frame = self.certificate_frame or r.frame
         return text(f"{name} (cut by the snaplen)")
+
+    # -- HTTP/2 (tls.h2): where the h2 reading starts, stops, and reads alerts ---------------------
+
+    def _h2_offer(self, hello: ClientHello) -> None:
+        """The client offered h2 (or the snaplen hid what it offered, or it was zeroed: a legacy
+        version of 0 is no real ClientHello's): read the exchanges as HTTP/2 too."""
+        unknown = (hello.partial or not hello.legacy_version) and not hello.alpn
+        if self.h2 is None and ("h2" in hello.alpn or unknown):
+            self.h2 = H2Tracker(offered_only=hello.alpn == ("h2",), offer_seen=bool(hello.alpn))
+
+    def _h2_choice(self, sh: ServerHello) -> None:
+        """A ServerHello: its ALPN, when in clear (TLS 1.2), says whether h2 was chosen."""
+        if self.h2 is None or is_tls13(sh.selected_version):
+            return
+        if sh.partial and sh.alpn is None:
+            self.h2.choice_hidden = "the snaplen hid the ServerHello's ALPN extension"
+        elif not self.h2.alpn(sh.alpn):
+            self.h2 = None
+
+    def _note_app(self, frame: int, ts_ns: int, direction: Direction, summary: str) -> None:
+        """A note of the HTTP/1.1 reading of application data: HTTP/2's reading replaces it."""
+        notes = len(self.notes)
+        self._note(frame, ts_ns, direction, summary)
+        if self.h2 is not None and len(self.notes) > notes:
+            self.h2_notes.append(self.notes[-1])
 
     # -- exchanges ------------------------------------------------------------------------------
 
@@ -1119,6 +1182,13 @@ class AppObserver:
                 self.worst_status = status
 
     def _plain(self, d: Direction, data: bytes, offset: int, frame: int, ts_ns: int, ack_offset: int) -> None:
+        if offset == 0 and d is Direction.TO_SERVER and not self.midstream and _is_preface(data):
+            self.h2 = H2Tracker()
+            self.h2.preface(frame, ts_ns)
+            self.h2.readers = (FrameReader(preface=True), FrameReader(preface=False))
+        if self.h2 is not None and self.h2.readers is not None:  # -- h2c: the frames themselves
+            for ftype, flags, size, start in self.h2.readers[d].feed(data, offset):
+                self.h2.frame(d, ftype, flags, size, start, frame, ts_ns, ack_offset)
         self._plain_last = (d, frame, offset + len(data), False, b"")
         if d is Direction.TO_SERVER:
             new_turn = self.pending is None
@@ -1148,6 +1218,9 @@ class AppObserver:
         """Plain mode: hidden bytes continue the chunk fed just before (same segment), or are a chunk
         of which nothing was seen. A request grows by them; an answer whose status line they cut
         has an unknown status (SnapCut.status_cut)."""
+        if self.h2 is not None and self.h2.readers is not None:  # -- h2c: frames go on through the cut
+            for ftype, flags, size, start in self.h2.readers[d].skip(length):
+                self.h2.frame(d, ftype, flags, size, start, frame, ts_ns, ack_offset)
         last = self._plain_last
         if last is None or last[0] is not d or last[1] != frame or last[2] != offset:
             self._plain(d, b"", offset, frame, ts_ns, ack_offset)

@@ -4,14 +4,16 @@ A ``StreamScrubber`` follows one direction of a connection. Fed each segment's p
 stream offset (in capture order), it returns bytes of the same length where everything is zero
 except TLS record headers, the 4-byte handshake message header at the start of a handshake record,
 whole ServerHello, ChangeCipherSpec and Alert records (no names or secrets in them), and the
-status code of a clear-text HTTP response. Lengths, record boundaries, versions and alerts, and so
-every label, survive; SNI, certificates, requests and responses do not. Bytes that arrive before
-the bytes in front of them (out of order) are zeroed whole.
+status code of a clear-text HTTP response, and in h2c (HTTP/2 in clear) the connection preface and
+every 9-byte frame header. Lengths, record and frame boundaries, versions and alerts, and so every
+label, survive; SNI, certificates, requests and responses do not. Bytes that arrive before the bytes
+in front of them (out of order) are zeroed whole.
 """
 
 from __future__ import annotations
 
 from pcapdiag.tls.constants import ALERT, CHANGE_CIPHER_SPEC, HANDSHAKE, SERVER_HELLO
+from pcapdiag.tls.h2 import FRAME_HEADER, PREFACE, SETTINGS, plausible
 from pcapdiag.tls.records import NotTls, check_header
 
 HTTP_STATUS_PREFIX = 12
@@ -29,7 +31,7 @@ class StreamScrubber:
         self._keep: list[tuple[int, int]] = []
         """[start, end) stream ranges to keep, in order."""
         self._mode = ""
-        """'' until the first byte, then 'tls' or 'plain'."""
+        """'' until the first byte, then 'tls', 'h2c' or 'plain'."""
         self._seen_end = 0
         """Stream offset up to which ranges have been worked out."""
         self._next = 0
@@ -64,6 +66,16 @@ class StreamScrubber:
                 self._mode = "plain"
             if self._mode == "plain" and data.startswith(b"HTTP/"):
                 self._keep_range(offset, offset + min(HTTP_STATUS_PREFIX, len(data)))
+            elif self._mode == "plain" and len(data) >= 4 and data[: len(PREFACE)] == PREFACE[: len(data)]:
+                self._mode = "h2c"
+                self._keep_range(offset, offset + len(PREFACE))
+                self._next = offset + len(PREFACE)
+            elif self._mode == "plain" and plausible(data) and data[3] == SETTINGS:
+                self._mode = "h2c"  # a server's h2c stream opens with its SETTINGS frame
+                self._next = offset
+        if self._mode == "h2c":
+            self._learn_frames(data, offset)
+            return
         if self._mode != "tls":
             return
         pos = offset
@@ -92,4 +104,23 @@ class StreamScrubber:
                 first = data[body - offset : body - offset + 1]
                 self._keep_range(body, body + (length if first == bytes([SERVER_HELLO]) else min(4, length)))
             self._next = body + length
+            pos = self._next
+
+    def _learn_frames(self, data: bytes, offset: int) -> None:
+        """h2c: keep each frame's 9-byte header (type, flags, stream, length), zero its payload."""
+        pos = offset
+        end = offset + len(data)
+        while pos < end:
+            if pos < self._next:
+                pos = self._next
+                continue
+            need = FRAME_HEADER - len(self._head)
+            self._head += data[pos - offset : pos - offset + need]
+            if len(self._head) < FRAME_HEADER:
+                return
+            header_start = pos - (FRAME_HEADER - need)
+            head = bytes(self._head)
+            self._head.clear()
+            self._keep_range(header_start, header_start + FRAME_HEADER)
+            self._next = header_start + FRAME_HEADER + ((head[0] << 16) | (head[1] << 8) | head[2])
             pos = self._next

@@ -15,6 +15,10 @@
 //     address/port so every connection has a known source port.
 //   - -insecure sets InsecureSkipVerify (no certificate check at all); the
 //     served certificate's facts are then reported with each answered request.
+//   - -h2 offers ALPN ["h2", "http/1.1"] with ForceAttemptHTTP2 (what the
+//     authentication, authorization and audit webhook clients and the
+//     aggregator's proxy do); -method GET and -url-host make the aggregator's
+//     discovery check (GET https://IP:PORT/apis/GROUP/VERSION, SNI still -host).
 //
 // With -plain it is a kubelet-style readiness probe instead (GET /healthz).
 //
@@ -68,6 +72,7 @@ type config struct {
 	TLSHandshakeTimeoutS  float64 `json:"tls_handshake_timeout_s"`
 	DialTimeoutS          float64 `json:"dial_timeout_s"`
 	InsecureSkipVerify    bool    `json:"insecure_skip_verify"`
+	H2                    bool    `json:"h2"`
 }
 
 func emit(r result) {
@@ -112,6 +117,9 @@ func main() {
 	clientTimeout := flag.Duration("client-timeout", 30*time.Second, "http.Client.Timeout")
 	respHdrTimeout := flag.Duration("response-header-timeout", 0, "Transport.ResponseHeaderTimeout (0 = unset)")
 	insecure := flag.Bool("insecure", false, "InsecureSkipVerify: accept any server certificate")
+	h2 := flag.Bool("h2", false, "offer ALPN h2 and http/1.1 (ForceAttemptHTTP2)")
+	methodFlag := flag.String("method", "POST", "POST (an AdmissionReview body, ?timeout= in the URL) or GET")
+	urlHost := flag.String("url-host", "", "host written in the URL (default: -host)")
 	flag.Parse()
 
 	lip := net.ParseIP(*laddr)
@@ -134,7 +142,7 @@ func main() {
 		ResponseHeaderTimeout: *respHdrTimeout,
 		MaxIdleConnsPerHost:   25,
 		IdleConnTimeout:       90 * time.Second,
-		ForceAttemptHTTP2:     false,
+		ForceAttemptHTTP2:     *h2,
 	}
 	if !*plain {
 		pool := x509.NewCertPool()
@@ -146,9 +154,13 @@ func main() {
 			}
 			pool.AppendCertsFromPEM(pem)
 		}
+		nextProtos := []string{"http/1.1"}
+		if *h2 {
+			nextProtos = []string{"h2", "http/1.1"}
+		}
 		cfg := &tls.Config{
 			ServerName: *host,
-			NextProtos: []string{"http/1.1"},
+			NextProtos: nextProtos,
 			RootCAs:    pool,
 			MinVersion: tls.VersionTLS12,
 			// -insecure: what a webhook caller with insecureSkipTLSVerify does
@@ -171,6 +183,7 @@ func main() {
 		ResponseHeaderTimeout: respHdrTimeout.Seconds(),
 		TLSHandshakeTimeoutS:  tlsHandshakeTimeout.Seconds(), DialTimeoutS: dialTimeout.Seconds(),
 		InsecureSkipVerify: *insecure && !*plain,
+		H2:                 *h2,
 	})
 	os.Stdout.Write(append(cfgLine, '\n'))
 
@@ -205,6 +218,13 @@ func main() {
 		if *plain {
 			method = http.MethodGet
 			url = "http://" + net.JoinHostPort(*host, strconv.Itoa(*urlPort)) + *path
+		} else if *methodFlag == http.MethodGet {
+			method = http.MethodGet
+			uh := *host
+			if *urlHost != "" {
+				uh = *urlHost
+			}
+			url = "https://" + net.JoinHostPort(uh, strconv.Itoa(*urlPort)) + *path
 		} else {
 			url = "https://" + net.JoinHostPort(*host, strconv.Itoa(*urlPort)) + *path +
 				"?timeout=" + strconv.Itoa(secs) + "s"
@@ -223,6 +243,9 @@ func main() {
 		if *plain {
 			req.Header.Set("User-Agent", "kube-probe/1.28")
 			req.Header.Set("Accept", "*/*")
+		} else if method == http.MethodGet {
+			req.Header.Set("Accept", "application/json, */*")
+			req.Header.Set("User-Agent", "kube-apiserver/v1.30.0 (linux/amd64) kubernetes/pcd")
 		} else {
 			req.Header.Set("Content-Type", "application/json")
 			req.Header.Set("Accept", "application/json, */*")

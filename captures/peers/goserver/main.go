@@ -11,7 +11,11 @@
 //	probe      plain HTTP: GET /healthz -> 500, anything else -> 200
 //	late       read the request, wait -delay (ignoring the client going away), then answer 200
 //	big        answer 200 with an AdmissionReview of about -body-bytes bytes (a large JSON patch)
+//	unavailable  read the request, answer 503 at once (an aggregated API server that is not ready)
+//	goaway     read the request, start a graceful shutdown (HTTP/2: GOAWAY), then close every
+//	           connection 0.2 s later without answering
 //
+// -h2 offers ALPN h2 (and http/1.1) and serves HTTP/2 with net/http's own h2 server.
 // -plain serves HTTP without TLS (a TLS ClientHello gets "HTTP/1.1 400 Bad Request").
 // The process exits by itself after -lifetime.
 package main
@@ -47,6 +51,7 @@ func main() {
 	delay := flag.Duration("delay", 11*time.Second, "late: how long after reading the request the answer is sent")
 	bodyBytes := flag.Int("body-bytes", 50000, "big: approximate size of the response body")
 	lifetime := flag.Duration("lifetime", 90*time.Second, "exit after this long")
+	h2 := flag.Bool("h2", false, "offer ALPN h2 and serve HTTP/2")
 	flag.Parse()
 
 	logger := log.New(os.Stderr, "", log.LstdFlags|log.Lmicroseconds)
@@ -74,8 +79,9 @@ func main() {
 	readBody := func(r *http.Request) {
 		_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 1<<20))
 	}
+	var srv *http.Server
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		logger.Printf("request %s %s from %s", r.Method, r.URL, r.RemoteAddr)
+		logger.Printf("request %s %s %s from %s", r.Proto, r.Method, r.URL, r.RemoteAddr)
 		switch *mode {
 		case "ok":
 			readBody(r)
@@ -135,6 +141,18 @@ func main() {
 			w.WriteHeader(http.StatusOK)
 			w.Write(bigBody)
 			logger.Printf("answered %s with %d body bytes", r.RemoteAddr, len(bigBody))
+		case "unavailable":
+			readBody(r)
+			http.Error(w, "service unavailable: pcd test", http.StatusServiceUnavailable)
+		case "goaway":
+			readBody(r)
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+				defer cancel()
+				logger.Printf("shutdown %s: %v", r.RemoteAddr, srv.Shutdown(ctx))
+				logger.Printf("close %s: %v", r.RemoteAddr, srv.Close())
+			}()
+			<-r.Context().Done()
 		case "probe":
 			if r.URL.Path == "/healthz" {
 				http.Error(w, "unhealthy: pcd test", http.StatusInternalServerError)
@@ -146,14 +164,16 @@ func main() {
 		}
 	})
 
-	srv := &http.Server{
+	srv = &http.Server{
 		Handler:  handler,
 		ErrorLog: logger,
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
 			return context.WithValue(ctx, ctxKey{}, new(int32))
 		},
+	}
+	if !*h2 {
 		// No h2: webhook servers commonly disable it, and the client only offers http/1.1.
-		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
+		srv.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){}
 	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
@@ -168,6 +188,9 @@ func main() {
 			Certificates: []tls.Certificate{cert},
 			MinVersion:   tls.VersionTLS12,
 			NextProtos:   []string{"http/1.1"},
+		}
+		if *h2 {
+			cfg.NextProtos = []string{"h2", "http/1.1"}
 		}
 		if kl := os.Getenv("SSLKEYLOGFILE"); kl != "" {
 			if f, err := os.OpenFile(kl, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600); err == nil {
@@ -196,4 +219,7 @@ func main() {
 	fmt.Printf("listening %s\n", ln.Addr())
 	os.Stdout.Sync()
 	logger.Printf("serve: %v", srv.Serve(ln))
+	// Serve returns as soon as Shutdown closes the listener (goaway): connections still being
+	// shut down live on until the lifetime ends.
+	select {}
 }
