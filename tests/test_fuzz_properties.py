@@ -401,12 +401,14 @@ class Trickle:
         return out
 
 
-def run_contract(data: bytes, step: int | None = None) -> tuple[CaptureReport, list[FlowReport]] | None:
+def run_contract(
+    data: bytes, step: int | None = None, fast_path: bool = True
+) -> tuple[CaptureReport, list[FlowReport]] | None:
     """open_capture + run as the contract allows: None after a CaptureError at open, else the report."""
     stream = io.BytesIO(data) if step is None else Trickle(data, step)
     flows: list[FlowReport] = []
     with time_limit(HANG_S):
-        result = analyse_stream(stream, Task("input", Options()), on_flow=flows.append)
+        result = analyse_stream(stream, Task("input", Options(fast_path=fast_path)), on_flow=flows.append)
     report = result.report
     if report is None:
         return None  # a CaptureError at open
@@ -535,6 +537,14 @@ def test_pipeline_on_mutated_real_captures(data: bytes, step: int) -> None:
     from_file = run_contract(data)
     from_pipe = run_contract(data, step)
     assert from_pipe == from_file
+
+
+@PIPELINE
+@given(data=mutated_capture(), step=st.none() | st.integers(1, 700))
+def test_block_path_equals_per_packet_path_on_mutated_captures(data: bytes, step: int | None) -> None:
+    """Whatever a damaged capture holds, the block path (columns, walks) gives the per-packet path's
+    report and connections, from a file or a trickling pipe (blocks of every size)."""
+    assert run_contract(data, step) == run_contract(data, step, fast_path=False)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -231,7 +231,12 @@ class Engine:
     def feed(self, block: RecordBlock) -> list[Decided]:
         """Analyse a block of records, in capture order; the connections decided meanwhile."""
         if self.options.fast_path and self.on_address is None and not self.options.servers and len(block):
-            self._feed_block(block)
+            try:
+                block.ts_array()
+            except OverflowError:  # a time past 2262 (a damaged pcapng timestamp): no int64 column
+                self._feed_records(block.records())
+            else:
+                self._feed_block(block)
         else:
             self._feed_records(block.records())
         return self._take()

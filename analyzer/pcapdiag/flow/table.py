@@ -38,7 +38,7 @@ Translation = tuple[int, Endpoint, Endpoint, bool]
 connection is the original view: its SYN was captured first, as it arrived before translation)."""
 
 
-_HALF_OPEN = struct.Struct("<qqqIIIHHHHBBB")
+_HALF_OPEN = struct.Struct("<QQQIIIHHHHBBB")
 """A lone SYN's numbers, packed (HalfOpen): capture time, frame, connection id, seq, ack, payload
 length, window, ports, IP ID, flags, TTL and family."""
 
@@ -58,7 +58,7 @@ class HalfOpen:
 
     def __init__(self, conn_id: int, frame: int, ts_ns: int, seg: TcpSegment) -> None:
         self.id = conn_id
-        self._numbers = _HALF_OPEN.pack(
+        numbers = (
             ts_ns,
             frame,
             conn_id,
@@ -73,6 +73,10 @@ class HalfOpen:
             seg.ttl,
             seg.family,
         )
+        try:
+            self._numbers: bytes | tuple[int, ...] = _HALF_OPEN.pack(*numbers)
+        except struct.error:  # a time or frame number past 64 bits (a damaged capture): kept as they are
+            self._numbers = numbers
         self.src = seg.src
         self.dst = seg.dst
         self.extra = (seg.options, seg.payload) if seg.payload else seg.options
@@ -84,9 +88,7 @@ class HalfOpen:
     @property
     def seg(self) -> TcpSegment:
         """The SYN, as decode() gave it."""
-        _, _, _, seq, ack, plen, window, sport, dport, ip_id, flags, ttl, family = _HALF_OPEN.unpack(
-            self._numbers
-        )
+        _, _, _, seq, ack, plen, window, sport, dport, ip_id, flags, ttl, family = self._fields()
         extra = self.extra
         options, payload = extra if isinstance(extra, tuple) else (extra, b"")
         return new_segment(
@@ -106,20 +108,24 @@ class HalfOpen:
             options,
         )
 
+    def _fields(self) -> tuple[int, ...]:
+        numbers = self._numbers
+        return numbers if isinstance(numbers, tuple) else _HALF_OPEN.unpack(numbers)
+
     @property
     def ts_ns(self) -> int:
         """When its one packet was captured."""
-        return int(_HALF_OPEN.unpack_from(self._numbers)[0])
+        return self._fields()[0]
 
     @property
     def frame(self) -> int:
         """The frame of its SYN."""
-        return int(_HALF_OPEN.unpack_from(self._numbers)[1])
+        return self._fields()[1]
 
     @property
     def isn(self) -> int:
         """The SYN's sequence number."""
-        return int(_HALF_OPEN.unpack_from(self._numbers)[3])
+        return self._fields()[3]
 
     @property
     def last_ts(self) -> int:
@@ -132,11 +138,11 @@ class HalfOpen:
 
     @property
     def client(self) -> Endpoint:
-        return self.src, int(_HALF_OPEN.unpack_from(self._numbers)[7])
+        return self.src, self._fields()[7]
 
     @property
     def server(self) -> Endpoint:
-        return self.dst, int(_HALF_OPEN.unpack_from(self._numbers)[8])
+        return self.dst, self._fields()[8]
 
 
 Tracked = Connection | HalfOpen
