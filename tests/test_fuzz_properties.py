@@ -408,7 +408,8 @@ def run_contract(
     stream = io.BytesIO(data) if step is None else Trickle(data, step)
     flows: list[FlowReport] = []
     with time_limit(HANG_S):
-        result = analyse_stream(stream, Task("input", Options(fast_path=fast_path)), on_flow=flows.append)
+        options = Options(fast_path=fast_path, block_min=1)  # the block path on every block
+        result = analyse_stream(stream, Task("input", options), on_flow=flows.append)
     report = result.report
     if report is None:
         return None  # a CaptureError at open

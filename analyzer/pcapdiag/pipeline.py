@@ -14,10 +14,7 @@ import ipaddress
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING, Protocol
 
 from pcapdiag.capture import RawRecord, RecordBlock, TruncatedRecord
 from pcapdiag.classify import Basis, ConnectionFacts, Context, Diagnosis, View, classify, facts_of
@@ -26,15 +23,12 @@ from pcapdiag.classify.timers import GIVE_UP_SLACK_NS
 from pcapdiag.classify.vantage import capture_vantage, connection_vantage
 from pcapdiag.correlate import CaptureInfo, match_captures, view_of
 from pcapdiag.decode import Decoded, decode
-from pcapdiag.decode.columns import Columns
 from pcapdiag.decode.fast import tcp_fields
 from pcapdiag.decode.packet import FIN, RST, IcmpError, Skipped, TcpSegment
 from pcapdiag.decode.tcp import new_segment
 from pcapdiag.filtering import FilterTally
 from pcapdiag.flow import DEFAULT_MAX_FLOWS, Connection, FlowTable, Tracked, format_ip
-from pcapdiag.flow.groups import KeyColumns
 from pcapdiag.flow.key import Endpoint, FlowKey, canonical
-from pcapdiag.flow.walk import BlockLists, walk
 from pcapdiag.k8s import Finding, Inventory, IpKind, WebhookMatch
 from pcapdiag.prose import HostPort
 from pcapdiag.report import CaptureReport, ClockOffset, FlowReport, Report
@@ -43,6 +37,14 @@ from pcapdiag.report.model import FilteredOut, ServerSummary
 from pcapdiag.report.paired import clock_offsets, paired_flows
 from pcapdiag.report.servers import servers_of
 from pcapdiag.tls import AppObserver
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    from pcapdiag.decode.columns import Columns
+    from pcapdiag.flow.groups import KeyColumns
+    from pcapdiag.flow.walk import BlockLists
 
 NS = 1_000_000_000
 SWEEP_NS = NS
@@ -94,6 +96,10 @@ class Options:
     fast_path: bool = True
     """Take the shortcuts for common frames and segments (same results); False: the general path
     for every packet (PCAPDIAG_NO_FAST_PATH=1), to check that the results are the same."""
+    block_min: int = 64
+    """Records a block needs for the block path (decoded into columns at once); a smaller one (a
+    live pipe's trickle, a small capture) is taken record by record, with the same results. Tests
+    set 1 to hold the block path itself to the per-packet path on small captures."""
 
     def wants_segment(self, src: bytes, sport: int, dst: bytes, dport: int) -> bool:
         """Cheap pre-filter on either endpoint (roles are not known yet)."""
@@ -230,7 +236,12 @@ class Engine:
 
     def feed(self, block: RecordBlock) -> list[Decided]:
         """Analyse a block of records, in capture order; the connections decided meanwhile."""
-        if self.options.fast_path and self.on_address is None and not self.options.servers and len(block):
+        if (
+            self.options.fast_path
+            and self.on_address is None
+            and not self.options.servers
+            and len(block) >= self.options.block_min
+        ):
             try:
                 block.ts_array()
             except OverflowError:  # a time past 2262 (a damaged pcapng timestamp): no int64 column
@@ -340,6 +351,12 @@ class Engine:
         at a time, in capture order. Sweeps happen where the per-packet path has them: after the
         first TCP packet at or past the next sweep time. The result is the per-packet path's.
         """
+        import numpy as np  # here, as the modules that need it: a small capture never does
+
+        from pcapdiag.decode.columns import Columns
+        from pcapdiag.flow.groups import KeyColumns
+        from pcapdiag.flow.walk import BlockLists
+
         n = len(block)
         buf, starts, caplens = block.buffer()
         single = block.single_linktype
@@ -419,7 +436,7 @@ class Engine:
         """Records ``begin`` to ``end`` (a sweep falls only after the last, when ``sweep_due``): the
         established connections' packets walked, the rest one at a time in capture order; False
         (nothing done) when the grouping cannot tell two keys apart."""
-        here = np.flatnonzero(wanted[begin : end + 1]) + begin
+        here = wanted[begin : end + 1].nonzero()[0] + begin
         groups = keys.groups(here)
         if groups is None:
             return False
@@ -441,6 +458,8 @@ class Engine:
                 continue
             stops.setdefault(key, []).append(i)
         barriers.sort()
+        from pcapdiag.flow.walk import walk
+
         table = self.table
         open_ = table.open
         span = end - begin + 1

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,9 +70,15 @@ class Text:
     """A sentence: literal strings and typed values, in order."""
 
     parts: tuple[Part, ...]
+    _str: str | None = field(default=None, init=False, repr=False, compare=False)
+    """The sentence as a string, once it was first asked for (a Text never changes)."""
 
     def __str__(self) -> str:
-        return "".join(p if type(p) is str else str(p) for p in self.parts)
+        said = self._str
+        if said is None:
+            said = "".join(p if type(p) is str else str(p) for p in self.parts)
+            object.__setattr__(self, "_str", said)
+        return said
 
     def __add__(self, other: Text | str) -> Text:
         return text(self, other)

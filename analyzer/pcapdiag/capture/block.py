@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from itertools import accumulate
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING, TypeAlias
 
 from pcapdiag.capture.frame import RawRecord
 
-Ints = list[int] | npt.NDArray[np.int64]
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+Ints: TypeAlias = "list[int] | npt.NDArray[np.int64]"
 """A column of integers: a list, or (as the classic pcap reader makes them) a numpy array."""
 
 
@@ -103,6 +105,8 @@ class RecordBlock:
 
     def ts_array(self) -> npt.NDArray[np.int64]:
         """The capture times as a numpy array."""
+        import numpy as np  # here: a small capture read record by record never needs numpy
+
         return np.asarray(self._ts, np.int64)
 
     @property

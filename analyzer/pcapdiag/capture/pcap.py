@@ -5,8 +5,6 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator
 
-import numpy as np
-
 from pcapdiag.capture.block import RecordBlock
 from pcapdiag.capture.fastinit import new_frame
 from pcapdiag.capture.frame import CaptureError, Frame, RawRecord, TruncatedRecord
@@ -24,6 +22,8 @@ FILE_HEADER_LEN = 24  # magic, version, thiszone, sigfigs, snaplen, linktype
 RECORD_HEADER_LEN = 16  # ts seconds, ts fraction, captured length, original length
 MAX_CAPLEN = 262144  # libpcap's MAXIMUM_SNAPLEN: a longer record means a corrupt file
 CHUNK = 1 << 20  # bytes asked of the stream at a time
+ARRAY_MIN = 64
+"""Records in a block from which its headers are decoded with numpy (fewer: one by one)."""
 LINKTYPE_MASK = 0x03FFFFFF  # libpcap LT_LINKTYPE: drop the FCS length and F bits (spec section 4)
 
 _NS_PER_S = 1_000_000_000
@@ -55,7 +55,8 @@ class PcapReader:
         self.link_types = {self.linktype}
         self.snaplen = snaplen if 0 < snaplen <= MAX_CAPLEN else MAX_CAPLEN
         self._caplen = struct.Struct(endian + "I")
-        self._dtype = np.dtype(endian + "u4")
+        self._header = struct.Struct(endian + "IIII")
+        self._dtype = endian + "u4"
         self._source = source
 
     def frames(self) -> Iterator[Frame]:
@@ -134,22 +135,37 @@ class PcapReader:
 
     def _block(self, last: int, buf: bytes, headers: list[int]) -> RecordBlock:
         """The block of the records whose headers start at ``headers`` in ``buf`` (``last`` is the
-        number of its last record): every header decoded at once, the data left in the buffer."""
-        at = np.asarray(headers, np.int64)
-        fields = np.lib.stride_tricks.sliding_window_view(np.frombuffer(buf, np.uint8), RECORD_HEADER_LEN)[at]
-        seconds, fraction, caplen, orig_len = (
+        number of its last record): the headers decoded (a block of some size all at once, with
+        numpy), the data left in the buffer."""
+        n = len(headers)
+        if n < ARRAY_MIN:
+            unpack = self._header.unpack_from
+            tick = self._tick_ns
+            stamps, starts, caplens, origs = [], [], [], []
+            for at in headers:
+                seconds, fraction, caplen, orig_len = unpack(buf, at)
+                stamps.append(seconds * _NS_PER_S + fraction * tick)
+                starts.append(at + RECORD_HEADER_LEN)
+                caplens.append(caplen)
+                origs.append(orig_len)
+            return RecordBlock(last - n + 1, stamps, self.linktype, None, origs, 0, (buf, starts, caplens))
+        import numpy as np  # here: a small capture never needs it
+
+        at_ = np.asarray(headers, np.int64)
+        window = np.lib.stride_tricks.sliding_window_view(np.frombuffer(buf, np.uint8), RECORD_HEADER_LEN)
+        fields = window[at_]
+        seconds_, fraction_, caplen_, orig_ = (
             np.ascontiguousarray(fields).view(self._dtype).astype(np.int64).T
         )
-        n = len(headers)
-        stamps = seconds * _NS_PER_S + fraction * self._tick_ns
+        stamps_ = seconds_ * _NS_PER_S + fraction_ * self._tick_ns
         return RecordBlock(
             last - n + 1,
-            stamps,
+            stamps_,
             self.linktype,
             None,
-            orig_len,
+            orig_,
             0,
-            (buf, at + RECORD_HEADER_LEN, caplen),
+            (buf, at_ + RECORD_HEADER_LEN, caplen_),
         )
 
     def _caplen_error(self, number: int, caplen: int) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from pcapdiag.prose import HostPort, Text, text
 
 # Linux errno texts as Go's syscall package prints them.
@@ -90,11 +92,13 @@ def icmp_meaning(family: int, icmp_type: int, code: int) -> tuple[str, str]:
     return f"ICMPv6 type {icmp_type} code {code}", EPROTO
 
 
+@functools.lru_cache(maxsize=1024)  # immutable, and a capture's failures concern a few servers
 def dial_error(server: HostPort, errno_text: str) -> Text:
     """Go's net.OpError text for a failed connect: `dial tcp IP:PORT: connect: <errno>`."""
     return text("dial tcp ", server, f": connect: {errno_text}")
 
 
+@functools.lru_cache(maxsize=1024)
 def dial_timeout(server: HostPort) -> Text:
     """Go's text for a dial ended by its deadline (net maps context.DeadlineExceeded to errTimeout)."""
     return text("dial tcp ", server, ": i/o timeout")

@@ -11,7 +11,6 @@ record are gathered into a matrix with one indexing call, and each field is a co
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Sequence
 
 import numpy as np
@@ -21,6 +20,7 @@ from pcapdiag.capture.linktype import LINKTYPE_ETHERNET, LINKTYPE_LINUX_SLL2
 from pcapdiag.decode.fast import SegmentFields
 from pcapdiag.decode.ip import IPV4_OFFSET_MASK, PROTO_TCP
 from pcapdiag.decode.link import ETH_IPV4, ETH_IPV6
+from pcapdiag.decode.signature import FIELD_WEIGHTS, OPTION_WEIGHTS, OPTIONS
 
 U8 = npt.NDArray[np.uint8]
 I64 = npt.NDArray[np.int64]
@@ -29,56 +29,8 @@ Bools = npt.NDArray[np.bool_]
 
 _LINKS = {LINKTYPE_ETHERNET: (14, 12), LINKTYPE_LINUX_SLL2: (20, 0)}
 """LINKTYPE -> (where the IP header starts, where the EtherType/protocol field is)."""
-_WINDOW = 112
-"""Bytes gathered from the IP header on: IPv6 (40) + the longest TCP header (60) + a peek at the payload."""
 PEEK = 8
 """Payload bytes gathered after the TCP header (a TLS record header is 5)."""
-_OPTIONS = 40
-
-# -- the segment signature ------------------------------------------------------------------------
-
-M64 = (1 << 64) - 1
-_FIELD_WEIGHTS = (
-    0x9E3779B97F4A7C15,
-    0xC2B2AE3D27D4EB4F,
-    0x165667B19E3779F9,
-    0xD6E8FEB86659FD93,
-    0xFF51AFD7ED558CCD,
-    0xC4CEB9FE1A85EC53,
-    0x27D4EB2F165667C5,
-)
-"""Odd 64-bit multipliers for seq, ack, flags, payload length, IP ID, window and option length."""
-_OPTION_WEIGHTS = (
-    0x94D049BB133111EB,
-    0xBF58476D1CE4E5B9,
-    0x85EBCA77C2B2AE63,
-    0xA0761D6478BD642F,
-    0xE7037ED1A0B428DB,
-)
-"""One multiplier per 8 bytes of options (little-endian words, zero-padded to 40 bytes)."""
-_OPTION_WORDS = struct.Struct("<5Q").unpack
-
-
-def segment_signature(
-    seq: int, ack: int, flags: int, payload_len: int, ip_id: int, window: int, options: bytes
-) -> int:
-    """A 64-bit identity of a segment's header fields: equal segments give equal signatures (the
-    same value ``Columns.signature`` gives for a whole block); see flow.connection's duplicates."""
-    k = _FIELD_WEIGHTS
-    h = (
-        seq * k[0]
-        + ack * k[1]
-        + flags * k[2]
-        + payload_len * k[3]
-        + ip_id * k[4]
-        + window * k[5]
-        + len(options) * k[6]
-    )
-    if options:
-        w = _OPTION_WEIGHTS
-        a, b, c, d, e = _OPTION_WORDS(options[:_OPTIONS].ljust(_OPTIONS, b"\0"))
-        h += a * w[0] + b * w[1] + c * w[2] + d * w[3] + e * w[4]
-    return h & M64
 
 
 def _windows(arr: U8, starts: I64, width: int) -> U8:
@@ -123,8 +75,8 @@ _WORD_MASKS = np.array(
     np.uint64,
 )
 """Per option length (in 4-byte steps): for each little-endian 8-byte word, the mask of its option bytes."""
-_K = np.array(_FIELD_WEIGHTS, np.uint64)
-_W = np.array(_OPTION_WEIGHTS, np.uint64)
+_K = np.array(FIELD_WEIGHTS, np.uint64)
+_W = np.array(OPTION_WEIGHTS, np.uint64)
 
 
 class Columns:
@@ -222,7 +174,7 @@ class Columns:
             v6 = np.zeros(n, np.bool_)
             l4 = l3 + np.full(n, 20, np.int64)
             wire = length4 - 20
-        tcp = _windows(arr, start + l4, 20 + _OPTIONS)
+        tcp = _windows(arr, start + l4, 20 + OPTIONS)
         header = (tcp[:, 12] >> 4).astype(np.int64) << 2
         end = np.minimum(l4 + wire, caplen)
         payload = l4 + header
@@ -248,7 +200,7 @@ class Columns:
         self.pay_len = wire - header
         self.seen_len = np.maximum(end - payload, 0)
         self.opt_at = start + l4 + 20
-        self.opt_len = np.clip(header - 20, 0, _OPTIONS)
+        self.opt_len = np.clip(header - 20, 0, OPTIONS)
         self.peek: U8 = _windows(arr, self.pay_at, PEEK)
         """The payload's first PEEK bytes (those past ``seen_len`` are not the payload's)."""
         # Endpoints as (hi, lo) big-endian words: IPv4 in lo, so words compare as the bytes do.

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from pcapdiag.capture.fastinit import slot_setters
-from pcapdiag.decode.columns import M64, segment_signature
 from pcapdiag.decode.fast import SegmentFields
 from pcapdiag.decode.packet import ACK, FIN, RST, SYN, IcmpError, TcpSegment
+from pcapdiag.decode.signature import M64, segment_signature
 from pcapdiag.flow.key import TO_CLIENT, TO_SERVER, Direction, Endpoint
 from pcapdiag.flow.stream import HALF32, MASK32, ByteStream, Piece
 
@@ -40,7 +40,7 @@ DIRECTION_WEIGHT = 0xD1B54A32D192ED03
 def signature(
     direction: int, seq: int, ack: int, flags: int, payload_len: int, ip_id: int, window: int, options: bytes
 ) -> int:
-    """The identity of a segment sent in ``direction`` (decode.columns.segment_signature, which gives
+    """The identity of a segment sent in ``direction`` (decode.signature.segment_signature, which gives
     the same value for a whole block of segments at once, plus the direction)."""
     return (
         segment_signature(seq, ack, flags, payload_len, ip_id, window, options) + direction * DIRECTION_WEIGHT

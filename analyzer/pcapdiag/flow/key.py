@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 import ipaddress
 import socket
 
@@ -55,8 +56,9 @@ def server_by_ports(a: Endpoint, b: Endpoint) -> Endpoint:
     return a if pa <= pb else b
 
 
+@functools.lru_cache(maxsize=4096)
 def format_ip(packed: bytes) -> str:
-    """Text form of a packed IPv4 or IPv6 address."""
+    """Text form of a packed IPv4 or IPv6 address (the same few addresses recur: kept for them)."""
     if len(packed) == 4:
         return socket.inet_ntop(socket.AF_INET, packed)  # the same text, without an object
     return str(ipaddress.ip_address(packed))

@@ -6,9 +6,9 @@ import struct
 from collections import deque
 from collections.abc import Callable
 
-from pcapdiag.decode.columns import M64
 from pcapdiag.decode.fast import SegmentFields
 from pcapdiag.decode.packet import ACK, FIN, RST, SYN, IcmpError, TcpSegment
+from pcapdiag.decode.signature import M64
 from pcapdiag.decode.tcp import new_segment
 from pcapdiag.flow.connection import DIRECTION_WEIGHT, DUPLICATE, REJECTED, Connection, StreamObserver
 from pcapdiag.flow.key import TO_CLIENT, TO_SERVER, Endpoint, FlowKey, canonical, server_by_ports

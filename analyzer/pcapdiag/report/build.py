@@ -63,7 +63,8 @@ def evidence_rows(
     keys = set(key_frames)
     notes: dict[int, list[Text]] = {}
     for note in facts.notes:
-        notes.setdefault(note.frame, []).append(note.summary)
+        if not only_keys or note.frame in keys:
+            notes.setdefault(note.frame, []).append(note.summary)
     rows: list[tuple[int, int, str, Text]] = []
     for p in [p for p in facts.log if p.frame in keys] if only_keys else facts.log:
         summary = _packet_summary(p)

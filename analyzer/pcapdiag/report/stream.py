@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import json
 import textwrap
+from collections.abc import Iterator, Mapping
 
 from pcapdiag.report.groups import Grouping
 from pcapdiag.report.model import FlowReport, Report
-from pcapdiag.report.render_html import HtmlStream, SvgStream
 from pcapdiag.report.render_json import render_json_flow, render_jsonl_flow, report_dict
-from pcapdiag.report.render_markdown import MarkdownStream
 from pcapdiag.report.render_text import (
     Painter,
     answer_lines,
@@ -103,14 +102,40 @@ class JsonLinesStream(StreamRenderer):
         return json.dumps(last, separators=(",", ":")) + "\n"
 
 
-STREAMS: dict[str, type[StreamRenderer]] = {
-    "text": TextStream,
-    "json": JsonStream,
-    "jsonl": JsonLinesStream,
-    "markdown": MarkdownStream,
-    "html": HtmlStream,
-    "svg": SvgStream,
-}
+FORMATS = ("text", "json", "jsonl", "markdown", "html", "svg")
+"""--format choices, each a renderer that writes connections as they are decided."""
+
+
+def stream_class(fmt: str) -> type[StreamRenderer]:
+    """The renderer class of a --format choice (the documents' modules, with their templates, are
+    imported only when asked for: a text or JSON run does not pay for them at start-up)."""
+    if fmt == "markdown":
+        from pcapdiag.report.render_markdown import MarkdownStream
+
+        return MarkdownStream
+    if fmt in ("html", "svg"):
+        from pcapdiag.report.render_html import HtmlStream, SvgStream
+
+        return HtmlStream if fmt == "html" else SvgStream
+    return {"text": TextStream, "json": JsonStream, "jsonl": JsonLinesStream}[fmt]
+
+
+class _Streams(Mapping[str, "type[StreamRenderer]"]):
+    """FORMATS to their renderer classes, each looked up when asked for (stream_class)."""
+
+    def __getitem__(self, fmt: str) -> type[StreamRenderer]:
+        if fmt not in FORMATS:
+            raise KeyError(fmt)
+        return stream_class(fmt)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(FORMATS)
+
+    def __len__(self) -> int:
+        return len(FORMATS)
+
+
+STREAMS: Mapping[str, type[StreamRenderer]] = _Streams()
 """--format choices, each a renderer that writes connections as they are decided."""
 
 
@@ -122,8 +147,6 @@ def make_renderer(
     answer."""
     if fmt == "text":
         return TextStream(paint=paint, hold=not live, show=show)
-    if fmt == "html":
-        return HtmlStream(show=show)
-    if fmt == "markdown":
-        return MarkdownStream(show=show)
-    return STREAMS[fmt]()
+    if fmt in ("html", "markdown"):
+        return stream_class(fmt)(show=show)  # type: ignore[call-arg]
+    return stream_class(fmt)()
