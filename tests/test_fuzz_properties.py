@@ -408,7 +408,7 @@ def run_contract(
     stream = io.BytesIO(data) if step is None else Trickle(data, step)
     flows: list[FlowReport] = []
     with time_limit(HANG_S):
-        options = Options(fast_path=fast_path, block_min=1)  # the block path on every block
+        options = Options(fast_path=fast_path, block_min=1, block_density=0)  # the block path on every block
         result = analyse_stream(stream, Task("input", options), on_flow=flows.append)
     report = result.report
     if report is None:

@@ -20,7 +20,6 @@ from pcapdiag.capture.linktype import LINKTYPE_ETHERNET, LINKTYPE_LINUX_SLL2
 from pcapdiag.decode.fast import SegmentFields
 from pcapdiag.decode.ip import IPV4_OFFSET_MASK, PROTO_TCP
 from pcapdiag.decode.link import ETH_IPV4, ETH_IPV6
-from pcapdiag.decode.signature import FIELD_WEIGHTS, OPTION_WEIGHTS, OPTIONS
 
 U8 = npt.NDArray[np.uint8]
 I64 = npt.NDArray[np.int64]
@@ -67,16 +66,8 @@ def _be64x(m: U8, col: int, count: int) -> U64:
     return words.astype(np.uint64)
 
 
-_WORD_MASKS = np.array(
-    [
-        [(1 << 64) - 1 if 8 * (w + 1) <= n else (1 << (8 * max(0, n - 8 * w))) - 1 for w in range(5)]
-        for n in range(0, 41, 4)
-    ],
-    np.uint64,
-)
-"""Per option length (in 4-byte steps): for each little-endian 8-byte word, the mask of its option bytes."""
-_K = np.array(FIELD_WEIGHTS, np.uint64)
-_W = np.array(OPTION_WEIGHTS, np.uint64)
+OPTIONS = 40
+"""Option bytes a TCP header can carry."""
 
 
 class Columns:
@@ -103,7 +94,6 @@ class Columns:
         "peek",
         "seen_len",
         "seq",
-        "signature",
         "sport",
         "src_at",
         "src_first",
@@ -217,23 +207,6 @@ class Columns:
             self.a_hi = self.b_hi = np.zeros(n, np.uint64)
             self.a_lo = addr4[:, 0]
             self.b_lo = addr4[:, 1]
-        # The signature of segment_signature(), for every record at once.
-        words = np.ascontiguousarray(tcp[:, 20:]).view("<u8") & _WORD_MASKS[self.opt_len >> 2]
-        k, w = _K, _W
-        self.signature: U64 = (
-            self.seq.astype(np.uint64) * k[0]
-            + self.ack.astype(np.uint64) * k[1]
-            + self.flags.astype(np.uint64) * k[2]
-            + self.pay_len.astype(np.uint64) * k[3]
-            + self.ip_id.astype(np.uint64) * k[4]
-            + self.window.astype(np.uint64) * k[5]
-            + self.opt_len.astype(np.uint64) * k[6]
-            + words[:, 0] * w[0]
-            + words[:, 1] * w[1]
-            + words[:, 2] * w[2]
-            + words[:, 3] * w[3]
-            + words[:, 4] * w[4]
-        )
         # Which end comes first in the connection key (flow.key.canonical): the source, or the destination.
         a_hi, b_hi, a_lo, b_lo = self.a_hi, self.b_hi, self.a_lo, self.b_lo
         self.src_first: Bools = (a_hi < b_hi) | (

@@ -9,7 +9,6 @@ from typing import Protocol
 from pcapdiag.capture.fastinit import slot_setters
 from pcapdiag.decode.fast import SegmentFields
 from pcapdiag.decode.packet import ACK, FIN, RST, SYN, IcmpError, TcpSegment
-from pcapdiag.decode.signature import M64, segment_signature
 from pcapdiag.flow.key import TO_CLIENT, TO_SERVER, Direction, Endpoint
 from pcapdiag.flow.stream import HALF32, MASK32, ByteStream, Piece
 
@@ -33,18 +32,13 @@ REJECTED, ACCEPTED, DUPLICATE = 0, 1, 2
 it as the same packet captured twice."""
 
 
-DIRECTION_WEIGHT = 0xD1B54A32D192ED03
-"""Mixed into a segment's signature for the direction it travels."""
-
-
 def signature(
     direction: int, seq: int, ack: int, flags: int, payload_len: int, ip_id: int, window: int, options: bytes
 ) -> int:
-    """The identity of a segment sent in ``direction`` (decode.signature.segment_signature, which gives
-    the same value for a whole block of segments at once, plus the direction)."""
-    return (
-        segment_signature(seq, ack, flags, payload_len, ip_id, window, options) + direction * DIRECTION_WEIGHT
-    ) & M64
+    """The identity of a segment sent in ``direction``: a 64-bit hash of its header fields (equal
+    segments hash equal; two different segments colliding within 10 ms of each other is out of
+    reach in practice)."""
+    return hash((direction, seq, ack, flags, payload_len, ip_id, window, options))
 
 
 class StreamObserver(Protocol):
@@ -299,9 +293,6 @@ class Connection:
 
         ``sig`` is the segment's signature (see signature()) when the caller has it already.
         """
-        # A 64-bit signature of the segment's identity stands in for it: equal segments give equal
-        # signatures, and two different segments colliding within 10 ms of each other is out of
-        # reach in practice.
         if sig is None:
             sig = signature(
                 direction, seg.seq, seg.ack, seg.flags, seg.payload_len, seg.ip_id, seg.window, seg.options

@@ -8,9 +8,8 @@ from collections.abc import Callable
 
 from pcapdiag.decode.fast import SegmentFields
 from pcapdiag.decode.packet import ACK, FIN, RST, SYN, IcmpError, TcpSegment
-from pcapdiag.decode.signature import M64
 from pcapdiag.decode.tcp import new_segment
-from pcapdiag.flow.connection import DIRECTION_WEIGHT, DUPLICATE, REJECTED, Connection, StreamObserver
+from pcapdiag.flow.connection import DUPLICATE, REJECTED, Connection, StreamObserver
 from pcapdiag.flow.key import TO_CLIENT, TO_SERVER, Endpoint, FlowKey, canonical, server_by_ports
 
 DEFAULT_MAX_FLOWS = 100_000
@@ -292,11 +291,10 @@ class FlowTable:
                 return
         recent[sig] = (ts_ns, conn_id, client, server)
 
-    def feed_common(self, frame: int, ts_ns: int, f: SegmentFields, sig: int | None = None) -> bool:
+    def feed_common(self, frame: int, ts_ns: int, f: SegmentFields) -> bool:
         """feed() for a segment given as its fields, when it is the common kind that
         Connection.receive_common takes or one the full table does not track; False, with
-        nothing changed, when feed() must take it. ``sig`` is the segment's signature without its
-        direction (decode.columns), when the caller has it."""
+        nothing changed, when feed() must take it."""
         src, dst, sport = f[1], f[2], f[3]
         key = (
             (src, sport, dst, f[4])
@@ -313,10 +311,7 @@ class FlowTable:
             return True
         client = conn.client
         to_server = src == client[0] and sport == client[1]
-        direction = TO_SERVER if to_server else TO_CLIENT
-        if sig is not None:
-            sig = (sig + direction * DIRECTION_WEIGHT) & M64
-        result = conn.receive_common(frame, ts_ns, f, direction, sig)
+        result = conn.receive_common(frame, ts_ns, f, TO_SERVER if to_server else TO_CLIENT)
         if result == REJECTED:
             return False
         del self.open[key]  # keep self.open ordered by last activity

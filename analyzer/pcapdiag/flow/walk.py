@@ -13,13 +13,10 @@ one, and those after it, go through the connection table one at a time.
 
 from __future__ import annotations
 
-from functools import cached_property
-
 from pcapdiag.decode.columns import Columns
 from pcapdiag.decode.packet import ACK, FIN, RST, SYN, TcpSegment
 from pcapdiag.decode.tcp import new_segment
 from pcapdiag.flow.connection import (
-    DIRECTION_WEIGHT,
     DUPLICATE_WINDOW_NS,
     MAX_LOGGED_PACKETS,
     RECENT_SIGNATURES,
@@ -29,62 +26,57 @@ from pcapdiag.flow.connection import (
 from pcapdiag.flow.key import TO_CLIENT, TO_SERVER
 from pcapdiag.flow.stream import HALF32, MASK32
 
-_M64 = (1 << 64) - 1
 _CLOSING = SYN | FIN | RST
 _RECENT = 2 * RECENT_SIGNATURES
 _WRAP = 1 << 32
 
 
 class BlockLists:
-    """A decoded block's columns as Python lists, each converted when first asked for (once per
-    block, not per packet; a block whose packets are never walked converts none)."""
+    """A decoded block's columns as Python lists, converted once per block, and only when a walk
+    first needs them (a block whose packets are never walked converts none)."""
 
-    def __init__(self, cols: Columns, first: int, ts: list[int]) -> None:
+    def __init__(
+        self, cols: Columns, first: int, ts: list[int], starts: list[int], caplens: list[int]
+    ) -> None:
         self.cols = cols
         self.buf = cols.buf
         self.first = first
         """Frame number of the block's first record."""
         self.ts = ts
+        self.starts = starts
+        """Where each record starts in ``buf``."""
+        self.caplens = caplens
+        self.ready = False
+        """Whether the columns below have been converted (convert())."""
+        self.frame: list[int] = []
+        self.flags: list[int] = []
+        self.seq: list[int] = []
+        self.ack: list[int] = []
+        self.window: list[int] = []
+        self.pay_at: list[int] = []
+        self.pay_len: list[int] = []
+        self.seen_len: list[int] = []
+        self.ip_id: list[int] = []
+        self.opt_at: list[int] = []
+        self.opt_len: list[int] = []
+        self.src_first: list[bool] = []
 
-    @cached_property
-    def frame(self) -> list[int]:
-        return list(range(self.first, self.first + len(self.ts)))
-
-    @cached_property
-    def flags(self) -> list[int]:
-        return self.cols.flags.tolist()  # type: ignore[no-any-return]
-
-    @cached_property
-    def seq(self) -> list[int]:
-        return self.cols.seq.tolist()  # type: ignore[no-any-return]
-
-    @cached_property
-    def ack(self) -> list[int]:
-        return self.cols.ack.tolist()  # type: ignore[no-any-return]
-
-    @cached_property
-    def window(self) -> list[int]:
-        return self.cols.window.tolist()  # type: ignore[no-any-return]
-
-    @cached_property
-    def pay_at(self) -> list[int]:
-        return self.cols.pay_at.tolist()  # type: ignore[no-any-return]
-
-    @cached_property
-    def pay_len(self) -> list[int]:
-        return self.cols.pay_len.tolist()  # type: ignore[no-any-return]
-
-    @cached_property
-    def seen_len(self) -> list[int]:
-        return self.cols.seen_len.tolist()  # type: ignore[no-any-return]
-
-    @cached_property
-    def signature(self) -> list[int]:
-        return self.cols.signature.tolist()  # type: ignore[no-any-return]
-
-    @cached_property
-    def src_first(self) -> list[bool]:
-        return self.cols.src_first.tolist()  # type: ignore[no-any-return]
+    def convert(self) -> None:
+        """Convert the columns a walk reads (once)."""
+        cols = self.cols
+        self.frame = list(range(self.first, self.first + len(self.ts)))
+        self.flags = cols.flags.tolist()
+        self.seq = cols.seq.tolist()
+        self.ack = cols.ack.tolist()
+        self.window = cols.window.tolist()
+        self.pay_at = cols.pay_at.tolist()
+        self.pay_len = cols.pay_len.tolist()
+        self.seen_len = cols.seen_len.tolist()
+        self.ip_id = cols.ip_id.tolist()
+        self.opt_at = cols.opt_at.tolist()
+        self.opt_len = cols.opt_len.tolist()
+        self.src_first = cols.src_first.tolist()
+        self.ready = True
 
 
 def walk(conn: Connection, packets: list[int], lists: BlockLists, client_first: bool) -> tuple[int, int]:
@@ -94,14 +86,11 @@ def walk(conn: Connection, packets: list[int], lists: BlockLists, client_first: 
     ``client_first`` says whether the connection's client is the first end of its key (a packet
     whose source comes first in the key, ``src_first``, is then sent by the client).
     """
+    if not lists.ready:
+        lists.convert()
     flags_, src_first, window_, seq_, ack_ = lists.flags, lists.src_first, lists.window, lists.seq, lists.ack
-    pay_len_, seen_len_, ts_, frame_, sig_ = (
-        lists.pay_len,
-        lists.seen_len,
-        lists.ts,
-        lists.frame,
-        lists.signature,
-    )
+    pay_len_, seen_len_, ts_, frame_ = lists.pay_len, lists.seen_len, lists.ts, lists.frame
+    ip_id_, opt_at_, opt_len_, buf = lists.ip_id, lists.opt_at, lists.opt_len, lists.buf
     sides = conn.sides
     recent = conn._recent
     log = conn.log
@@ -155,11 +144,13 @@ def walk(conn: Connection, packets: list[int], lists: BlockLists, client_first: 
         peer_base = base[p]
         ts_ns = ts_[i]
         frame = frame_[i]
-        sig = (sig_[i] + d * DIRECTION_WEIGHT) & _M64
+        window = window_[i]
+        at = opt_at_[i]
+        sig = hash((d, seq, ack_[i], flags, payload_len, ip_id_[i], window, buf[at : at + opt_len_[i]]))
         my_next = nxt[d]
         if (
             not flags & ACK
-            or not window_[i]
+            or not window
             or my_base is None
             or peer_base is None
             or not count[d]

@@ -156,8 +156,27 @@ class TsharkCapture:
     def packets(self) -> Generator[tuple[int, int, Decoded], None, None]:
         """(frame number, timestamp in ns, decoded) for every frame; TsharkError if tshark fails.
 
-        Closing the generator early (--count, an interrupt) stops tshark.
+        Closing the generator early (--count, an interrupt) stops tshark. A tshark that fails
+        before its first packet without saying why (pyshark reports its last stderr line, often
+        only the warning about running as root: seen on a loaded machine) is started once more;
+        a real failure fails again, and is reported.
         """
+        for attempt in (1, 2):
+            yielded = 0
+            run = self._packets()
+            try:
+                for packet in run:
+                    yielded += 1
+                    yield packet
+                return
+            except TsharkError as exc:
+                if yielded or attempt == 2 or str(exc).startswith("tshark:"):
+                    raise
+            finally:
+                run.close()  # stopping early stops tshark
+
+    def _packets(self) -> Generator[tuple[int, int, Decoded], None, None]:
+        """One run of tshark over the file (packets())."""
         cap = self._pyshark.FileCapture(
             self.path,
             use_json=True,
