@@ -25,11 +25,17 @@ def measure(capture: Path, rounds: int) -> dict[str, tuple[int, float, float]]:
         started[conn.id] = time.perf_counter()  # the decision starts with the connection's facts
         return original_facts(self, conn)
 
-    def emit(self: pipeline.Engine, conn: pipeline.Connection, *args: object, **kw: object) -> None:
-        original_emit(self, conn, *args, **kw)  # type: ignore[arg-type]
+    def emit(
+        self: pipeline.Engine,
+        conn: pipeline.Connection,
+        facts: pipeline.ConnectionFacts,
+        diagnosis: pipeline.Diagnosis,
+        *args: object,
+    ) -> None:
+        original_emit(self, conn, facts, diagnosis, *args)  # type: ignore[arg-type]
         t0 = started.pop(conn.id, None)
-        if t0 is not None and self._out:
-            decide[str(self._out[-1].flow.label.value)].append(time.perf_counter() - t0)
+        if t0 is not None:
+            decide[str(diagnosis.label.value)].append(time.perf_counter() - t0)
 
     best: dict[str, tuple[int, float, float]] = {}
     for _ in range(rounds):

@@ -493,7 +493,7 @@ class Connection:
                     ts_ns,
                     direction,
                     flags,
-                    (seq - isn) & MASK32 if isn is not None else nxt,
+                    (seq - isn) & MASK32 if isn is not None else stream.offset(seq),
                     (ack - (pisn if pisn is not None else peer_base)) & MASK32,
                     payload_len,
                     "",

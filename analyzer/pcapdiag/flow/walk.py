@@ -237,7 +237,7 @@ def walk(conn: Connection, packets: list[int], lists: BlockLists, client_first: 
                     ts_ns,
                     d,
                     flags,
-                    (seq - my_isn) & MASK32 if my_isn is not None else my_next,
+                    (seq - my_isn) & MASK32 if my_isn is not None else _offset(seq, my_base, my_next),
                     (ack - (peer_isn if peer_isn is not None else peer_base)) & MASK32,
                     payload_len,
                     "",
@@ -246,6 +246,12 @@ def walk(conn: Connection, packets: list[int], lists: BlockLists, client_first: 
             logged += 1
     save()
     return taken, duplicates
+
+
+def _offset(seq: int, base: int, next_off: int) -> int:
+    """ByteStream.offset(): a sequence number as a stream offset near ``next_off``."""
+    rel = (seq - base - next_off) & MASK32
+    return next_off + rel - _WRAP if rel >= HALF32 else next_off + rel
 
 
 def _segment(lists: BlockLists, i: int, conn: Connection, direction: int) -> TcpSegment:

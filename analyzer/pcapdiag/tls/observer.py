@@ -757,9 +757,11 @@ class AppObserver:
 
     def _application_data(self, d: Direction, r: Record) -> None:
         tls13 = is_tls13(self.version)
-        # No HTTP/1.x message fits in a record this short in any TLS version; in TLS 1.3 (or
-        # mid-stream, version unknown) it is an encrypted alert, usually close_notify.
-        alert_sized = r.length <= ENCRYPTED_ALERT_MAX_BODY
+        # In TLS 1.3 (or mid-stream, version unknown) a record this short is an encrypted alert, usually
+        # close_notify: no HTTP/1.x message fits in it. Up to TLS 1.2 an alert has its own content type,
+        # so application data is application data, however short (a TLS 1.0 client's 1/n-1 split sends
+        # each message's first byte in a record of its own, 32 bytes with a SHA-1 MAC and CBC padding).
+        alert_sized = r.length <= ENCRYPTED_ALERT_MAX_BODY and (tls13 or self.version is None)
         if tls13 and not self.client_finished_frame and not self.done_unproven:
             if d is Direction.TO_CLIENT:
                 if not self._finished_hidden() or not self._answers_hidden(r):
