@@ -290,7 +290,14 @@ class _Run:
             kind = f"link type {linktype} ({linktype_name(linktype)})"
             console.error(f"{arg.path}: {kind} is not decoded: {frames} skipped")
             self.bad_input = True
-        if report.packets and not report.tcp_packets and not report.undecoded_link_types and not report.error:
+        left_out = report.filtered.packets if report.filtered is not None else 0
+        if (
+            report.packets
+            and not report.tcp_packets
+            and not left_out  # the filters left out its TCP packets: said below, not "no TCP"
+            and not report.undecoded_link_types
+            and not report.error
+        ):
             kinds = ", ".join(f"{reason} {n}" for reason, n in report.skipped.items())
             console.error(
                 f"{arg.path}: no TCP packet among its {report.packets} packet{'s' * (report.packets != 1)}"
