@@ -28,8 +28,6 @@ Bools = npt.NDArray[np.bool_]
 
 _LINKS = {LINKTYPE_ETHERNET: (14, 12), LINKTYPE_LINUX_SLL2: (20, 0)}
 """LINKTYPE -> (where the IP header starts, where the EtherType/protocol field is)."""
-PEEK = 8
-"""Payload bytes gathered after the TCP header (a TLS record header is 5)."""
 
 
 def _windows(arr: U8, starts: I64, width: int) -> U8:
@@ -91,7 +89,6 @@ class Columns:
         "opt_len",
         "pay_at",
         "pay_len",
-        "peek",
         "seen_len",
         "seq",
         "sport",
@@ -191,8 +188,6 @@ class Columns:
         self.seen_len = np.maximum(end - payload, 0)
         self.opt_at = start + l4 + 20
         self.opt_len = np.clip(header - 20, 0, OPTIONS)
-        self.peek: U8 = _windows(arr, self.pay_at, PEEK)
-        """The payload's first PEEK bytes (those past ``seen_len`` are not the payload's)."""
         # Endpoints as (hi, lo) big-endian words: IPv4 in lo, so words compare as the bytes do.
         addr4 = _be32x(ip, 12, 2).astype(np.uint64)
         if any6:
