@@ -213,7 +213,12 @@ class TsharkCapture:
         try:
             cap.close()
         except Exception as exc:
-            error = _crash_line(exc) or f"tshark failed: {exc}"
+            line = _crash_line(exc)
+            # pyshark stops a tshark that has not exited yet once its output ended, then reports the
+            # stopped process as crashed, with its last stderr line: on a loaded machine that is often
+            # only the warning about running as root. Only a line tshark wrote as an error is one.
+            if line is None or line.startswith("tshark:"):
+                error = line or f"tshark failed: {exc}"
         cap._running_processes.clear()
         last = str(getattr(cap, "_last_error_line", "") or "")
         if error is None and last.startswith("tshark:"):
